@@ -1,0 +1,129 @@
+/**
+ * The typed form of `sluice.yaml`, produced by `loadManifest` after validation and defaults.
+ * The CDK app and the local runner both build from this one object, so names and settings agree.
+ */
+
+/** A JSON Schema document, kept as plain data. */
+export type JsonSchema = Record<string, unknown>;
+
+export interface Manifest {
+  /** Manifest format version; only 1 exists. */
+  readonly version: 1;
+  /** Application name: prefixes every resource name (`^[a-z][a-z0-9-]{1,30}$`). */
+  readonly name: string;
+  /** The one Kinesis stream all logical streams share. */
+  readonly kinesis: KinesisSettings;
+  readonly schemas: readonly SchemaDef[];
+  readonly streams: readonly StreamDef[];
+  readonly pipelines: readonly PipelineDef[];
+  readonly sinks: readonly SinkDef[];
+  /** Absolute path of the manifest file, for resolving relative paths and for messages. */
+  readonly path: string;
+}
+
+export interface KinesisSettings {
+  /** @default "on-demand" */
+  readonly mode: "on-demand" | "provisioned";
+  /** Shard count when provisioned. @default 1 */
+  readonly shards: number;
+  /** @default 24 */
+  readonly retentionHours: number;
+}
+
+export interface SchemaDef {
+  /** Subject name, e.g. `feedback`. */
+  readonly name: string;
+  /** @default "default" */
+  readonly namespace: string;
+  /** Path of the JSON Schema file, relative to the manifest. */
+  readonly file: string;
+  /** The parsed JSON Schema (draft-07 or 2020-12). */
+  readonly schema: JsonSchema;
+}
+
+export interface StreamDef {
+  /** `^[a-z0-9][a-z0-9._-]{0,127}$` */
+  readonly name: string;
+  /** Name of a schema in `schemas`. */
+  readonly schema: string;
+  /** Record field holding the event time (ISO-8601); the receive time when absent. */
+  readonly eventTimeField?: string;
+  /** Record field used as the Kinesis partition key; the record id when absent. */
+  readonly partitionKey?: string;
+  /** Idempotency window. @default 86400 (24 h) */
+  readonly idempotencyTtlSeconds: number;
+  /** How far in the future an event time may be. @default 300 */
+  readonly maxFutureSkewSeconds: number;
+}
+
+export type FilterOp = "eq" | "ne" | "in" | "gt" | "gte" | "lt" | "lte" | "exists" | "contains" | "regex";
+
+export type FilterCondition =
+  | { readonly field: string; readonly op: FilterOp; readonly value?: unknown }
+  | { readonly and: readonly FilterCondition[] }
+  | { readonly or: readonly FilterCondition[] }
+  | { readonly not: FilterCondition };
+
+/** One declarative transform step; exactly one key names its kind. */
+export type TransformStep =
+  | { readonly filter: FilterCondition }
+  | { readonly rename: Readonly<Record<string, string>> }
+  | { readonly project: readonly string[] }
+  | { readonly set: Readonly<Record<string, unknown>> }
+  | { readonly drop: readonly string[] }
+  | {
+      readonly coerce: Readonly<Record<string, "string" | "number" | "integer" | "boolean" | "timestamp">>;
+      readonly onError?: "fail" | "null" | "drop";
+    }
+  | { readonly timestamp: { readonly field: string; readonly formats?: readonly string[]; readonly to?: string } }
+  | {
+      readonly mask: { readonly fields: readonly string[]; readonly mode: "redact" | "sha256"; readonly salt?: string };
+    }
+  | { readonly route: Readonly<Record<string, string>> }
+  | { readonly custom: string; readonly options?: Readonly<Record<string, unknown>> };
+
+export interface PipelineDef {
+  /** `^[a-z][a-z0-9-]{0,40}$` */
+  readonly name: string;
+  /** Logical streams this pipeline reads (the ESM filter). */
+  readonly sources: readonly string[];
+  /** Declarative steps for the built-in transformer. @default [] */
+  readonly steps: readonly TransformStep[];
+  /** ARN of an external transformer speaking the Firehose contract, used instead of `steps`. */
+  readonly transformerArn?: string;
+  /** Name of a sink in `sinks`. */
+  readonly sink: string;
+  readonly batch: BatchSettings;
+}
+
+export interface BatchSettings {
+  /** Records per batcher invocation. @default 1000 */
+  readonly size: number;
+  /** Maximum batching window. @default 5 */
+  readonly windowSeconds: number;
+  /** @default 5 */
+  readonly maxRetries: number;
+  /** @default true */
+  readonly bisectOnError: boolean;
+}
+
+export interface SinkDef {
+  readonly name: string;
+  readonly type: "parquet";
+  /** Bucket name; derived from app, sink, account and region when absent. */
+  readonly bucket?: string;
+  /** Key prefix template, e.g. `{stream}/dt={yyyy}-{MM}-{dd}/hr={HH}/`. */
+  readonly prefix: string;
+  /** @default "zstd" */
+  readonly compression: "zstd" | "snappy" | "gzip" | "none";
+  /** @default 100000 */
+  readonly rowGroupSize: number;
+  readonly roll: {
+    /** @default 100000 */
+    readonly maxRecords: number;
+    /** @default 67108864 (64 MiB) */
+    readonly maxBytes: number;
+  };
+  /** KMS key for SSE-KMS; the app's key when absent. */
+  readonly kmsKeyArn?: string;
+}
