@@ -1,0 +1,41 @@
+/** The batcher as a function of a Kinesis event: the Lambda handler and the local poller call this. */
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from "aws-lambda";
+import type { AwsClients } from "../core/aws-clients.ts";
+import { CheckpointStore } from "../core/checkpoints.ts";
+import { createBatcher } from "../core/delivery/batcher.ts";
+import type { TransformerInvoker } from "../core/firehose-contract.ts";
+import type { Logger } from "../core/logger.ts";
+import type { RuntimeConfig } from "../core/runtime-config.ts";
+import { SchemaRegistry } from "../core/schema-registry.ts";
+import { ValidatorCache } from "../core/validators.ts";
+
+export interface BatchAppDeps {
+  readonly config: RuntimeConfig;
+  readonly pipeline: string;
+  readonly region: string;
+  readonly clients: AwsClients;
+  readonly invoke: TransformerInvoker;
+  readonly logger: Logger;
+  readonly beforeCommit?: () => Promise<void> | void;
+}
+
+export type BatchApp = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
+
+export function createBatchApp(deps: BatchAppDeps): BatchApp {
+  const pipeline = deps.config.pipelines[deps.pipeline];
+  if (!pipeline) throw new Error(`pipeline ${deps.pipeline} is not in the configuration`);
+  const batcher = createBatcher({
+    pipeline,
+    region: deps.region,
+    s3: deps.clients.s3,
+    checkpoints: new CheckpointStore(deps.clients.dynamo, deps.config.tables.checkpoints),
+    validators: new ValidatorCache(new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas)),
+    invoke: deps.invoke,
+    logger: deps.logger,
+    ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}),
+  });
+  return async (event) => {
+    const { batchItemFailures } = await batcher(event.Records);
+    return { batchItemFailures };
+  };
+}

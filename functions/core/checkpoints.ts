@@ -1,0 +1,132 @@
+/**
+ * Per-shard progress of a pipeline in the checkpoints table (pk `pipeline`, sk `shard`).
+ * A batch first records the keys it is about to write (`pending`), then writes them, then
+ * commits the new sequence number; every step is conditional on the sequence number it started
+ * from, so a retried or bisected batch can find and replace what a failed attempt left behind.
+ */
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+export interface Checkpoint {
+  /** Last committed sequence number; undefined before the first commit. */
+  readonly sequenceNumber?: string;
+  /** Keys an uncommitted attempt may have written. */
+  readonly pending: readonly string[];
+  /** Highest event time committed on this shard (ISO-8601). */
+  readonly watermark?: string;
+  readonly files: number;
+  readonly records: number;
+  readonly errors: number;
+  readonly dropped: number;
+}
+
+export interface CommitCounts {
+  readonly files: number;
+  readonly records: number;
+  readonly errors: number;
+  readonly dropped: number;
+}
+
+export class CheckpointConflict extends Error {
+  override readonly name = "CheckpointConflict";
+}
+
+export function compareSequence(a: string, b: string): number {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+const NONE = "-";
+
+export class CheckpointStore {
+  constructor(
+    private readonly dynamo: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async get(pipeline: string, shard: string): Promise<Checkpoint> {
+    const out = await this.dynamo.send(
+      new GetCommand({ TableName: this.table, Key: { pipeline, shard }, ConsistentRead: true }),
+    );
+    const item = out.Item ?? {};
+    return {
+      ...(typeof item.seq === "string" && item.seq !== NONE ? { sequenceNumber: item.seq } : {}),
+      ...(typeof item.watermark === "string" ? { watermark: item.watermark } : {}),
+      pending: (item.pending as string[] | undefined) ?? [],
+      files: Number(item.files ?? 0),
+      records: Number(item.records ?? 0),
+      errors: Number(item.errors ?? 0),
+      dropped: Number(item.dropped ?? 0),
+    };
+  }
+
+  private condition(expected: string | undefined) {
+    return {
+      ConditionExpression: "attribute_not_exists(seq) OR seq = :expected",
+      values: { ":expected": expected ?? NONE },
+    };
+  }
+
+  /** Records the keys about to be written, if the checkpoint is still at `expected`. */
+  async begin(pipeline: string, shard: string, expected: string | undefined, pending: readonly string[]): Promise<void> {
+    const c = this.condition(expected);
+    try {
+      await this.dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pipeline, shard },
+          UpdateExpression: "SET pending = :pending, seq = if_not_exists(seq, :none), updatedAt = :now",
+          ConditionExpression: c.ConditionExpression,
+          ExpressionAttributeValues: { ...c.values, ":pending": [...pending], ":none": NONE, ":now": new Date().toISOString() },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name === "ConditionalCheckFailedException") {
+        throw new CheckpointConflict(`checkpoint of ${pipeline}/${shard} moved`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Moves the checkpoint from `expected` to `next`, clears pending and adds the counts.
+   * `watermark` is the new high-water mark (the caller takes the max with the one it read).
+   */
+  async commit(
+    pipeline: string,
+    shard: string,
+    expected: string | undefined,
+    next: string,
+    watermark: string | undefined,
+    counts: CommitCounts,
+  ): Promise<void> {
+    const c = this.condition(expected);
+    const setWatermark = watermark === undefined ? "" : ", watermark = :wm";
+    try {
+      await this.dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pipeline, shard },
+          UpdateExpression: `SET seq = :next, pending = :empty, updatedAt = :now${setWatermark} ADD files :files, records :records, errors :errors, dropped :dropped`,
+          ConditionExpression: c.ConditionExpression,
+          ExpressionAttributeValues: {
+            ...c.values,
+            ":next": next,
+            ":empty": [],
+            ":now": new Date().toISOString(),
+            ...(watermark === undefined ? {} : { ":wm": watermark }),
+            ":files": counts.files,
+            ":records": counts.records,
+            ":errors": counts.errors,
+            ":dropped": counts.dropped,
+          },
+        }),
+      );
+    } catch (err) {
+      if ((err as { name?: string }).name === "ConditionalCheckFailedException") {
+        throw new CheckpointConflict(`checkpoint of ${pipeline}/${shard} moved`);
+      }
+      throw err;
+    }
+  }
+}

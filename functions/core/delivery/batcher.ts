@@ -1,0 +1,187 @@
+/**
+ * The batcher, top to bottom: decode -> transform -> partition -> roll -> encode -> put -> commit.
+ * Exactly-once files: object keys derive from the shard and the batch's first sequence number
+ * past the checkpoint; the keys are recorded before they are written and the checkpoint moves
+ * only after, so a retried or bisected batch finds what a failed attempt wrote and replaces it.
+ */
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { KinesisStreamBatchResponse, KinesisStreamRecord } from "aws-lambda";
+import { type BackoffPolicy, DEFAULT_BACKOFF, isTransient, withRetries } from "../backoff.ts";
+import { type CheckpointStore, compareSequence } from "../checkpoints.ts";
+import type { TransformerInvoker } from "../firehose-contract.ts";
+import type { Logger } from "../logger.ts";
+import { encodeParquet, type ParquetRow, planColumns, type ColumnPlan } from "../parquet/index.ts";
+import { compilePrefix } from "../prefix.ts";
+import type { PipelineRuntime } from "../runtime-config.ts";
+import type { ValidatorCache } from "../validators.ts";
+import { decodeRecords, shardOf } from "./decode.ts";
+import { errorObjects } from "./error-files.ts";
+import { deleteObjects, putObjects } from "./object-writer.ts";
+import { type FileBatch, partitionItems } from "./partition.ts";
+import { transformItems } from "./transform.ts";
+import type { DeliveryFailure, DeliveryItem, OutputObject } from "./types.ts";
+
+export const SLUICE_VERSION = "0.1.0";
+
+export interface BatcherDeps {
+  readonly pipeline: PipelineRuntime;
+  readonly region: string;
+  readonly s3: S3Client;
+  readonly checkpoints: CheckpointStore;
+  readonly validators: ValidatorCache;
+  readonly invoke: TransformerInvoker;
+  readonly logger: Logger;
+  readonly retry?: BackoffPolicy;
+  /** @default 60000 */
+  readonly transformTimeoutMs?: number;
+  /** Fault injection for tests: runs after the objects are put, before the commit. */
+  readonly beforeCommit?: () => Promise<void> | void;
+}
+
+export interface BatchSummary {
+  readonly shardId: string;
+  readonly skipped: number;
+  readonly delivered: number;
+  readonly failed: number;
+  readonly dropped: number;
+  readonly files: readonly string[];
+}
+
+export type Batcher = (records: readonly KinesisStreamRecord[]) => Promise<KinesisStreamBatchResponse & { summary?: BatchSummary }>;
+
+export function createBatcher(deps: BatcherDeps): Batcher {
+  const { pipeline } = deps;
+  const retry = deps.retry ?? DEFAULT_BACKOFF;
+  const prefixOf = compilePrefix(pipeline.sink.prefix);
+  const sources = new Set(pipeline.sources);
+  const plans = new Map<string, ColumnPlan>();
+  const writer = { s3: deps.s3, bucket: pipeline.sink.bucket, kmsKeyId: pipeline.sink.kmsKeyId, retry };
+
+  async function planFor(subject: string, version: number): Promise<ColumnPlan | undefined> {
+    const key = `${subject}@${version}`;
+    let plan = plans.get(key);
+    if (!plan) {
+      const schema = await withRetries(retry, isTransient, () => deps.validators.get(subject, version));
+      if (!schema) return undefined;
+      plan = planColumns(schema.schema);
+      plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  async function encodeFile(file: FileBatch, shardId: string, firstSeq: string, failures: DeliveryFailure[]): Promise<OutputObject | undefined> {
+    const plan = await planFor(file.subject, file.version);
+    if (!plan) {
+      for (const item of file.items) {
+        failures.push({ item, stage: "convert", code: "SCHEMA_NOT_FOUND", message: `schema ${file.subject} version ${file.version} is not registered` });
+      }
+      return undefined;
+    }
+    const rows: ParquetRow[] = file.items.map((item) => ({
+      id: item.envelope!.id,
+      eventTime: item.envelope!.ts,
+      receiveTime: item.envelope!.rt,
+      schemaVersion: file.version,
+      data: item.data as Record<string, unknown>,
+    }));
+    const encoded = encodeParquet(plan, rows, {
+      compression: pipeline.sink.compression,
+      rowGroupSize: pipeline.sink.rowGroupSize,
+      metadata: {
+        "sluice.schema.name": file.subject,
+        "sluice.schema.version": String(file.version),
+        "sluice.pipeline": pipeline.name,
+        "sluice.version": SLUICE_VERSION,
+      },
+    });
+    for (const r of encoded.rejected) {
+      failures.push({ item: file.items[r.index]!, stage: "convert", code: r.code, message: `${r.path}: ${r.message}` });
+    }
+    if (encoded.rowCount === 0) return undefined;
+    return {
+      key: `${file.prefix}${shardId}-${firstSeq}-${file.n}.parquet`,
+      body: encoded.bytes,
+      contentType: "application/vnd.apache.parquet",
+      records: encoded.rowCount,
+    };
+  }
+
+  return async (records) => {
+    if (records.length === 0) return { batchItemFailures: [] };
+    const shardId = shardOf(records[0]!);
+    const log = deps.logger.child({ pipeline: pipeline.name, shardId });
+    const checkpoint = await withRetries(retry, isTransient, () => deps.checkpoints.get(pipeline.name, shardId));
+    const fresh = records.filter(
+      (r) => checkpoint.sequenceNumber === undefined || compareSequence(r.kinesis.sequenceNumber, checkpoint.sequenceNumber) > 0,
+    );
+    if (fresh.length === 0) return { batchItemFailures: [] };
+    const firstSeq = fresh[0]!.kinesis.sequenceNumber;
+    const lastSeq = fresh[fresh.length - 1]!.kinesis.sequenceNumber;
+
+    try {
+      // decode
+      const decoded = decodeRecords(fresh);
+      const failures = [...decoded.failures];
+      const mine = decoded.items.filter((i) => sources.has(i.envelope!.stream));
+
+      // transform
+      let items: DeliveryItem[] = mine;
+      let dropped = 0;
+      if (pipeline.transformer !== undefined) {
+        const t = await transformItems(mine, {
+          invoke: deps.invoke,
+          transformer: pipeline.transformer,
+          pipeline: pipeline.name,
+          region: deps.region,
+          shardId,
+          invocationId: `${shardId}-${firstSeq}`,
+          retry,
+          timeoutMs: deps.transformTimeoutMs ?? 60_000,
+        });
+        items = t.items;
+        dropped = t.dropped;
+        failures.push(...t.failures);
+      }
+
+      // partition and roll
+      const partitioned = partitionItems(items, prefixOf, pipeline.name, pipeline.sink.roll);
+      failures.push(...partitioned.failures);
+
+      // encode
+      const objects: OutputObject[] = [];
+      for (const file of partitioned.files) {
+        const obj = await encodeFile(file, shardId, firstSeq, failures);
+        if (obj) objects.push(obj);
+      }
+      objects.push(...errorObjects(failures, pipeline.name, shardId, firstSeq));
+
+      // put: record intent, clear a failed attempt's leftovers, write
+      const keys = objects.map((o) => o.key);
+      await withRetries(retry, isTransient, () => deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, keys));
+      const stale = checkpoint.pending.filter((k) => !keys.includes(k));
+      if (stale.length > 0) await deleteObjects(stale, writer);
+      await putObjects(objects, writer);
+      await deps.beforeCommit?.();
+
+      // commit
+      const delivered = objects.filter((o) => o.key.endsWith(".parquet")).reduce((n, o) => n + o.records, 0);
+      const batchMax = items.reduce((max, i) => (i.envelope!.ts > max ? i.envelope!.ts : max), "");
+      const watermark = [checkpoint.watermark ?? "", batchMax].reduce((a, b) => (b > a ? b : a));
+      await withRetries(retry, isTransient, () =>
+        deps.checkpoints.commit(pipeline.name, shardId, checkpoint.sequenceNumber, lastSeq, watermark || undefined, {
+          files: objects.length,
+          records: delivered,
+          errors: failures.length,
+          dropped,
+        }),
+      );
+      const summary = { shardId, skipped: records.length - fresh.length, delivered, failed: failures.length, dropped, files: keys };
+      log.info("batch committed", { records: records.length, delivered, failed: failures.length, dropped, files: keys.length });
+      return { batchItemFailures: [], summary };
+    } catch (err) {
+      // Nothing past the checkpoint is committed: ask the event source to retry from its first record.
+      log.error("batch failed", { error: (err as Error).name, message: (err as Error).message.slice(0, 200) });
+      return { batchItemFailures: [{ itemIdentifier: firstSeq }] };
+    }
+  };
+}

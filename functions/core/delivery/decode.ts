@@ -1,0 +1,32 @@
+import type { KinesisStreamRecord } from "aws-lambda";
+import { decodeEnvelope, EnvelopeError } from "../envelope.ts";
+import type { DeliveryFailure, DeliveryItem } from "./types.ts";
+
+/** The shard id ESM puts before the colon of each record's eventID. */
+export function shardOf(record: KinesisStreamRecord): string {
+  const id = record.eventID ?? "";
+  const colon = id.indexOf(":");
+  return colon > 0 ? id.slice(0, colon) : "shardId-unknown";
+}
+
+/** Decodes envelopes; records that are not Sluice envelopes fail at the decode stage. */
+export function decodeRecords(records: readonly KinesisStreamRecord[]): { items: DeliveryItem[]; failures: DeliveryFailure[] } {
+  const items: DeliveryItem[] = [];
+  const failures: DeliveryFailure[] = [];
+  for (const r of records) {
+    const base: DeliveryItem = {
+      sequenceNumber: r.kinesis.sequenceNumber,
+      partitionKey: r.kinesis.partitionKey,
+      arrivalMs: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
+      raw: Buffer.from(r.kinesis.data, "base64"),
+    };
+    try {
+      const envelope = decodeEnvelope(base.raw);
+      items.push({ ...base, envelope, data: envelope.data });
+    } catch (err) {
+      if (!(err instanceof EnvelopeError)) throw err;
+      failures.push({ item: base, stage: "decode", code: "NOT_AN_ENVELOPE", message: err.message });
+    }
+  }
+  return { items, failures };
+}

@@ -1,0 +1,72 @@
+/**
+ * Partition and roll: each record gets its key prefix from the sink's template; records that
+ * share a prefix and a schema version form a partition, cut into files by the roll limits.
+ */
+import type { PrefixTemplate } from "../prefix.ts";
+import type { DeliveryFailure, DeliveryItem } from "./types.ts";
+
+export interface RollPolicy {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+
+export interface FileBatch {
+  readonly prefix: string;
+  readonly subject: string;
+  readonly version: number;
+  /** Index of this file within its partition, for deterministic keys. */
+  readonly n: number;
+  readonly items: DeliveryItem[];
+}
+
+export function partitionItems(
+  items: readonly DeliveryItem[],
+  prefixOf: PrefixTemplate,
+  pipeline: string,
+  roll: RollPolicy,
+): { files: FileBatch[]; failures: DeliveryFailure[] } {
+  const failures: DeliveryFailure[] = [];
+  const groups = new Map<string, { prefix: string; subject: string; version: number; items: DeliveryItem[] }>();
+  for (const item of items) {
+    const env = item.envelope!;
+    const prefix = prefixOf({
+      stream: env.stream,
+      pipeline,
+      eventTimeMs: Date.parse(env.ts),
+      data: item.data,
+      ...(item.partitionKeys ? { partitionKeys: item.partitionKeys } : {}),
+    });
+    if (!prefix.ok) {
+      failures.push({ item, stage: "partition", code: prefix.code, message: prefix.message });
+      continue;
+    }
+    const groupKey = `${prefix.prefix}\u0000${env.schema.name}\u0000${env.schema.version}`;
+    let group = groups.get(groupKey);
+    if (!group) {
+      group = { prefix: prefix.prefix, subject: env.schema.name, version: env.schema.version, items: [] };
+      groups.set(groupKey, group);
+    }
+    group.items.push(item);
+  }
+
+  const files: FileBatch[] = [];
+  const fileIndex = new Map<string, number>();
+  for (const group of groups.values()) {
+    let current: DeliveryItem[] = [];
+    let bytes = 0;
+    const flush = () => {
+      const n = fileIndex.get(group.prefix) ?? 0;
+      fileIndex.set(group.prefix, n + 1);
+      files.push({ prefix: group.prefix, subject: group.subject, version: group.version, n, items: current });
+      current = [];
+      bytes = 0;
+    };
+    for (const item of group.items) {
+      if (current.length > 0 && (current.length >= roll.maxRecords || bytes + item.raw.byteLength > roll.maxBytes)) flush();
+      current.push(item);
+      bytes += item.raw.byteLength;
+    }
+    if (current.length > 0) flush();
+  }
+  return { files, failures };
+}

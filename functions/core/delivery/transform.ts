@@ -1,0 +1,104 @@
+/**
+ * The transform stage: calls the pipeline's transformer with the Firehose contract and maps each
+ * answer back to its record. A record the transformer omits, answers twice or answers with
+ * bad data fails at the transform stage; a transformer that keeps failing fails them all.
+ */
+import { type BackoffPolicy, withRetries } from "../backoff.ts";
+import type { TransformationEvent, TransformerInvoker } from "../firehose-contract.ts";
+import type { DeliveryFailure, DeliveryItem } from "./types.ts";
+
+export interface TransformOutcome {
+  readonly items: DeliveryItem[];
+  readonly failures: DeliveryFailure[];
+  readonly dropped: number;
+}
+
+export interface TransformStageOptions {
+  readonly invoke: TransformerInvoker;
+  readonly transformer: string;
+  readonly pipeline: string;
+  readonly region: string;
+  readonly shardId: string;
+  readonly invocationId: string;
+  readonly retry: BackoffPolicy;
+  /** Per-call timeout; a slower transformer fails the call. */
+  readonly timeoutMs: number;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`transformer timed out after ${ms} ms`), { name: "TransformerTimeout" })), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export async function transformItems(items: readonly DeliveryItem[], options: TransformStageOptions): Promise<TransformOutcome> {
+  if (items.length === 0) return { items: [], failures: [], dropped: 0 };
+  const event: TransformationEvent = {
+    invocationId: options.invocationId,
+    deliveryStreamArn: `arn:aws:firehose:${options.region}:000000000000:deliverystream/${options.pipeline}`,
+    region: options.region,
+    records: items.map((item) => ({
+      recordId: item.envelope!.id,
+      data: Buffer.from(JSON.stringify(item.data)).toString("base64"),
+      approximateArrivalTimestamp: item.arrivalMs,
+      kinesisRecordMetadata: {
+        shardId: options.shardId,
+        partitionKey: item.partitionKey,
+        sequenceNumber: item.sequenceNumber,
+        subsequenceNumber: "0",
+        approximateArrivalTimestamp: item.arrivalMs,
+      },
+    })),
+  };
+
+  let response: Awaited<ReturnType<TransformerInvoker>>;
+  try {
+    response = await withRetries(options.retry, () => true, () => withTimeout(options.invoke(options.transformer, event), options.timeoutMs));
+  } catch (err) {
+    const code = (err as Error).name === "TransformerTimeout" ? "TRANSFORM_TIMEOUT" : "TRANSFORM_INVOKE_FAILED";
+    const message = code === "TRANSFORM_TIMEOUT" ? (err as Error).message : "the transformer failed on every attempt";
+    return { items: [], failures: items.map((item) => ({ item, stage: "transform", code, message })), dropped: 0 };
+  }
+
+  const answers = new Map<string, (typeof response.records)[number]>();
+  const repeated = new Set<string>();
+  for (const r of response.records ?? []) {
+    if (answers.has(r.recordId)) repeated.add(r.recordId);
+    answers.set(r.recordId, r);
+  }
+  const out: DeliveryItem[] = [];
+  const failures: DeliveryFailure[] = [];
+  let dropped = 0;
+  for (const item of items) {
+    const id = item.envelope!.id;
+    const answer = answers.get(id);
+    if (!answer || repeated.has(id)) {
+      failures.push({ item, stage: "transform", code: "TRANSFORM_MISSING_RECORD", message: answer ? "the transformer answered this record twice" : "the transformer did not return this record" });
+      continue;
+    }
+    if (answer.result === "Dropped") {
+      dropped++;
+      continue;
+    }
+    if (answer.result !== "Ok") {
+      failures.push({ item, stage: "transform", code: "PROCESSING_FAILED", message: "the transformer reported ProcessingFailed" });
+      continue;
+    }
+    let data: unknown;
+    try {
+      data = JSON.parse(Buffer.from(answer.data ?? "", "base64").toString("utf8"));
+    } catch {
+      failures.push({ item, stage: "transform", code: "TRANSFORM_BAD_OUTPUT", message: "the transformer returned data that is not JSON" });
+      continue;
+    }
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      failures.push({ item, stage: "transform", code: "TRANSFORM_BAD_OUTPUT", message: "the transformer returned data that is not a JSON object" });
+      continue;
+    }
+    const partitionKeys = answer.metadata?.partitionKeys;
+    out.push({ ...item, data, ...(partitionKeys ? { partitionKeys } : {}) });
+  }
+  return { items: out, failures, dropped };
+}

@@ -1,0 +1,149 @@
+/**
+ * The ingest core: validate each parsed record against its stream's current schema, wrap it in
+ * an envelope and put it on Kinesis. A record is `accepted` only once Kinesis holds it.
+ */
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { encodeEnvelope, type Envelope, newRecordId } from "../envelope.ts";
+import { type ErrorDetail, SluiceError } from "../errors.ts";
+import type { StreamRuntime } from "../runtime-config.ts";
+import type { CompiledSchema, ValidatorCache } from "../validators.ts";
+import { type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
+import type { ParsedRecord } from "./request.ts";
+
+export type RecordStatus = "accepted" | "duplicate" | "rejected";
+
+export interface RecordResult {
+  readonly recordId: string | null;
+  readonly status: RecordStatus;
+  readonly error?: ErrorDetail & { readonly details?: readonly { path: string; message: string }[] };
+}
+
+export interface IngestDeps {
+  readonly kinesis: KinesisClient;
+  readonly eventStream: string;
+  readonly validators: ValidatorCache;
+  readonly clock?: () => Date;
+}
+
+function rejected(error: RecordResult["error"]): RecordResult {
+  return { recordId: null, status: "rejected", ...(error ? { error } : {}) };
+}
+
+function eventTimeOf(
+  record: ParsedRecord,
+  stream: StreamRuntime,
+  receivedAt: Date,
+): { ok: true; ts: string } | { ok: false; error: ErrorDetail } {
+  let raw: unknown = record.time;
+  let path = "/time";
+  if (raw === undefined && stream.eventTimeField !== undefined) {
+    raw = (record.data as Record<string, unknown>)[stream.eventTimeField];
+    path = `/${stream.eventTimeField}`;
+  }
+  if (raw === undefined) return { ok: true, ts: receivedAt.toISOString() };
+  const ms = typeof raw === "string" ? Date.parse(raw) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    return { ok: false, error: { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path } };
+  }
+  if (ms - receivedAt.getTime() > stream.maxFutureSkewSeconds * 1000) {
+    return {
+      ok: false,
+      error: {
+        code: "INVALID_EVENT_TIME",
+        message: `event time is more than ${stream.maxFutureSkewSeconds} s in the future`,
+        path,
+      },
+    };
+  }
+  // UTC forms keep their sub-millisecond digits; other offsets are normalised to UTC.
+  return { ok: true, ts: UTC_ISO.test(raw as string) ? (raw as string) : new Date(ms).toISOString() };
+}
+
+const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+function partitionKeyOf(envelope: Envelope, stream: StreamRuntime): string {
+  if (stream.partitionKey !== undefined) {
+    const value = (envelope.data as Record<string, unknown>)[stream.partitionKey];
+    if ((typeof value === "string" && value.length > 0) || typeof value === "number") {
+      return String(value).slice(0, 256);
+    }
+  }
+  return envelope.id;
+}
+
+function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["error"] | undefined {
+  const violations = schema.validate(record.data);
+  if (violations.length === 0) return undefined;
+  const first = violations[0]!;
+  return {
+    code: "SCHEMA_VIOLATION",
+    message: violations.map((v) => `${v.path} ${v.message}`).join("; "),
+    path: first.path,
+    details: violations,
+  };
+}
+
+export async function currentSchema(validators: ValidatorCache, stream: StreamRuntime): Promise<CompiledSchema> {
+  const schema = await validators.latest(stream.subject);
+  if (!schema) {
+    throw new SluiceError("SCHEMA_NOT_FOUND", `no schema is registered for stream ${stream.name} (${stream.subject})`, 503);
+  }
+  return schema;
+}
+
+/** Returns one result per record, in request order. */
+export async function ingestRecords(
+  deps: IngestDeps,
+  stream: StreamRuntime,
+  records: readonly ParsedRecord[],
+): Promise<RecordResult[]> {
+  const receivedAt = (deps.clock ?? (() => new Date()))();
+  const rt = receivedAt.toISOString();
+  const schema = await currentSchema(deps.validators, stream);
+  const results: RecordResult[] = new Array(records.length);
+  const toPut: { index: number; envelope: Envelope; entry: KinesisEntry }[] = [];
+
+  records.forEach((record, index) => {
+    if (record.error) {
+      results[index] = rejected(record.error);
+      return;
+    }
+    const violation = validated(schema, record);
+    if (violation) {
+      results[index] = rejected(violation);
+      return;
+    }
+    const time = eventTimeOf(record, stream, receivedAt);
+    if (!time.ok) {
+      results[index] = rejected(time.error);
+      return;
+    }
+    const envelope: Envelope = {
+      v: 1,
+      id: newRecordId(receivedAt.getTime()),
+      stream: stream.name,
+      schema: { name: schema.subject, version: schema.version },
+      key: record.key ?? null,
+      ts: time.ts,
+      rt,
+      data: record.data,
+      ...(record.meta ? { meta: record.meta } : {}),
+    };
+    toPut.push({ index, envelope, entry: { data: encodeEnvelope(envelope), partitionKey: partitionKeyOf(envelope, stream) } });
+  });
+
+  if (toPut.length > 0) {
+    const outcomes = await putToKinesis(
+      deps.kinesis,
+      deps.eventStream,
+      toPut.map((p) => p.entry),
+    );
+    toPut.forEach((p, i) => {
+      const outcome = outcomes[i]!;
+      results[p.index] = outcome.ok
+        ? { recordId: p.envelope.id, status: "accepted" }
+        : rejected({ code: outcome.code, message: outcome.message });
+    });
+  }
+  return results;
+}

@@ -1,0 +1,257 @@
+/**
+ * Turns an ingest request body into records, each with its own error if it is bad, so one bad
+ * record never costs its neighbours. Whole-request problems (unreadable body, wrong media type,
+ * limits) throw a SluiceError with the HTTP status to answer.
+ *
+ * Accepted bodies:
+ * - `application/json`: one record (any JSON object), or `{"records": [{ "data": {...},
+ *   "key"?: string, "time"?: string }]}`
+ * - `application/x-ndjson`: one record per line
+ * - `application/cloudevents+json` / `application/cloudevents-batch+json`: structured mode;
+ *   `id` is the idempotency key, `time` the event time, `type`/`source`/`subject` kept as metadata.
+ */
+import { type ErrorDetail, SluiceError } from "../errors.ts";
+
+export interface IngestLimits {
+  readonly maxBodyBytes: number;
+  readonly maxRecords: number;
+  readonly maxRecordBytes: number;
+  readonly maxDepth: number;
+  readonly maxKeys: number;
+  readonly maxKeyLength: number;
+}
+
+export const DEFAULT_LIMITS: IngestLimits = {
+  maxBodyBytes: 5 * 1024 * 1024,
+  maxRecords: 500,
+  // Kinesis takes 1 MiB per entry; the envelope needs room around the payload.
+  maxRecordBytes: 1024 * 1024 - 2048,
+  maxDepth: 64,
+  maxKeys: 10_000,
+  maxKeyLength: 256,
+};
+
+export interface ParsedRecord {
+  readonly data?: unknown;
+  readonly key?: string;
+  readonly time?: string;
+  readonly meta?: Readonly<Record<string, string>>;
+  readonly error?: ErrorDetail;
+}
+
+const HOSTILE_DEPTH = 10_000;
+
+type Format = "json" | "ndjson" | "cloudevent" | "cloudevents-batch";
+
+function formatOf(contentType: string | undefined): Format {
+  const type = (contentType ?? "application/json").split(";")[0]!.trim().toLowerCase();
+  switch (type) {
+    case "application/json":
+    case "text/json":
+      return "json";
+    case "application/x-ndjson":
+    case "application/ndjson":
+    case "application/jsonl":
+      return "ndjson";
+    case "application/cloudevents+json":
+      return "cloudevent";
+    case "application/cloudevents-batch+json":
+      return "cloudevents-batch";
+    default:
+      throw new SluiceError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        `content type ${type} is not accepted; use application/json, application/x-ndjson or application/cloudevents+json`,
+        415,
+      );
+  }
+}
+
+/** Deepest bracket nesting outside strings; bounds recursion before JSON.parse sees the text. */
+function maxNesting(text: string, stopAt: number): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) {
+        max = depth;
+        if (max > stopAt) return max;
+      }
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return max;
+}
+
+function parseJson(text: string, baseOffset: number): { ok: true; value: unknown } | { ok: false; error: ErrorDetail } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    const match = /position (\d+)/.exec((err as Error).message);
+    const charPos = match ? Number(match[1]) : text.length;
+    const byteOffset = baseOffset + Buffer.byteLength(text.slice(0, charPos));
+    return {
+      ok: false,
+      error: { code: "INVALID_JSON", message: `malformed JSON at byte offset ${byteOffset}`, path: "" },
+    };
+  }
+}
+
+/** Depth and key count of a parsed value, walked without recursion. */
+function complexity(value: unknown, limits: IngestLimits): string | undefined {
+  const stack: [unknown, number][] = [[value, 1]];
+  let keys = 0;
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (depth > limits.maxDepth) return `nesting deeper than ${limits.maxDepth}`;
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push([item, depth + 1]);
+    } else {
+      for (const k of Object.keys(v)) {
+        if (++keys > limits.maxKeys) return `more than ${limits.maxKeys} keys`;
+        stack.push([(v as Record<string, unknown>)[k], depth + 1]);
+      }
+    }
+  }
+  return undefined;
+}
+
+function checkRecord(data: unknown, bytes: number, limits: IngestLimits, path: string): ErrorDetail | undefined {
+  if (bytes > limits.maxRecordBytes) {
+    return { code: "RECORD_TOO_LARGE", message: `record is ${bytes} bytes; the limit is ${limits.maxRecordBytes}`, path };
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path };
+  }
+  const tooComplex = complexity(data, limits);
+  if (tooComplex) return { code: "RECORD_TOO_COMPLEX", message: `record has ${tooComplex}`, path };
+  return undefined;
+}
+
+function checkKey(key: unknown, limits: IngestLimits, path: string): ErrorDetail | undefined {
+  if (key === undefined) return undefined;
+  if (typeof key !== "string" || key.length === 0 || key.length > limits.maxKeyLength) {
+    return {
+      code: "INVALID_IDEMPOTENCY_KEY",
+      message: `idempotency key must be a string of 1 to ${limits.maxKeyLength} characters`,
+      path,
+    };
+  }
+  return undefined;
+}
+
+function checkTime(time: unknown, path: string): ErrorDetail | undefined {
+  if (time === undefined) return undefined;
+  if (typeof time !== "string" || Number.isNaN(Date.parse(time))) {
+    return { code: "INVALID_EVENT_TIME", message: "event time must be an ISO-8601 date-time", path };
+  }
+  return undefined;
+}
+
+function record(data: unknown, bytes: number, limits: IngestLimits, path: string, key?: unknown, time?: unknown, meta?: Record<string, string>): ParsedRecord {
+  const error =
+    checkKey(key, limits, `${path}/key`) ?? checkTime(time, `${path}/time`) ?? checkRecord(data, bytes, limits, `${path}/data`);
+  if (error) return { error };
+  return {
+    data,
+    ...(key === undefined ? {} : { key: key as string }),
+    ...(time === undefined ? {} : { time: time as string }),
+    ...(meta ? { meta } : {}),
+  };
+}
+
+function cloudEvent(value: unknown, limits: IngestLimits, path: string): ParsedRecord {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return { error: { code: "INVALID_REQUEST", message: "a CloudEvent must be a JSON object", path } };
+  }
+  const ce = value as Record<string, unknown>;
+  if (ce.specversion !== "1.0" || typeof ce.id !== "string" || typeof ce.source !== "string" || typeof ce.type !== "string") {
+    return {
+      error: { code: "INVALID_REQUEST", message: "a CloudEvent needs specversion 1.0, id, source and type", path },
+    };
+  }
+  const meta: Record<string, string> = { "ce.type": ce.type, "ce.source": ce.source };
+  if (typeof ce.subject === "string") meta["ce.subject"] = ce.subject;
+  const data = ce.data;
+  const bytes = data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data));
+  return record(data, bytes, limits, `${path}`, ce.id, ce.time, meta);
+}
+
+export interface IngestBody {
+  readonly contentType: string | undefined;
+  readonly body: Buffer;
+  /** `Idempotency-Key` header: the key of a single-record request. */
+  readonly idempotencyKey?: string;
+}
+
+export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_LIMITS): ParsedRecord[] {
+  const format = formatOf(req.contentType);
+  if (req.body.byteLength === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
+  if (req.body.byteLength > limits.maxBodyBytes) {
+    throw new SluiceError("BODY_TOO_LARGE", `the body is ${req.body.byteLength} bytes; the limit is ${limits.maxBodyBytes}`, 413);
+  }
+  const text = req.body.toString("utf8");
+  if (text.includes("\uFFFD") && !Buffer.from(text, "utf8").equals(req.body)) {
+    throw new SluiceError("INVALID_JSON", "the body is not valid UTF-8", 400);
+  }
+  // Hostile nesting is refused before JSON.parse walks it; ordinary over-deep records are
+  // rejected one by one below, so they never cost their neighbours.
+  if (maxNesting(text, HOSTILE_DEPTH) > HOSTILE_DEPTH) {
+    throw new SluiceError("RECORD_TOO_COMPLEX", `nesting deeper than ${limits.maxDepth}`, 400);
+  }
+
+  if (format === "ndjson") {
+    const records: ParsedRecord[] = [];
+    let offset = 0;
+    for (const line of text.split("\n")) {
+      const lineOffset = offset;
+      offset += Buffer.byteLength(line) + 1;
+      const trimmed = line.trim();
+      if (trimmed.length === 0) continue;
+      const path = `/${records.length}`;
+      if (records.length >= limits.maxRecords) {
+        throw new SluiceError("TOO_MANY_RECORDS", `more than ${limits.maxRecords} records in one request`, 413);
+      }
+      const parsed = parseJson(trimmed, lineOffset);
+      records.push(parsed.ok ? record(parsed.value, Buffer.byteLength(trimmed), limits, path) : { error: { ...parsed.error, path } });
+    }
+    if (records.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
+    return records;
+  }
+
+  const parsed = parseJson(text, 0);
+  if (!parsed.ok) throw new SluiceError("INVALID_JSON", parsed.error.message, 400);
+  const value = parsed.value;
+
+  if (format === "cloudevent") return [cloudEvent(value, limits, "")];
+  if (format === "cloudevents-batch") {
+    if (!Array.isArray(value)) throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
+    if (value.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
+    if (value.length > limits.maxRecords) {
+      throw new SluiceError("TOO_MANY_RECORDS", `${value.length} records in one request; the limit is ${limits.maxRecords}`, 413);
+    }
+    return value.map((v, i) => cloudEvent(v, limits, `/${i}`));
+  }
+
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && Array.isArray((value as { records?: unknown }).records)) {
+    const items = (value as { records: unknown[] }).records;
+    if (items.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
+    if (items.length > limits.maxRecords) {
+      throw new SluiceError("TOO_MANY_RECORDS", `${items.length} records in one request; the limit is ${limits.maxRecords}`, 413);
+    }
+    return items.map((item, i) => {
+      const path = `/records/${i}`;
+      if (item === null || typeof item !== "object" || Array.isArray(item) || !("data" in item)) {
+        return { error: { code: "INVALID_REQUEST", message: 'each batch item must be an object with "data"', path } };
+      }
+      const { data, key, time } = item as { data: unknown; key?: unknown; time?: unknown };
+      return record(data, Buffer.byteLength(JSON.stringify(data) ?? ""), limits, path, key, time);
+    });
+  }
+  return [record(value, req.body.byteLength, limits, "", req.idempotencyKey, undefined)];
+}

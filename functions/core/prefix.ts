@@ -1,0 +1,101 @@
+/**
+ * Sink prefix templates: `{stream}`, `{pipeline}`, `{yyyy}` `{MM}` `{dd}` `{HH}` `{mm}` from the
+ * event time in UTC, `{field:a.b}` from the record, `{partitionKey:name}` from transformer
+ * metadata. Every substituted value is made safe for an S3 key: no `/`, no `.` or `..` segment,
+ * no control characters, never empty.
+ */
+export interface PrefixContext {
+  readonly stream: string;
+  readonly pipeline: string;
+  /** Event time, epoch milliseconds. */
+  readonly eventTimeMs: number;
+  readonly data: unknown;
+  readonly partitionKeys?: Readonly<Record<string, string>>;
+}
+
+export type PrefixResult = { ok: true; prefix: string } | { ok: false; code: "PREFIX_FIELD_MISSING" | "PREFIX_VALUE_INVALID"; message: string };
+
+type Part = string | ((ctx: PrefixContext) => string | { missing: string });
+
+export const PREFIX_PLACEHOLDER = /\{(stream|pipeline|yyyy|MM|dd|HH|mm|field:[A-Za-z0-9_.-]+|partitionKey:[A-Za-z0-9_-]+)\}/g;
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** Percent-encodes what may not appear in one key segment; keeps ordinary names readable. */
+export function safeSegment(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is removed
+  const encoded = value.replace(/[\u0000-\u001f\u007f/\\%?#*{}^`[\]"<>|~+&=:;,@$' ]/g, (c) =>
+    `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
+  );
+  if (encoded === "." || encoded === "..") return encoded.replace(/\./g, "%2E");
+  return encoded;
+}
+
+function fieldValue(data: unknown, path: string): unknown {
+  let v: unknown = data;
+  for (const part of path.split(".")) {
+    if (v === null || typeof v !== "object" || !Object.hasOwn(v, part)) return undefined;
+    v = (v as Record<string, unknown>)[part];
+  }
+  return v;
+}
+
+function compilePart(name: string): Part {
+  switch (name) {
+    case "stream":
+      return (c) => c.stream;
+    case "pipeline":
+      return (c) => c.pipeline;
+    case "yyyy":
+      return (c) => pad(new Date(c.eventTimeMs).getUTCFullYear(), 4);
+    case "MM":
+      return (c) => pad(new Date(c.eventTimeMs).getUTCMonth() + 1);
+    case "dd":
+      return (c) => pad(new Date(c.eventTimeMs).getUTCDate());
+    case "HH":
+      return (c) => pad(new Date(c.eventTimeMs).getUTCHours());
+    case "mm":
+      return (c) => pad(new Date(c.eventTimeMs).getUTCMinutes());
+  }
+  if (name.startsWith("field:")) {
+    const path = name.slice(6);
+    return (c) => {
+      const v = fieldValue(c.data, path);
+      if (v === undefined || v === null) return { missing: `field ${path}` };
+      return typeof v === "object" ? JSON.stringify(v) : String(v);
+    };
+  }
+  const key = name.slice("partitionKey:".length);
+  return (c) => c.partitionKeys?.[key] ?? { missing: `partition key ${key}` };
+}
+
+export type PrefixTemplate = (ctx: PrefixContext) => PrefixResult;
+
+export function compilePrefix(template: string): PrefixTemplate {
+  const parts: Part[] = [];
+  let last = 0;
+  for (const m of template.matchAll(PREFIX_PLACEHOLDER)) {
+    if (m.index > last) parts.push(template.slice(last, m.index));
+    parts.push(compilePart(m[1]!));
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) parts.push(template.slice(last));
+  return (ctx) => {
+    let out = "";
+    for (const part of parts) {
+      if (typeof part === "string") {
+        out += part;
+        continue;
+      }
+      const value = part(ctx);
+      if (typeof value !== "string") {
+        return { ok: false, code: "PREFIX_FIELD_MISSING", message: `${value.missing} is missing for the prefix` };
+      }
+      if (value.length === 0) {
+        return { ok: false, code: "PREFIX_VALUE_INVALID", message: "a prefix value is empty" };
+      }
+      out += safeSegment(value);
+    }
+    return { ok: true, prefix: out };
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The slice of the manifest a function needs at run time, with resource names resolved.
+ * The CDK app and the local runner build it with `runtimeConfig`; a Lambda reads it once from
+ * its environment with `parseRuntimeConfig`, and nothing deeper reads `process.env`.
+ */
+import type { BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
+import { resourceNames } from "./names.ts";
+
+export interface StreamRuntime {
+  readonly name: string;
+  /** Registry subject `{namespace}.{name}` of the stream's schema. */
+  readonly subject: string;
+  readonly eventTimeField?: string;
+  readonly partitionKey?: string;
+  readonly idempotencyTtlSeconds: number;
+  readonly maxFutureSkewSeconds: number;
+}
+
+export interface SinkRuntime extends Omit<SinkDef, "bucket" | "kmsKeyArn"> {
+  readonly bucket: string;
+  /** Key id, ARN or alias used for SSE-KMS. */
+  readonly kmsKeyId: string;
+}
+
+export interface PipelineRuntime {
+  readonly name: string;
+  readonly sources: readonly string[];
+  readonly steps: readonly TransformStep[];
+  /** Function name or ARN of the transformer; absent when the pipeline has no transform. */
+  readonly transformer?: string;
+  readonly sink: SinkRuntime;
+  readonly batch: BatchSettings;
+}
+
+export interface RuntimeConfig {
+  readonly app: string;
+  readonly eventStream: string;
+  readonly tables: {
+    readonly idempotency: string;
+    readonly checkpoints: string;
+    readonly schemas: string;
+    readonly apiKeys: string;
+  };
+  readonly kmsKeyId: string;
+  readonly streams: Readonly<Record<string, StreamRuntime>>;
+  readonly pipelines: Readonly<Record<string, PipelineRuntime>>;
+}
+
+export function subjectOf(namespace: string, name: string): string {
+  return `${namespace}.${name}`;
+}
+
+export function runtimeConfig(manifest: Manifest, account: string, region: string): RuntimeConfig {
+  const names = resourceNames(manifest.name, account, region);
+  const schemas = new Map(manifest.schemas.map((s) => [s.name, s]));
+  const sinks = new Map(manifest.sinks.map((s) => [s.name, s]));
+  const streams: Record<string, StreamRuntime> = {};
+  for (const s of manifest.streams) {
+    const schema = schemas.get(s.schema);
+    if (!schema) throw new Error(`stream ${s.name}: unknown schema ${s.schema}`);
+    streams[s.name] = {
+      name: s.name,
+      subject: subjectOf(schema.namespace, schema.name),
+      ...(s.eventTimeField === undefined ? {} : { eventTimeField: s.eventTimeField }),
+      ...(s.partitionKey === undefined ? {} : { partitionKey: s.partitionKey }),
+      idempotencyTtlSeconds: s.idempotencyTtlSeconds,
+      maxFutureSkewSeconds: s.maxFutureSkewSeconds,
+    };
+  }
+  const pipelines: Record<string, PipelineRuntime> = {};
+  for (const p of manifest.pipelines) {
+    const sink = sinks.get(p.sink);
+    if (!sink) throw new Error(`pipeline ${p.name}: unknown sink ${p.sink}`);
+    const { bucket, kmsKeyArn, ...sinkRest } = sink;
+    const transformer =
+      p.transformerArn ?? (p.steps.length > 0 ? names.transformFunction(p.name) : undefined);
+    pipelines[p.name] = {
+      name: p.name,
+      sources: p.sources,
+      steps: p.steps,
+      ...(transformer === undefined ? {} : { transformer }),
+      sink: { ...sinkRest, bucket: names.bucket(sink.name, bucket), kmsKeyId: kmsKeyArn ?? names.kmsAlias },
+      batch: p.batch,
+    };
+  }
+  return {
+    app: manifest.name,
+    eventStream: names.eventStream,
+    tables: names.tables,
+    kmsKeyId: names.kmsAlias,
+    streams,
+    pipelines,
+  };
+}
+
+/** Environment variable carrying the serialized config into a function. */
+export const RUNTIME_CONFIG_ENV = "SLUICE_CONFIG";
+
+export function parseRuntimeConfig(raw: string | undefined): RuntimeConfig {
+  if (!raw) throw new Error(`${RUNTIME_CONFIG_ENV} is not set`);
+  return JSON.parse(raw) as RuntimeConfig;
+}

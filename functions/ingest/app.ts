@@ -1,0 +1,119 @@
+/**
+ * The ingest API as one function of an API Gateway v2 (HTTP API) event. The Lambda handler and
+ * the local gateway both call this; the work lives in functions/core.
+ */
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import type { AwsClients } from "../core/aws-clients.ts";
+import { SluiceError } from "../core/errors.ts";
+import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
+import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
+import type { Logger } from "../core/logger.ts";
+import type { RuntimeConfig } from "../core/runtime-config.ts";
+import { SchemaRegistry } from "../core/schema-registry.ts";
+import { ValidatorCache } from "../core/validators.ts";
+
+export interface IngestAppDeps {
+  readonly config: RuntimeConfig;
+  readonly clients: AwsClients;
+  readonly logger: Logger;
+  readonly limits?: IngestLimits;
+  /** How long a subject's latest schema is cached. @default 30000 */
+  readonly schemaTtlMs?: number;
+}
+
+export type IngestApp = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
+function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+}
+
+function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
+  return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
+}
+
+function bodyOf(event: APIGatewayProxyEventV2): Buffer {
+  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
+  return event.isBase64Encoded ? Buffer.from(event.body, "base64") : Buffer.from(event.body, "utf8");
+}
+
+const SERVER_SIDE = new Set(["THROTTLED", "UNAVAILABLE", "IN_PROGRESS"]);
+
+/**
+ * 200 when nothing was rejected, 207 when results are mixed; when every record was rejected,
+ * 400 if the producer must fix them, 503 if retrying later will do.
+ */
+function statusFor(results: readonly RecordResult[]): number {
+  const rejected = results.filter((r) => r.status === "rejected");
+  if (rejected.length === 0) return 200;
+  if (rejected.length < results.length) return 207;
+  const serverSide = rejected.filter((r) => r.error && SERVER_SIDE.has(r.error.code)).length;
+  if (serverSide === 0) return 400;
+  return serverSide === rejected.length ? 503 : 207;
+}
+
+export function createIngestApp(deps: IngestAppDeps): IngestApp {
+  const registry = new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas);
+  const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 30_000);
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+
+  function streamOf(name: string | undefined) {
+    if (!name || !STREAM_NAME.test(name)) {
+      throw new SluiceError("INVALID_STREAM_NAME", "stream names match ^[a-z0-9][a-z0-9._-]{0,127}$", 400, "/stream");
+    }
+    const stream = deps.config.streams[name];
+    if (!stream) throw new SluiceError("UNKNOWN_STREAM", `stream ${name} does not exist`, 404, "/stream");
+    return stream;
+  }
+
+  async function route(event: APIGatewayProxyEventV2, log: Logger): Promise<APIGatewayProxyStructuredResultV2> {
+    switch (event.routeKey) {
+      case "POST /v1/streams/{stream}/records": {
+        const stream = streamOf(event.pathParameters?.stream);
+        const idempotencyKey = header(event, "idempotency-key");
+        const records = parseIngestBody(
+          {
+            contentType: header(event, "content-type"),
+            body: bodyOf(event),
+            ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+          },
+          limits,
+        );
+        const results = await ingestRecords(
+          { kinesis: deps.clients.kinesis, eventStream: deps.config.eventStream, validators },
+          stream,
+          records,
+        );
+        const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+        for (const r of results) counts[r.status]++;
+        log.info("ingested", { stream: stream.name, records: results.length, ...counts });
+        const status = statusFor(results);
+        return json(status, { results }, status === 503 ? { "retry-after": "1" } : {});
+      }
+      case "GET /v1/streams/{stream}": {
+        const stream = streamOf(event.pathParameters?.stream);
+        const schema = await currentSchema(validators, stream);
+        return json(200, { ...stream, schema: { subject: schema.subject, version: schema.version } });
+      }
+      case "GET /v1/health":
+        return json(200, { status: "ok" });
+      default:
+        throw new SluiceError("NOT_FOUND", `no route for ${event.requestContext?.http?.method} ${event.rawPath}`, 404);
+    }
+  }
+
+  return async (event) => {
+    const log = deps.logger.child({ requestId: event.requestContext?.requestId, route: event.routeKey });
+    try {
+      return await route(event, log);
+    } catch (err) {
+      if (err instanceof SluiceError) {
+        log.info("request refused", { code: err.code, status: err.status });
+        return json(err.status, { error: err.toDetail() }, { ...err.headers });
+      }
+      log.error("request failed", { error: (err as Error).name });
+      return json(500, { error: { code: "INTERNAL", message: "internal error" } });
+    }
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The ingest API's routes, shared by the CDK app (HTTP API routes) and the local gateway, so
+ * both send the same route keys to the handler.
+ */
+export const INGEST_ROUTES = [
+  "POST /v1/streams/{stream}/records",
+  "GET /v1/streams/{stream}",
+  "GET /v1/health",
+  "GET /v1/openapi.json",
+  "POST /v1/schemas",
+  "GET /v1/schemas",
+  "GET /v1/schemas/{name}/versions",
+  "GET /v1/schemas/{name}/versions/{version}",
+] as const;
+
+export type IngestRoute = (typeof INGEST_ROUTES)[number];
+
+export interface RouteMatch {
+  readonly routeKey: IngestRoute;
+  readonly pathParameters: Record<string, string>;
+}
+
+const compiled = INGEST_ROUTES.map((routeKey) => {
+  const [method, template] = routeKey.split(" ") as [string, string];
+  const names: string[] = [];
+  const pattern = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return "([^/]+)";
+  });
+  return { routeKey, method, regex: new RegExp(`^${pattern}$`), names };
+});
+
+/** Matches like API Gateway: exact method and path, one segment per parameter. */
+export function matchRoute(method: string, path: string): RouteMatch | "METHOD_NOT_ALLOWED" | undefined {
+  let pathMatched = false;
+  for (const r of compiled) {
+    const m = r.regex.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (r.method !== method.toUpperCase()) continue;
+    const pathParameters: Record<string, string> = {};
+    r.names.forEach((n, i) => {
+      pathParameters[n] = decodeURIComponent(m[i + 1]!);
+    });
+    return { routeKey: r.routeKey, pathParameters };
+  }
+  return pathMatched ? "METHOD_NOT_ALLOWED" : undefined;
+}

@@ -1,0 +1,117 @@
+/**
+ * A local stand-in for API Gateway (HTTP API, payload format 2.0): turns each HTTP request into
+ * the event API Gateway would send, calls the handler in-process and writes its answer back.
+ */
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { matchRoute } from "../../functions/ingest/routes.ts";
+
+/** API Gateway's own payload limit. */
+const MAX_PAYLOAD = 10 * 1024 * 1024;
+
+export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface HttpGateway {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | "TOO_LARGE"> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_PAYLOAD) chunks.push(c);
+    });
+    req.on("end", () => resolve(size > MAX_PAYLOAD ? "TOO_LARGE" : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+export function toEvent(req: IncomingMessage, body: Buffer, routeKey: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(",") : v;
+  }
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const now = new Date();
+  return {
+    version: "2.0",
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
+    requestContext: {
+      accountId: "000000000000",
+      apiId: "local",
+      domainName: headers.host ?? "localhost",
+      domainPrefix: "local",
+      http: {
+        method: req.method ?? "GET",
+        path: url.pathname,
+        protocol: `HTTP/${req.httpVersion}`,
+        sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
+        userAgent: headers["user-agent"] ?? "",
+      },
+      requestId: randomUUID(),
+      routeKey,
+      stage: "$default",
+      time: now.toUTCString(),
+      timeEpoch: now.getTime(),
+    },
+    // Bodies always travel base64-encoded so every byte reaches the handler as sent.
+    ...(body.length > 0 ? { body: body.toString("base64"), isBase64Encoded: true } : { isBase64Encoded: false }),
+  };
+}
+
+export function startHttpGateway(handler: HttpHandler, port: number, host = "127.0.0.1"): Promise<HttpGateway> {
+  const server = createServer(async (req, res) => {
+    const send = (status: number, body: string, headers: Record<string, string> = { "content-type": "application/json" }) => {
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    try {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const match = matchRoute(req.method ?? "GET", url.pathname);
+      if (match === undefined || match === "METHOD_NOT_ALLOWED") {
+        // What API Gateway answers for a route it does not have.
+        return send(404, JSON.stringify({ message: "Not Found" }));
+      }
+      const body = await readBody(req);
+      if (body === "TOO_LARGE") return send(413, JSON.stringify({ message: "Request Entity Too Large" }));
+      const result = await handler(toEvent(req, body, match.routeKey, match.pathParameters));
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+      const payload = result.body === undefined ? "" : result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body;
+      res.writeHead(result.statusCode ?? 200, headers);
+      res.end(payload);
+    } catch {
+      // What API Gateway answers when the integration fails.
+      send(500, JSON.stringify({ message: "Internal Server Error" }));
+    }
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address() as AddressInfo;
+      resolve({
+        url: `http://${host}:${address.port}`,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * Runs Sluice's functions in-process against a LocalStack-compatible endpoint, with what AWS
+ * puts around them: the HTTP API in front of ingest, one event source mapping per pipeline in
+ * front of its batcher, and synchronous invoke of transformers by function name.
+ */
+import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
+import type { TransformationEvent, TransformationResponse, TransformerInvoker } from "../../functions/core/firehose-contract.ts";
+import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
+import type { Logger } from "../../functions/core/logger.ts";
+import type { Manifest } from "../../functions/core/manifest/types.ts";
+import { LOCAL_ACCOUNT } from "../../functions/core/names.ts";
+import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
+import { createBatchApp } from "../../functions/batch/app.ts";
+import { createIngestApp } from "../../functions/ingest/app.ts";
+import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
+import { type HttpGateway, startHttpGateway } from "./http-gateway.ts";
+import { provision } from "./provision.ts";
+import { esmFilterPattern } from "../../functions/core/esm-filter.ts";
+
+export type TransformerFunction = (event: TransformationEvent) => Promise<TransformationResponse>;
+
+export interface LocalRunnerOptions {
+  readonly manifest: Manifest;
+  readonly endpoint: string;
+  /** @default "us-east-1" */
+  readonly region?: string;
+  /** Port of the local HTTP API; 0 picks a free one. @default 8080 */
+  readonly httpPort?: number;
+  readonly logger: Logger;
+  /** In-process transformers by function name; other names are invoked through Lambda. */
+  readonly transformers?: ReadonlyMap<string, TransformerFunction>;
+  /** @default 200 */
+  readonly pollIntervalMs?: number;
+  /** Fault injection for in-process tests, per pipeline: runs after put, before commit. */
+  readonly beforeCommit?: (pipeline: string) => Promise<void> | void;
+  /** Cache time of a subject's latest schema in the ingest function. @default 30000 */
+  readonly schemaTtlMs?: number;
+}
+
+export interface LocalRunner {
+  readonly url: string;
+  readonly config: RuntimeConfig;
+  readonly clients: AwsClients;
+  readonly mappings: ReadonlyMap<string, EventSourceMapping>;
+  /** Waits until every pipeline has processed everything on the stream. */
+  drained(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunner> {
+  const region = o.region ?? "us-east-1";
+  const config = runtimeConfig(o.manifest, LOCAL_ACCOUNT, region);
+  const clients = createAwsClients({ endpoint: o.endpoint, region });
+  await provision(clients, o.manifest, config);
+
+  const remote = lambdaInvoker(clients.lambda);
+  const invoke: TransformerInvoker = (name, event) => {
+    const local = o.transformers?.get(name);
+    return local ? local(event) : remote(name, event);
+  };
+
+  const ingest = createIngestApp({
+    config,
+    clients,
+    logger: o.logger.child({ function: "ingest" }),
+    ...(o.schemaTtlMs === undefined ? {} : { schemaTtlMs: o.schemaTtlMs }),
+  });
+  let gateway: HttpGateway;
+  try {
+    gateway = await startHttpGateway(ingest, o.httpPort ?? 8080);
+  } catch (err) {
+    if ((err as { code?: string }).code === "EADDRINUSE") {
+      throw new Error(`port ${o.httpPort ?? 8080} is already in use: stop what holds it or pass --port`);
+    }
+    throw err;
+  }
+
+  const mappings = new Map<string, EventSourceMapping>();
+  for (const pipeline of Object.values(config.pipelines)) {
+    const batch = createBatchApp({
+      config,
+      pipeline: pipeline.name,
+      region,
+      clients,
+      invoke,
+      logger: o.logger.child({ function: `${pipeline.name}-batch` }),
+      ...(o.beforeCommit ? { beforeCommit: () => o.beforeCommit!(pipeline.name) } : {}),
+    });
+    const pattern = esmFilterPattern(pipeline.sources);
+    mappings.set(
+      pipeline.name,
+      startEventSourceMapping({
+        kinesis: clients.kinesis,
+        streamName: config.eventStream,
+        region,
+        filter: (data) => matchesPattern(pattern.data, data),
+        batchSize: pipeline.batch.size,
+        batchingWindowMs: pipeline.batch.windowSeconds * 1000,
+        maxRetries: pipeline.batch.maxRetries,
+        bisectOnError: pipeline.batch.bisectOnError,
+        handler: batch,
+        logger: o.logger.child({ esm: pipeline.name }),
+        ...(o.pollIntervalMs === undefined ? {} : { pollIntervalMs: o.pollIntervalMs }),
+      }),
+    );
+  }
+
+  return {
+    url: gateway.url,
+    config,
+    clients,
+    mappings,
+    async drained(timeoutMs) {
+      await Promise.all([...mappings.values()].map((m) => m.drained(timeoutMs)));
+    },
+    async stop() {
+      await gateway.close();
+      await Promise.all([...mappings.values()].map((m) => m.stop()));
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Creates a manifest's resources on a LocalStack-compatible endpoint with the names the CDK app
+ * uses: the event stream, the tables, each sink's bucket and the app's KMS key and alias; then
+ * registers the manifest's schemas. Safe to run again: what exists is left as it is.
+ */
+import { CreateStreamCommand, DescribeStreamSummaryCommand, waitUntilStreamExists } from "@aws-sdk/client-kinesis";
+import { CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
+import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
+import type { AwsClients } from "../../functions/core/aws-clients.ts";
+import type { Manifest } from "../../functions/core/manifest/types.ts";
+import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
+import { subjectOf } from "../../functions/core/runtime-config.ts";
+import { SchemaRegistry } from "../../functions/core/schema-registry.ts";
+import { TABLE_SCHEMAS, type TableRole } from "../../functions/core/table-schemas.ts";
+
+const isName = (err: unknown, ...names: string[]) => names.includes((err as { name?: string }).name ?? "");
+
+async function ensureStream(clients: AwsClients, name: string, manifest: Manifest): Promise<void> {
+  try {
+    await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: name }));
+    return;
+  } catch (err) {
+    if (!isName(err, "ResourceNotFoundException")) throw err;
+  }
+  await clients.kinesis.send(
+    new CreateStreamCommand(
+      manifest.kinesis.mode === "provisioned"
+        ? { StreamName: name, ShardCount: manifest.kinesis.shards }
+        : { StreamName: name, StreamModeDetails: { StreamMode: "ON_DEMAND" } },
+    ),
+  );
+  await waitUntilStreamExists({ client: clients.kinesis, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { StreamName: name });
+}
+
+async function ensureTable(clients: AwsClients, name: string, role: TableRole): Promise<void> {
+  const schema = TABLE_SCHEMAS[role];
+  const dynamo = clients.dynamo;
+  try {
+    await dynamo.send(new DescribeTableCommand({ TableName: name }));
+    return;
+  } catch (err) {
+    if (!isName(err, "ResourceNotFoundException")) throw err;
+  }
+  const keys = [schema.partitionKey, ...("sortKey" in schema ? [schema.sortKey] : [])];
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: "PAY_PER_REQUEST",
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k.name, AttributeType: k.type })),
+        KeySchema: keys.map((k, i) => ({ AttributeName: k.name, KeyType: i === 0 ? "HASH" : "RANGE" })),
+      }),
+    );
+  } catch (err) {
+    if (!isName(err, "ResourceInUseException")) throw err;
+  }
+  if ("ttlAttribute" in schema) {
+    await dynamo.send(
+      new UpdateTimeToLiveCommand({
+        TableName: name,
+        TimeToLiveSpecification: { AttributeName: schema.ttlAttribute, Enabled: true },
+      }),
+    );
+  }
+}
+
+async function ensureBucket(clients: AwsClients, bucket: string): Promise<void> {
+  try {
+    await clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return;
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status !== 404 && !isName(err, "NotFound", "NoSuchBucket")) throw err;
+  }
+  try {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (err) {
+    if (!isName(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists")) throw err;
+  }
+}
+
+async function ensureKey(clients: AwsClients, alias: string): Promise<string> {
+  try {
+    const out = await clients.kms.send(new DescribeKeyCommand({ KeyId: alias }));
+    return out.KeyMetadata!.KeyId!;
+  } catch (err) {
+    if (!isName(err, "NotFoundException")) throw err;
+  }
+  const key = await clients.kms.send(new CreateKeyCommand({ Description: `Sluice data key (${alias})` }));
+  await clients.kms.send(new CreateAliasCommand({ AliasName: alias, TargetKeyId: key.KeyMetadata!.KeyId! }));
+  return key.KeyMetadata!.KeyId!;
+}
+
+export async function provision(clients: AwsClients, manifest: Manifest, config: RuntimeConfig): Promise<void> {
+  const buckets = new Set(Object.values(config.pipelines).map((p) => p.sink.bucket));
+  await Promise.all([
+    ensureStream(clients, config.eventStream, manifest),
+    ...(Object.keys(TABLE_SCHEMAS) as TableRole[]).map((role) => ensureTable(clients, config.tables[role], role)),
+    ...[...buckets].map((b) => ensureBucket(clients, b)),
+    ensureKey(clients, config.kmsKeyId),
+  ]);
+  const registry = new SchemaRegistry(clients.dynamo, config.tables.schemas);
+  for (const s of manifest.schemas) await registry.register(subjectOf(s.namespace, s.name), s.schema);
+}

@@ -1,0 +1,56 @@
+/**
+ * `npm test`: starts the embedded stack once for the whole run (unless AWS_ENDPOINT_URL points
+ * at one already), then runs the unit, infra and integration suites with node's test runner.
+ *   npm test                 everything
+ *   npm test -- unit infra   only those suites
+ */
+import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
+
+const SUITES = ["unit", "infra", "integration"] as const;
+const root = new URL(".", import.meta.url).pathname;
+const wanted = process.argv.slice(2).filter((a) => (SUITES as readonly string[]).includes(a));
+const suites = wanted.length > 0 ? wanted : [...SUITES];
+const files = suites.flatMap((s) =>
+  readdirSync(join(root, s))
+    .filter((f) => f.endsWith(".test.ts"))
+    .sort()
+    .map((f) => join("test", s, f)),
+);
+
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "test",
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
+  AWS_REQUEST_CHECKSUM_CALCULATION: "WHEN_REQUIRED",
+};
+
+let stack: EmbeddedStack | undefined;
+if (suites.includes("integration") && !process.env.AWS_ENDPOINT_URL) {
+  const started = Date.now();
+  try {
+    stack = await startEmbeddedStack({ port: 0 });
+  } catch (err) {
+    if (err instanceof StackStartError) {
+      process.stderr.write(`error: ${err.message}\n${err.hint}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  env.AWS_ENDPOINT_URL = stack.endpoint;
+  process.stdout.write(`# embedded stack at ${stack.endpoint} (started in ${Date.now() - started} ms)\n`);
+}
+
+const code = await new Promise<number>((resolve) => {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
+    { stdio: "inherit", env },
+  );
+  child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+});
+await stack?.stop();
+process.exit(code);

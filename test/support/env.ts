@@ -1,0 +1,68 @@
+/**
+ * What integration tests share: the endpoint (from `npm test` or AWS_ENDPOINT_URL), unique
+ * names per test, and reading Parquet back from the bucket with DuckDB.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { randomBytes } from "node:crypto";
+
+export function endpoint(): string {
+  const url = process.env.AWS_ENDPOINT_URL;
+  if (!url) throw new Error("AWS_ENDPOINT_URL is not set: run integration tests with `npm test`");
+  return url;
+}
+
+/** A fresh app name, so each test's stream, tables and buckets are its own. */
+export function uniqueApp(prefix = "t"): string {
+  return `${prefix}-${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix = ""): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
+}
+
+export async function getBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
+  const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return out.Body!.transformToByteArray();
+}
+
+/** Downloads objects into a temp folder, keeping their keys as paths, and returns the folder. */
+export async function download(s3: S3Client, bucket: string, keys: readonly string[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-test-"));
+  for (const key of keys) {
+    const path = join(dir, key.replaceAll("/", "__"));
+    writeFileSync(path, await getBytes(s3, bucket, key));
+  }
+  return dir;
+}
+
+export async function duckdb<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+  const db = await DuckDBInstance.create(":memory:");
+  const c = await db.connect();
+  try {
+    const r = await c.runAndReadAll(sql);
+    return r.getRowObjectsJson() as T[];
+  } finally {
+    c.closeSync();
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

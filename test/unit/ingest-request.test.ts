@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { SluiceError } from "../../functions/core/errors.ts";
+import { DEFAULT_LIMITS, parseIngestBody } from "../../functions/core/ingest/request.ts";
+
+const body = (s: string | object) => Buffer.from(typeof s === "string" ? s : JSON.stringify(s));
+
+function refused(fn: () => unknown): SluiceError {
+  try {
+    fn();
+  } catch (err) {
+    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${err}`);
+    return err;
+  }
+  assert.fail("expected the request to be refused");
+}
+
+describe("parseIngestBody", () => {
+  test("a single JSON object is one record carrying the Idempotency-Key header", () => {
+    const records = parseIngestBody({ contentType: "application/json", body: body({ a: 1 }), idempotencyKey: "k1" });
+    assert.deepEqual(records, [{ data: { a: 1 }, key: "k1" }]);
+  });
+
+  test("a records batch keeps order and gives each bad item its own error", () => {
+    const records = parseIngestBody({
+      contentType: "application/json; charset=utf-8",
+      body: body({ records: [{ data: { a: 1 }, key: "x" }, { nope: 1 }, { data: [1] }, { data: { b: 2 }, key: "" }] }),
+    });
+    assert.equal(records.length, 4);
+    assert.deepEqual(records[0], { data: { a: 1 }, key: "x" });
+    assert.equal(records[1]!.error?.code, "INVALID_REQUEST");
+    assert.equal(records[1]!.error?.path, "/records/1");
+    assert.equal(records[2]!.error?.code, "SCHEMA_VIOLATION");
+    assert.equal(records[3]!.error?.code, "INVALID_IDEMPOTENCY_KEY");
+  });
+
+  test("NDJSON lines parse separately, so a broken line costs only itself", () => {
+    const records = parseIngestBody({ contentType: "application/x-ndjson", body: body('{"a":1}\n{"a":\n\n{"a":3}\n') });
+    assert.equal(records.length, 3);
+    assert.deepEqual(records[0]!.data, { a: 1 });
+    assert.equal(records[1]!.error?.code, "INVALID_JSON");
+    assert.match(records[1]!.error!.message, /byte offset \d+/);
+    assert.deepEqual(records[2]!.data, { a: 3 });
+  });
+
+  test("malformed JSON is a 400 naming the byte offset", () => {
+    const err = refused(() => parseIngestBody({ contentType: "application/json", body: body('{"a": "é", }') }));
+    assert.equal(err.status, 400);
+    assert.equal(err.code, "INVALID_JSON");
+    assert.match(err.message, /byte offset 1[0-9]/);
+  });
+
+  test("whole-request limits map to their own codes and statuses", () => {
+    assert.equal(refused(() => parseIngestBody({ contentType: "text/plain", body: body("x") })).status, 415);
+    assert.equal(refused(() => parseIngestBody({ contentType: "application/json", body: Buffer.alloc(0) })).code, "EMPTY_BODY");
+    const many = { records: Array.from({ length: 501 }, () => ({ data: {} })) };
+    const tooMany = refused(() => parseIngestBody({ contentType: "application/json", body: body(many) }));
+    assert.deepEqual([tooMany.status, tooMany.code], [413, "TOO_MANY_RECORDS"]);
+    const big = refused(() =>
+      parseIngestBody({ contentType: "application/json", body: Buffer.alloc(DEFAULT_LIMITS.maxBodyBytes + 1, 32) }),
+    );
+    assert.deepEqual([big.status, big.code], [413, "BODY_TOO_LARGE"]);
+  });
+
+  test("a record nested deeper than 64 levels is RECORD_TOO_COMPLEX, its neighbour accepted", () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = { d: deep };
+    const records = parseIngestBody({ contentType: "application/json", body: body({ records: [{ data: deep }, { data: { ok: true } }] }) });
+    assert.equal(records[0]!.error?.code, "RECORD_TOO_COMPLEX");
+    assert.deepEqual(records[1]!.data, { ok: true });
+  });
+
+  test("CloudEvents structured mode maps id, time and attributes", () => {
+    const ce = { specversion: "1.0", id: "e-1", source: "/app", type: "com.example.feedback", time: "2026-01-01T00:00:00Z", data: { a: 1 } };
+    const [r] = parseIngestBody({ contentType: "application/cloudevents+json", body: body(ce) });
+    assert.deepEqual(r, { data: { a: 1 }, key: "e-1", time: "2026-01-01T00:00:00Z", meta: { "ce.type": "com.example.feedback", "ce.source": "/app" } });
+  });
+
+  test("__proto__ in a payload stays plain data", () => {
+    const [r] = parseIngestBody({ contentType: "application/json", body: body('{"__proto__": {"polluted": true}, "a": 1}') });
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    assert.equal(Object.getPrototypeOf(r!.data), Object.prototype);
+  });
+});
