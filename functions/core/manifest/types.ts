@@ -73,6 +73,7 @@ export type TransformStep =
   | { readonly drop: readonly string[] }
   | {
       readonly coerce: Readonly<Record<string, "string" | "number" | "integer" | "boolean" | "timestamp">>;
+      /** @default "fail" */
       readonly onError?: "fail" | "null" | "drop";
     }
   | { readonly timestamp: { readonly field: string; readonly formats?: readonly string[]; readonly to?: string } }
