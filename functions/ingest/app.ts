@@ -9,6 +9,7 @@ import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
 import type { Logger } from "../core/logger.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
+import { IdempotencyStore } from "../core/idempotency.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
 import { ValidatorCache } from "../core/validators.ts";
 
@@ -42,12 +43,14 @@ const SERVER_SIDE = new Set(["THROTTLED", "UNAVAILABLE", "IN_PROGRESS"]);
 
 /**
  * 200 when nothing was rejected, 207 when results are mixed; when every record was rejected,
- * 400 if the producer must fix them, 503 if retrying later will do.
+ * 409 if their keys are still being written, 400 if the producer must fix them, 503 if retrying
+ * later will do.
  */
 function statusFor(results: readonly RecordResult[]): number {
   const rejected = results.filter((r) => r.status === "rejected");
   if (rejected.length === 0) return 200;
   if (rejected.length < results.length) return 207;
+  if (rejected.every((r) => r.error?.code === "IN_PROGRESS")) return 409;
   const serverSide = rejected.filter((r) => r.error && SERVER_SIDE.has(r.error.code)).length;
   if (serverSide === 0) return 400;
   return serverSide === rejected.length ? 503 : 207;
@@ -57,6 +60,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const registry = new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas);
   const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 30_000);
   const limits = deps.limits ?? DEFAULT_LIMITS;
+  const idempotency = new IdempotencyStore(deps.clients.dynamo, deps.config.tables.idempotency);
 
   function streamOf(name: string | undefined) {
     if (!name || !STREAM_NAME.test(name)) {
@@ -81,7 +85,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
           limits,
         );
         const results = await ingestRecords(
-          { kinesis: deps.clients.kinesis, eventStream: deps.config.eventStream, validators },
+          { kinesis: deps.clients.kinesis, eventStream: deps.config.eventStream, validators, idempotency },
           stream,
           records,
         );
@@ -89,7 +93,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
         for (const r of results) counts[r.status]++;
         log.info("ingested", { stream: stream.name, records: results.length, ...counts });
         const status = statusFor(results);
-        return json(status, { results }, status === 503 ? { "retry-after": "1" } : {});
+        return json(status, { results }, status === 503 || status === 409 ? { "retry-after": "1" } : {});
       }
       case "GET /v1/streams/{stream}": {
         const stream = streamOf(event.pathParameters?.stream);

@@ -1,23 +1,9 @@
 /**
  * Named custom transforms, usable as `- custom: name` steps in the manifest. Register each one
- * here with `register("name", fn)`; the manifest loader rejects names not registered.
+ * with `register("name", fn)` in custom-transforms.ts; the manifest loader rejects names not
+ * registered. Importing this module loads every registration, so `customTransformNames()` is
+ * complete wherever it is called.
  */
-export type CustomTransform = (
-  record: Record<string, unknown>,
-  options: Readonly<Record<string, unknown>>,
-) => Record<string, unknown> | null;
+export { type CustomTransform, customTransform, customTransformNames, register } from "./registry.ts";
 
-const registry = new Map<string, CustomTransform>();
-
-export function register(name: string, fn: CustomTransform): void {
-  if (registry.has(name)) throw new Error(`custom transform ${name} is registered twice`);
-  registry.set(name, fn);
-}
-
-export function customTransform(name: string): CustomTransform | undefined {
-  return registry.get(name);
-}
-
-export function customTransformNames(): ReadonlySet<string> {
-  return new Set(registry.keys());
-}
+import "./custom-transforms.ts";

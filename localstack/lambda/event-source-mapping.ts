@@ -6,12 +6,12 @@
  * on-failure destination so the shard moves on.
  */
 import {
+  type _Record,
   GetRecordsCommand,
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
-  type _Record,
 } from "@aws-sdk/client-kinesis";
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from "aws-lambda";
 import { sleep } from "../../functions/core/backoff.ts";
@@ -55,7 +55,9 @@ export function matchesPattern(pattern: unknown, value: unknown): boolean {
   if (Array.isArray(pattern)) return pattern.some((allowed) => allowed === value);
   if (pattern !== null && typeof pattern === "object") {
     if (value === null || typeof value !== "object") return false;
-    return Object.entries(pattern).every(([k, p]) => matchesPattern(p, (value as Record<string, unknown>)[k]));
+    return Object.entries(pattern).every(([k, p]) =>
+      matchesPattern(p, (value as Record<string, unknown>)[k]),
+    );
   }
   return pattern === value;
 }
@@ -96,7 +98,9 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
         const response = await o.handler({ Records: pending });
         const failures = response?.batchItemFailures ?? [];
         if (failures.length > 0) {
-          const ids = failures.map((f) => pending.findIndex((r) => r.kinesis.sequenceNumber === f.itemIdentifier));
+          const ids = failures.map((f) =>
+            pending.findIndex((r) => r.kinesis.sequenceNumber === f.itemIdentifier),
+          );
           // An unknown or empty identifier fails the whole batch, as in AWS.
           failedFrom = ids.some((i) => i < 0) ? 0 : Math.min(...ids);
         }
@@ -134,7 +138,11 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
   async function pollShard(shardId: string): Promise<void> {
     const state = shards.get(shardId)!;
     const it = await o.kinesis.send(
-      new GetShardIteratorCommand({ StreamName: o.streamName, ShardId: shardId, ShardIteratorType: "TRIM_HORIZON" }),
+      new GetShardIteratorCommand({
+        StreamName: o.streamName,
+        ShardId: shardId,
+        ShardIteratorType: "TRIM_HORIZON",
+      }),
     );
     let iterator = it.ShardIterator;
     let buffer: KinesisStreamRecord[] = [];
@@ -142,7 +150,12 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
     while (!stopped && iterator) {
       let out: GetRecordsCommandOutput;
       try {
-        out = await o.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(10_000, Math.max(o.batchSize, 100)) }));
+        out = await o.kinesis.send(
+          new GetRecordsCommand({
+            ShardIterator: iterator,
+            Limit: Math.min(10_000, Math.max(o.batchSize, 100)),
+          }),
+        );
       } catch (err) {
         if (stopped) return;
         o.logger.warn("GetRecords failed", { shardId, error: (err as Error).name });
@@ -163,7 +176,10 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
         buffer.push(toEventRecord(r, shardId, streamArn, o.region));
       }
       const atEnd = records.length === 0 || (out.MillisBehindLatest ?? 0) === 0;
-      while (buffer.length >= o.batchSize || (buffer.length > 0 && atEnd && Date.now() - firstBufferedAt >= o.batchingWindowMs)) {
+      while (
+        buffer.length >= o.batchSize ||
+        (buffer.length > 0 && atEnd && Date.now() - firstBufferedAt >= o.batchingWindowMs)
+      ) {
         state.busy = true;
         const batch = buffer.slice(0, o.batchSize);
         buffer = buffer.slice(batch.length);
@@ -185,7 +201,9 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
           if (!s.ShardId || shards.has(s.ShardId)) continue;
           shards.set(s.ShardId, { caughtUp: false, busy: false });
           loops.push(
-            pollShard(s.ShardId).catch((err: Error) => o.logger.error("shard poller stopped", { shardId: s.ShardId, error: err.name })),
+            pollShard(s.ShardId).catch((err: Error) =>
+              o.logger.error("shard poller stopped", { shardId: s.ShardId, error: err.name }),
+            ),
           );
         }
       } catch (err) {

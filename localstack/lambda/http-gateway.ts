@@ -32,7 +32,12 @@ function readBody(req: IncomingMessage): Promise<Buffer | "TOO_LARGE"> {
   });
 }
 
-export function toEvent(req: IncomingMessage, body: Buffer, routeKey: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
+export function toEvent(
+  req: IncomingMessage,
+  body: Buffer,
+  routeKey: string,
+  pathParameters: Record<string, string>,
+): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? "/", "http://localhost");
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
@@ -68,13 +73,23 @@ export function toEvent(req: IncomingMessage, body: Buffer, routeKey: string, pa
       timeEpoch: now.getTime(),
     },
     // Bodies always travel base64-encoded so every byte reaches the handler as sent.
-    ...(body.length > 0 ? { body: body.toString("base64"), isBase64Encoded: true } : { isBase64Encoded: false }),
+    ...(body.length > 0
+      ? { body: body.toString("base64"), isBase64Encoded: true }
+      : { isBase64Encoded: false }),
   };
 }
 
-export function startHttpGateway(handler: HttpHandler, port: number, host = "127.0.0.1"): Promise<HttpGateway> {
+export function startHttpGateway(
+  handler: HttpHandler,
+  port: number,
+  host = "127.0.0.1",
+): Promise<HttpGateway> {
   const server = createServer(async (req, res) => {
-    const send = (status: number, body: string, headers: Record<string, string> = { "content-type": "application/json" }) => {
+    const send = (
+      status: number,
+      body: string,
+      headers: Record<string, string> = { "content-type": "application/json" },
+    ) => {
       res.writeHead(status, headers);
       res.end(body);
     };
@@ -90,7 +105,12 @@ export function startHttpGateway(handler: HttpHandler, port: number, host = "127
       const result = await handler(toEvent(req, body, match.routeKey, match.pathParameters));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
-      const payload = result.body === undefined ? "" : result.isBase64Encoded ? Buffer.from(result.body, "base64") : result.body;
+      const payload =
+        result.body === undefined
+          ? ""
+          : result.isBase64Encoded
+            ? Buffer.from(result.body, "base64")
+            : result.body;
       res.writeHead(result.statusCode ?? 200, headers);
       res.end(payload);
     } catch {

@@ -3,19 +3,24 @@
  * puts around them: the HTTP API in front of ingest, one event source mapping per pipeline in
  * front of its batcher, and synchronous invoke of transformers by function name.
  */
+
+import { createBatchApp } from "../../functions/batch/app.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
-import type { TransformationEvent, TransformationResponse, TransformerInvoker } from "../../functions/core/firehose-contract.ts";
+import { esmFilterPattern } from "../../functions/core/esm-filter.ts";
+import type {
+  TransformationEvent,
+  TransformationResponse,
+  TransformerInvoker,
+} from "../../functions/core/firehose-contract.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
-import { createBatchApp } from "../../functions/batch/app.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
 import { type HttpGateway, startHttpGateway } from "./http-gateway.ts";
 import { provision } from "./provision.ts";
-import { esmFilterPattern } from "../../functions/core/esm-filter.ts";
 
 export type TransformerFunction = (event: TransformationEvent) => Promise<TransformationResponse>;
 
@@ -33,6 +38,8 @@ export interface LocalRunnerOptions {
   readonly pollIntervalMs?: number;
   /** Fault injection for in-process tests, per pipeline: runs after put, before commit. */
   readonly beforeCommit?: (pipeline: string) => Promise<void> | void;
+  /** Run the pipelines' event source mappings and batchers. @default true */
+  readonly pipelines?: boolean;
   /** Cache time of a subject's latest schema in the ingest function. @default 30000 */
   readonly schemaTtlMs?: number;
 }
@@ -76,7 +83,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   }
 
   const mappings = new Map<string, EventSourceMapping>();
-  for (const pipeline of Object.values(config.pipelines)) {
+  for (const pipeline of o.pipelines === false ? [] : Object.values(config.pipelines)) {
     const batch = createBatchApp({
       config,
       pipeline: pipeline.name,

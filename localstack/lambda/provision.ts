@@ -3,10 +3,15 @@
  * uses: the event stream, the tables, each sink's bucket and the app's KMS key and alias; then
  * registers the manifest's schemas. Safe to run again: what exists is left as it is.
  */
-import { CreateStreamCommand, DescribeStreamSummaryCommand, waitUntilStreamExists } from "@aws-sdk/client-kinesis";
+
 import { CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
-import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  waitUntilStreamExists,
+} from "@aws-sdk/client-kinesis";
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
+import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
@@ -30,7 +35,10 @@ async function ensureStream(clients: AwsClients, name: string, manifest: Manifes
         : { StreamName: name, StreamModeDetails: { StreamMode: "ON_DEMAND" } },
     ),
   );
-  await waitUntilStreamExists({ client: clients.kinesis, maxWaitTime: 60, minDelay: 1, maxDelay: 2 }, { StreamName: name });
+  await waitUntilStreamExists(
+    { client: clients.kinesis, maxWaitTime: 60, minDelay: 1, maxDelay: 2 },
+    { StreamName: name },
+  );
 }
 
 async function ensureTable(clients: AwsClients, name: string, role: TableRole): Promise<void> {
@@ -92,11 +100,17 @@ async function ensureKey(clients: AwsClients, alias: string): Promise<string> {
   return key.KeyMetadata!.KeyId!;
 }
 
-export async function provision(clients: AwsClients, manifest: Manifest, config: RuntimeConfig): Promise<void> {
+export async function provision(
+  clients: AwsClients,
+  manifest: Manifest,
+  config: RuntimeConfig,
+): Promise<void> {
   const buckets = new Set(Object.values(config.pipelines).map((p) => p.sink.bucket));
   await Promise.all([
     ensureStream(clients, config.eventStream, manifest),
-    ...(Object.keys(TABLE_SCHEMAS) as TableRole[]).map((role) => ensureTable(clients, config.tables[role], role)),
+    ...(Object.keys(TABLE_SCHEMAS) as TableRole[]).map((role) =>
+      ensureTable(clients, config.tables[role], role),
+    ),
     ...[...buckets].map((b) => ensureBucket(clients, b)),
     ensureKey(clients, config.kmsKeyId),
   ]);

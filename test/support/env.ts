@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from "@aws-sdk/client-kinesis";
 import { randomBytes } from "node:crypto";
 
 export function endpoint(): string {
@@ -65,4 +66,22 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Every envelope on a stream, across all shards, from the start. */
+export async function readStream(kinesis: KinesisClient, streamName: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const shards = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
+  for (const shard of shards.Shards ?? []) {
+    let iterator = (
+      await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId, ShardIteratorType: "TRIM_HORIZON" }))
+    ).ShardIterator;
+    for (let i = 0; iterator && i < 100; i++) {
+      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      for (const r of page.Records ?? []) out.push(JSON.parse(Buffer.from(r.Data!).toString("utf8")) as Record<string, unknown>);
+      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
 }

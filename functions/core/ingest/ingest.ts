@@ -6,6 +6,7 @@ import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { encodeEnvelope, type Envelope, newRecordId } from "../envelope.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
 import type { StreamRuntime } from "../runtime-config.ts";
+import type { IdempotencyStore } from "../idempotency.ts";
 import type { CompiledSchema, ValidatorCache } from "../validators.ts";
 import { type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
 import type { ParsedRecord } from "./request.ts";
@@ -22,6 +23,7 @@ export interface IngestDeps {
   readonly kinesis: KinesisClient;
   readonly eventStream: string;
   readonly validators: ValidatorCache;
+  readonly idempotency: IdempotencyStore;
   readonly clock?: () => Date;
 }
 
@@ -132,18 +134,59 @@ export async function ingestRecords(
     toPut.push({ index, envelope, entry: { data: encodeEnvelope(envelope), partitionKey: partitionKeyOf(envelope, stream) } });
   });
 
-  if (toPut.length > 0) {
-    const outcomes = await putToKinesis(
-      deps.kinesis,
-      deps.eventStream,
-      toPut.map((p) => p.entry),
-    );
-    toPut.forEach((p, i) => {
-      const outcome = outcomes[i]!;
-      results[p.index] = outcome.ok
-        ? { recordId: p.envelope.id, status: "accepted" }
-        : rejected({ code: outcome.code, message: outcome.message });
+  // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.
+  const firstByKey = new Map<string, number>();
+  const repeats: { index: number; of: number }[] = [];
+  const keyed: typeof toPut = [];
+  const unkeyed: typeof toPut = [];
+  toPut.forEach((p, i) => {
+    const key = p.envelope.key;
+    if (key === null) return unkeyed.push(p);
+    const first = firstByKey.get(key);
+    if (first !== undefined) return repeats.push({ index: p.index, of: first });
+    firstByKey.set(key, i);
+    keyed.push(p);
+  });
+  const claims = keyed.map((p) => ({ key: p.envelope.key!, recordId: p.envelope.id }));
+  const outcomes = claims.length > 0 ? await deps.idempotency.claim(stream.name, claims, stream.idempotencyTtlSeconds) : [];
+  const claimed: typeof toPut = [];
+  keyed.forEach((p, i) => {
+    const outcome = outcomes[i]!;
+    if (outcome.kind === "claimed") claimed.push(p);
+    else if (outcome.kind === "duplicate") results[p.index] = { recordId: outcome.recordId, status: "duplicate" };
+    else {
+      results[p.index] = rejected({
+        code: "IN_PROGRESS",
+        message: `a record with this idempotency key is being written; retry in ${outcome.retryAfterSeconds} s`,
+      });
+    }
+  });
+
+  const sending = [...claimed, ...unkeyed];
+  if (sending.length > 0) {
+    const put = await putToKinesis(deps.kinesis, deps.eventStream, sending.map((p) => p.entry));
+    const completed: { key: string; recordId: string; shardId: string; sequenceNumber: string }[] = [];
+    const released: { key: string; recordId: string }[] = [];
+    sending.forEach((p, i) => {
+      const outcome = put[i]!;
+      if (outcome.ok) {
+        results[p.index] = { recordId: p.envelope.id, status: "accepted" };
+        if (p.envelope.key !== null) {
+          completed.push({ key: p.envelope.key, recordId: p.envelope.id, shardId: outcome.shardId, sequenceNumber: outcome.sequenceNumber });
+        }
+      } else {
+        results[p.index] = rejected({ code: outcome.code, message: outcome.message });
+        if (p.envelope.key !== null) released.push({ key: p.envelope.key, recordId: p.envelope.id });
+      }
     });
+    await Promise.all([
+      completed.length > 0 ? deps.idempotency.complete(stream.name, completed, stream.idempotencyTtlSeconds) : undefined,
+      released.length > 0 ? deps.idempotency.release(stream.name, released) : undefined,
+    ]);
+  }
+  for (const r of repeats) {
+    const first = results[toPut[r.of]!.index]!;
+    results[r.index] = first.status === "rejected" ? first : { recordId: first.recordId, status: "duplicate" };
   }
   return results;
 }

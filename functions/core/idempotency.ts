@@ -1,0 +1,185 @@
+/**
+ * Idempotency claims in DynamoDB, pk `{stream}#{key}`. A record with a key is first looked up
+ * (batched), then claimed with a conditional write (IN_PROGRESS), put on Kinesis, and completed
+ * with the original result; a claim whose put failed is released so the producer's retry works.
+ * Expired items count as absent even before DynamoDB's TTL sweeps them.
+ */
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+} from "@aws-sdk/lib-dynamodb";
+import { isTransient, DEFAULT_BACKOFF, withRetries } from "./backoff.ts";
+
+export interface ClaimRequest {
+  readonly key: string;
+  /** The record id this request would give the record. */
+  readonly recordId: string;
+}
+
+export type ClaimOutcome =
+  | { readonly kind: "claimed" }
+  | { readonly kind: "duplicate"; readonly recordId: string }
+  | { readonly kind: "in-progress"; readonly retryAfterSeconds: number };
+
+export interface CompletedResult {
+  readonly key: string;
+  readonly recordId: string;
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+}
+
+interface Item {
+  pk: string;
+  status: "IN_PROGRESS" | "COMPLETED";
+  recordId: string;
+  expiresAt: number;
+  lockExpiresAt?: number;
+  shardId?: string;
+  sequenceNumber?: string;
+}
+
+/** Counts of DynamoDB calls, so the cost of a request can be reported and tested. */
+export interface CallCounter {
+  batchGet: number;
+  put: number;
+  batchWrite: number;
+  delete: number;
+}
+
+export class IdempotencyStore {
+  readonly calls: CallCounter = { batchGet: 0, put: 0, batchWrite: 0, delete: 0 };
+
+  constructor(
+    private readonly dynamo: DynamoDBDocumentClient,
+    private readonly table: string,
+    /** How long an IN_PROGRESS claim blocks others before it is considered abandoned. */
+    private readonly lockSeconds = 60,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  private pk(stream: string, key: string): string {
+    return `${stream}#${key}`;
+  }
+
+  private async lookup(stream: string, keys: readonly string[]): Promise<Map<string, Item>> {
+    const found = new Map<string, Item>();
+    for (let i = 0; i < keys.length; i += 100) {
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+        [this.table]: { Keys: keys.slice(i, i + 100).map((k) => ({ pk: this.pk(stream, k) })), ConsistentRead: true },
+      };
+      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+        this.calls.batchGet++;
+        const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
+          this.dynamo.send(new BatchGetCommand({ RequestItems: request })),
+        );
+        for (const item of (out.Responses?.[this.table] ?? []) as Item[]) found.set(item.pk, item);
+        request = out.UnprocessedKeys as typeof request;
+        if (attempt > 8) throw Object.assign(new Error("idempotency lookup kept being throttled"), { name: "ThrottlingException" });
+      }
+    }
+    return found;
+  }
+
+  private outcomeOf(item: Item | undefined, nowSeconds: number): ClaimOutcome | undefined {
+    if (!item || item.expiresAt <= nowSeconds) return undefined;
+    if (item.status === "COMPLETED") return { kind: "duplicate", recordId: item.recordId };
+    if ((item.lockExpiresAt ?? 0) <= nowSeconds) return undefined;
+    return { kind: "in-progress", retryAfterSeconds: Math.max(1, (item.lockExpiresAt ?? nowSeconds) - nowSeconds) };
+  }
+
+  /**
+   * Claims each key for its request; keys must be distinct. Returns one outcome per request:
+   * `claimed` means this request owns the key and must complete or release it.
+   */
+  async claim(stream: string, requests: readonly ClaimRequest[], ttlSeconds: number): Promise<ClaimOutcome[]> {
+    const now = Math.floor(this.clock() / 1000);
+    const existing = await this.lookup(stream, requests.map((r) => r.key));
+    return Promise.all(
+      requests.map(async (r): Promise<ClaimOutcome> => {
+        const pk = this.pk(stream, r.key);
+        const known = this.outcomeOf(existing.get(pk), now);
+        if (known) return known;
+        const item: Item = { pk, status: "IN_PROGRESS", recordId: r.recordId, expiresAt: now + ttlSeconds, lockExpiresAt: now + this.lockSeconds };
+        try {
+          this.calls.put++;
+          await withRetries(DEFAULT_BACKOFF, isTransient, () =>
+            this.dynamo.send(
+              new PutCommand({
+                TableName: this.table,
+                Item: item,
+                // Absent, expired, or an abandoned claim: all may be taken.
+                ConditionExpression:
+                  "attribute_not_exists(pk) OR expiresAt <= :now OR (#s = :inProgress AND lockExpiresAt <= :now)",
+                ExpressionAttributeNames: { "#s": "status" },
+                ExpressionAttributeValues: { ":now": now, ":inProgress": "IN_PROGRESS" },
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+              }),
+            ),
+          );
+          return { kind: "claimed" };
+        } catch (err) {
+          if ((err as { name?: string }).name !== "ConditionalCheckFailedException") throw err;
+          const old = (err as { Item?: Item }).Item;
+          return this.outcomeOf(old, now) ?? { kind: "in-progress", retryAfterSeconds: 1 };
+        }
+      }),
+    );
+  }
+
+  /** Marks claims completed with the original result, so retries answer `duplicate`. */
+  async complete(stream: string, results: readonly CompletedResult[], ttlSeconds: number): Promise<void> {
+    const now = Math.floor(this.clock() / 1000);
+    for (let i = 0; i < results.length; i += 25) {
+      let request: Record<string, { PutRequest: { Item: Item } }[]> | undefined = {
+        [this.table]: results.slice(i, i + 25).map((r) => ({
+          PutRequest: {
+            Item: {
+              pk: this.pk(stream, r.key),
+              status: "COMPLETED",
+              recordId: r.recordId,
+              shardId: r.shardId,
+              sequenceNumber: r.sequenceNumber,
+              expiresAt: now + ttlSeconds,
+            },
+          },
+        })),
+      };
+      for (let attempt = 0; request && (request[this.table]?.length ?? 0) > 0; attempt++) {
+        this.calls.batchWrite++;
+        const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
+          this.dynamo.send(new BatchWriteCommand({ RequestItems: request })),
+        );
+        request = out.UnprocessedItems as typeof request;
+        if (attempt > 8) throw Object.assign(new Error("idempotency completion kept being throttled"), { name: "ThrottlingException" });
+      }
+    }
+  }
+
+  /** Gives up claims this request holds (its records never reached Kinesis). */
+  async release(stream: string, claims: readonly ClaimRequest[]): Promise<void> {
+    await Promise.all(
+      claims.map(async (c) => {
+        this.calls.delete++;
+        try {
+          await withRetries(DEFAULT_BACKOFF, isTransient, () =>
+            this.dynamo.send(
+              new DeleteCommand({
+                TableName: this.table,
+                Key: { pk: this.pk(stream, c.key) },
+                ConditionExpression: "recordId = :id AND #s = :inProgress",
+                ExpressionAttributeNames: { "#s": "status" },
+                ExpressionAttributeValues: { ":id": c.recordId, ":inProgress": "IN_PROGRESS" },
+              }),
+            ),
+          );
+        } catch (err) {
+          // Someone else took it over after our lock expired: theirs to keep.
+          if ((err as { name?: string }).name !== "ConditionalCheckFailedException") throw err;
+        }
+      }),
+    );
+  }
+}
