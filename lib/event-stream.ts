@@ -1,6 +1,6 @@
 import { Duration } from "aws-cdk-lib";
-import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Stream, StreamEncryption, StreamMode } from "aws-cdk-lib/aws-kinesis";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
 import type { KinesisSettings } from "../functions/core/manifest/types.ts";
 
@@ -23,7 +23,9 @@ export class EventStream extends Construct {
       encryption: StreamEncryption.KMS,
       encryptionKey: props.key,
       retentionPeriod: Duration.hours(s.retentionHours),
-      ...(s.mode === "provisioned" ? { streamMode: StreamMode.PROVISIONED, shardCount: s.shards } : { streamMode: StreamMode.ON_DEMAND }),
+      ...(s.mode === "provisioned"
+        ? { streamMode: StreamMode.PROVISIONED, shardCount: s.shards }
+        : { streamMode: StreamMode.ON_DEMAND }),
     });
   }
 }

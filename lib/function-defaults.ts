@@ -2,15 +2,20 @@
  * How every Sluice function is built: ARM64, Node.js 22, ESM bundles by the local esbuild
  * (no Docker), minified with source maps.
  */
+
+import { fileURLToPath } from "node:url";
 import { Duration } from "aws-cdk-lib";
 import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { Construct } from "constructs";
-import { fileURLToPath } from "node:url";
 
 export const functionsDir = fileURLToPath(new URL("../functions/", import.meta.url));
 
-export function sluiceFunction(scope: Construct, id: string, props: NodejsFunctionProps & { entry: string }): NodejsFunction {
+export function sluiceFunction(
+  scope: Construct,
+  id: string,
+  props: NodejsFunctionProps & { entry: string },
+): NodejsFunction {
   return new NodejsFunction(scope, id, {
     runtime: Runtime.NODEJS_22_X,
     architecture: Architecture.ARM_64,

@@ -27,7 +27,9 @@ export class ParquetSink extends Construct {
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
       versioned: false,
-      lifecycleRules: [{ id: "expire-errors", prefix: "errors/", expiration: Duration.days(props.errorRetentionDays ?? 30) }],
+      lifecycleRules: [
+        { id: "expire-errors", prefix: "errors/", expiration: Duration.days(props.errorRetentionDays ?? 30) },
+      ],
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
   }

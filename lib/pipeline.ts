@@ -77,7 +77,9 @@ export class Pipeline extends Construct {
         parallelizationFactor: 1,
         reportBatchItemFailures: true,
         onFailure: new SqsDlq(this.deadLetters),
-        filters: [FilterCriteria.filter(esmFilterPattern(pipeline.sources) as unknown as Record<string, unknown>)],
+        filters: [
+          FilterCriteria.filter(esmFilterPattern(pipeline.sources) as unknown as Record<string, unknown>),
+        ],
       }),
     );
   }

@@ -23,9 +23,17 @@ export class SluiceStack extends Stack {
     const config = runtimeConfig(manifest, this.account, this.region);
     const configJson = JSON.stringify(config);
 
-    const key = new Key(this, "Key", { alias: names.kmsAlias, enableKeyRotation: true, description: `Sluice ${manifest.name} data at rest` });
+    const key = new Key(this, "Key", {
+      alias: names.kmsAlias,
+      enableKeyRotation: true,
+      description: `Sluice ${manifest.name} data at rest`,
+    });
     const tables = new Tables(this, "Tables", { names: names.tables, key });
-    const events = new EventStream(this, "Events", { streamName: names.eventStream, key, settings: manifest.kinesis });
+    const events = new EventStream(this, "Events", {
+      streamName: names.eventStream,
+      key,
+      settings: manifest.kinesis,
+    });
     new IngestApi(this, "Ingest", {
       functionName: names.ingestFunction,
       stream: events.stream,
@@ -36,7 +44,10 @@ export class SluiceStack extends Stack {
       configJson,
     });
     const sinks = new Map(
-      manifest.sinks.map((s) => [s.name, new ParquetSink(this, `Sink-${s.name}`, { bucketName: names.bucket(s.name, s.bucket), key })]),
+      manifest.sinks.map((s) => [
+        s.name,
+        new ParquetSink(this, `Sink-${s.name}`, { bucketName: names.bucket(s.name, s.bucket), key }),
+      ]),
     );
     for (const p of manifest.pipelines) {
       new Pipeline(this, `Pipeline-${p.name}`, {
@@ -52,7 +63,8 @@ export class SluiceStack extends Stack {
       });
     }
     new CfnOutput(this, "EventStreamName", { value: events.stream.streamName });
-    for (const [name, sink] of sinks) new CfnOutput(this, `Bucket-${name}`, { value: sink.bucket.bucketName });
+    for (const [name, sink] of sinks)
+      new CfnOutput(this, `Bucket-${name}`, { value: sink.bucket.bucketName });
     new CfnOutput(this, "IdempotencyTable", { value: tables.idempotency.tableName });
     new CfnOutput(this, "CheckpointsTable", { value: tables.checkpoints.tableName });
     new CfnOutput(this, "SchemasTable", { value: tables.schemas.tableName });

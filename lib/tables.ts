@@ -27,8 +27,18 @@ export class Tables extends Construct {
       const sortKey = "sortKey" in schema ? schema.sortKey : undefined;
       return new Table(this, logicalId, {
         tableName: props.names[role],
-        partitionKey: { name: schema.partitionKey.name, type: schema.partitionKey.type === "S" ? AttributeType.STRING : AttributeType.NUMBER },
-        ...(sortKey ? { sortKey: { name: sortKey.name, type: sortKey.type === "S" ? AttributeType.STRING : AttributeType.NUMBER } } : {}),
+        partitionKey: {
+          name: schema.partitionKey.name,
+          type: schema.partitionKey.type === "S" ? AttributeType.STRING : AttributeType.NUMBER,
+        },
+        ...(sortKey
+          ? {
+              sortKey: {
+                name: sortKey.name,
+                type: sortKey.type === "S" ? AttributeType.STRING : AttributeType.NUMBER,
+              },
+            }
+          : {}),
         ...("ttlAttribute" in schema ? { timeToLiveAttribute: schema.ttlAttribute } : {}),
         billingMode: BillingMode.PAY_PER_REQUEST,
         encryption: TableEncryption.CUSTOMER_MANAGED,

@@ -27,9 +27,7 @@ export interface AwsClients {
 export function awsSettingsFromEnv(env: NodeJS.ProcessEnv): AwsSettings {
   return {
     ...(env.AWS_ENDPOINT_URL ? { endpoint: env.AWS_ENDPOINT_URL } : {}),
-    ...(env.AWS_REGION || env.AWS_DEFAULT_REGION
-      ? { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION }
-      : {}),
+    ...(env.AWS_REGION || env.AWS_DEFAULT_REGION ? { region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION } : {}),
   };
 }
 

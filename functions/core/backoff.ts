@@ -7,7 +7,11 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { attempts: 6, baseMs: 25, capMs: 1_000 };
 
-export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  policy: BackoffPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   return Math.floor(random() * Math.min(policy.capMs, policy.baseMs * 2 ** attempt));
 }
 
@@ -46,10 +50,17 @@ const TRANSIENT = new Set([
 
 /** Errors worth retrying: throttles, 5xx, and network failures that never got an answer. */
 export function isTransient(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const e = err as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
   if (e.$retryable) return true;
   if (e.name && TRANSIENT.has(e.name)) return true;
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 || status === 429;
-  return ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "TimeoutError"].includes(e.code ?? e.name ?? "");
+  return ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "TimeoutError"].includes(
+    e.code ?? e.name ?? "",
+  );
 }

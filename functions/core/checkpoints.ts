@@ -4,7 +4,7 @@
  * commits the new sequence number; every step is conditional on the sequence number it started
  * from, so a retried or bisected batch can find and replace what a failed attempt left behind.
  */
-import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 
 export interface Checkpoint {
   /** Last committed sequence number; undefined before the first commit. */
@@ -68,7 +68,12 @@ export class CheckpointStore {
   }
 
   /** Records the keys about to be written, if the checkpoint is still at `expected`. */
-  async begin(pipeline: string, shard: string, expected: string | undefined, pending: readonly string[]): Promise<void> {
+  async begin(
+    pipeline: string,
+    shard: string,
+    expected: string | undefined,
+    pending: readonly string[],
+  ): Promise<void> {
     const c = this.condition(expected);
     try {
       await this.dynamo.send(
@@ -77,7 +82,12 @@ export class CheckpointStore {
           Key: { pipeline, shard },
           UpdateExpression: "SET pending = :pending, seq = if_not_exists(seq, :none), updatedAt = :now",
           ConditionExpression: c.ConditionExpression,
-          ExpressionAttributeValues: { ...c.values, ":pending": [...pending], ":none": NONE, ":now": new Date().toISOString() },
+          ExpressionAttributeValues: {
+            ...c.values,
+            ":pending": [...pending],
+            ":none": NONE,
+            ":now": new Date().toISOString(),
+          },
         }),
       );
     } catch (err) {

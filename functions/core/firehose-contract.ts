@@ -39,4 +39,7 @@ export interface TransformationResponse {
 }
 
 /** Calls a transformer by function name or ARN: Lambda Invoke in AWS, in-process locally. */
-export type TransformerInvoker = (functionName: string, event: TransformationEvent) => Promise<TransformationResponse>;
+export type TransformerInvoker = (
+  functionName: string,
+  event: TransformationEvent,
+) => Promise<TransformationResponse>;

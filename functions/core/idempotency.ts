@@ -11,7 +11,7 @@ import {
   type DynamoDBDocumentClient,
   PutCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { isTransient, DEFAULT_BACKOFF, withRetries } from "./backoff.ts";
+import { DEFAULT_BACKOFF, isTransient, withRetries } from "./backoff.ts";
 
 export interface ClaimRequest {
   readonly key: string;
@@ -67,9 +67,13 @@ export class IdempotencyStore {
   private async lookup(stream: string, keys: readonly string[]): Promise<Map<string, Item>> {
     const found = new Map<string, Item>();
     for (let i = 0; i < keys.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
-        [this.table]: { Keys: keys.slice(i, i + 100).map((k) => ({ pk: this.pk(stream, k) })), ConsistentRead: true },
-      };
+      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined =
+        {
+          [this.table]: {
+            Keys: keys.slice(i, i + 100).map((k) => ({ pk: this.pk(stream, k) })),
+            ConsistentRead: true,
+          },
+        };
       for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
         this.calls.batchGet++;
         const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
@@ -77,7 +81,10 @@ export class IdempotencyStore {
         );
         for (const item of (out.Responses?.[this.table] ?? []) as Item[]) found.set(item.pk, item);
         request = out.UnprocessedKeys as typeof request;
-        if (attempt > 8) throw Object.assign(new Error("idempotency lookup kept being throttled"), { name: "ThrottlingException" });
+        if (attempt > 8)
+          throw Object.assign(new Error("idempotency lookup kept being throttled"), {
+            name: "ThrottlingException",
+          });
       }
     }
     return found;
@@ -87,22 +94,38 @@ export class IdempotencyStore {
     if (!item || item.expiresAt <= nowSeconds) return undefined;
     if (item.status === "COMPLETED") return { kind: "duplicate", recordId: item.recordId };
     if ((item.lockExpiresAt ?? 0) <= nowSeconds) return undefined;
-    return { kind: "in-progress", retryAfterSeconds: Math.max(1, (item.lockExpiresAt ?? nowSeconds) - nowSeconds) };
+    return {
+      kind: "in-progress",
+      retryAfterSeconds: Math.max(1, (item.lockExpiresAt ?? nowSeconds) - nowSeconds),
+    };
   }
 
   /**
    * Claims each key for its request; keys must be distinct. Returns one outcome per request:
    * `claimed` means this request owns the key and must complete or release it.
    */
-  async claim(stream: string, requests: readonly ClaimRequest[], ttlSeconds: number): Promise<ClaimOutcome[]> {
+  async claim(
+    stream: string,
+    requests: readonly ClaimRequest[],
+    ttlSeconds: number,
+  ): Promise<ClaimOutcome[]> {
     const now = Math.floor(this.clock() / 1000);
-    const existing = await this.lookup(stream, requests.map((r) => r.key));
+    const existing = await this.lookup(
+      stream,
+      requests.map((r) => r.key),
+    );
     return Promise.all(
       requests.map(async (r): Promise<ClaimOutcome> => {
         const pk = this.pk(stream, r.key);
         const known = this.outcomeOf(existing.get(pk), now);
         if (known) return known;
-        const item: Item = { pk, status: "IN_PROGRESS", recordId: r.recordId, expiresAt: now + ttlSeconds, lockExpiresAt: now + this.lockSeconds };
+        const item: Item = {
+          pk,
+          status: "IN_PROGRESS",
+          recordId: r.recordId,
+          expiresAt: now + ttlSeconds,
+          lockExpiresAt: now + this.lockSeconds,
+        };
         try {
           this.calls.put++;
           await withRetries(DEFAULT_BACKOFF, isTransient, () =>
@@ -153,7 +176,10 @@ export class IdempotencyStore {
           this.dynamo.send(new BatchWriteCommand({ RequestItems: request })),
         );
         request = out.UnprocessedItems as typeof request;
-        if (attempt > 8) throw Object.assign(new Error("idempotency completion kept being throttled"), { name: "ThrottlingException" });
+        if (attempt > 8)
+          throw Object.assign(new Error("idempotency completion kept being throttled"), {
+            name: "ThrottlingException",
+          });
       }
     }
   }

@@ -12,7 +12,8 @@ export function lambdaInvoker(lambda: LambdaClient): TransformerInvoker {
       new InvokeCommand({ FunctionName: functionName, Payload: Buffer.from(JSON.stringify(event)) }),
     );
     const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-    if (out.FunctionError) throw new TransformerFailed(`transformer ${functionName} failed: ${out.FunctionError}`);
+    if (out.FunctionError)
+      throw new TransformerFailed(`transformer ${functionName} failed: ${out.FunctionError}`);
     const parsed = JSON.parse(text) as TransformationResponse;
     if (!parsed || !Array.isArray(parsed.records)) {
       throw new TransformerFailed(`transformer ${functionName} returned no records array`);

@@ -23,7 +23,9 @@ export function createLogger(
 ): Logger {
   const emit = (lvl: LogLevel, message: string, fields?: LogFields) => {
     if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ level: lvl, time: new Date().toISOString(), service, message, ...base, ...fields }));
+    write(
+      JSON.stringify({ level: lvl, time: new Date().toISOString(), service, message, ...base, ...fields }),
+    );
   };
   return {
     debug: (m, f) => emit("debug", m, f),

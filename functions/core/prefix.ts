@@ -13,20 +13,29 @@ export interface PrefixContext {
   readonly partitionKeys?: Readonly<Record<string, string>>;
 }
 
-export type PrefixResult = { ok: true; prefix: string } | { ok: false; code: "PREFIX_FIELD_MISSING" | "PREFIX_VALUE_INVALID"; message: string };
+export type PrefixResult =
+  | { ok: true; prefix: string }
+  | { ok: false; code: "PREFIX_FIELD_MISSING" | "PREFIX_VALUE_INVALID"; message: string };
 
 type Part = string | ((ctx: PrefixContext) => string | { missing: string });
 
-export const PREFIX_PLACEHOLDER = /\{(stream|pipeline|yyyy|MM|dd|HH|mm|field:[A-Za-z0-9_.-]+|partitionKey:[A-Za-z0-9_-]+)\}/g;
+export const PREFIX_PLACEHOLDER =
+  /\{(stream|pipeline|yyyy|MM|dd|HH|mm|field:[A-Za-z0-9_.-]+|partitionKey:[A-Za-z0-9_-]+)\}/g;
+
+const UNSAFE = new Set("/\\%?#*{}^`[]\"<>|~+&=:;,@$' ");
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
 
 /** Percent-encodes what may not appear in one key segment; keeps ordinary names readable. */
 export function safeSegment(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is removed
-  const encoded = value.replace(/[\u0000-\u001f\u007f/\\%?#*{}^`[\]"<>|~+&=:;,@$' ]/g, (c) =>
-    `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`,
-  );
+  let encoded = "";
+  for (const c of value) {
+    const code = c.codePointAt(0)!;
+    encoded +=
+      code < 0x20 || code === 0x7f || UNSAFE.has(c)
+        ? `%${code.toString(16).toUpperCase().padStart(2, "0")}`
+        : c;
+  }
   if (encoded === "." || encoded === "..") return encoded.replace(/\./g, "%2E");
   return encoded;
 }
@@ -89,7 +98,11 @@ export function compilePrefix(template: string): PrefixTemplate {
       }
       const value = part(ctx);
       if (typeof value !== "string") {
-        return { ok: false, code: "PREFIX_FIELD_MISSING", message: `${value.missing} is missing for the prefix` };
+        return {
+          ok: false,
+          code: "PREFIX_FIELD_MISSING",
+          message: `${value.missing} is missing for the prefix`,
+        };
       }
       if (value.length === 0) {
         return { ok: false, code: "PREFIX_VALUE_INVALID", message: "a prefix value is empty" };

@@ -4,9 +4,9 @@
  * the schema text and its canonical fingerprint, so re-registering the same schema is a no-op.
  */
 import { createHash } from "node:crypto";
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { JsonSchema } from "./manifest/types.ts";
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { SluiceError } from "./errors.ts";
+import type { JsonSchema } from "./manifest/types.ts";
 
 export type CompatibilityMode =
   | "NONE"
@@ -142,6 +142,10 @@ export class SchemaRegistry {
         if ((err as { name?: string }).name !== "ConditionalCheckFailedException") throw err;
       }
     }
-    throw new SluiceError("UNAVAILABLE", `could not register a version of ${subject}: too much contention`, 503);
+    throw new SluiceError(
+      "UNAVAILABLE",
+      `could not register a version of ${subject}: too much contention`,
+      503,
+    );
   }
 }

@@ -5,11 +5,11 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { SluiceError } from "../core/errors.ts";
+import { IdempotencyStore } from "../core/idempotency.ts";
 import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
 import type { Logger } from "../core/logger.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
-import { IdempotencyStore } from "../core/idempotency.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
 import { ValidatorCache } from "../core/validators.ts";
 
@@ -26,8 +26,16 @@ export type IngestApp = (event: APIGatewayProxyEventV2) => Promise<APIGatewayPro
 
 const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
-function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) };
+function json(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): APIGatewayProxyStructuredResultV2 {
+  return {
+    statusCode,
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
@@ -64,14 +72,22 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
 
   function streamOf(name: string | undefined) {
     if (!name || !STREAM_NAME.test(name)) {
-      throw new SluiceError("INVALID_STREAM_NAME", "stream names match ^[a-z0-9][a-z0-9._-]{0,127}$", 400, "/stream");
+      throw new SluiceError(
+        "INVALID_STREAM_NAME",
+        "stream names match ^[a-z0-9][a-z0-9._-]{0,127}$",
+        400,
+        "/stream",
+      );
     }
     const stream = deps.config.streams[name];
     if (!stream) throw new SluiceError("UNKNOWN_STREAM", `stream ${name} does not exist`, 404, "/stream");
     return stream;
   }
 
-  async function route(event: APIGatewayProxyEventV2, log: Logger): Promise<APIGatewayProxyStructuredResultV2> {
+  async function route(
+    event: APIGatewayProxyEventV2,
+    log: Logger,
+  ): Promise<APIGatewayProxyStructuredResultV2> {
     switch (event.routeKey) {
       case "POST /v1/streams/{stream}/records": {
         const stream = streamOf(event.pathParameters?.stream);
@@ -103,7 +119,11 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       case "GET /v1/health":
         return json(200, { status: "ok" });
       default:
-        throw new SluiceError("NOT_FOUND", `no route for ${event.requestContext?.http?.method} ${event.rawPath}`, 404);
+        throw new SluiceError(
+          "NOT_FOUND",
+          `no route for ${event.requestContext?.http?.method} ${event.rawPath}`,
+          404,
+        );
     }
   }
 

@@ -36,7 +36,7 @@ export interface EventSourceMappingOptions {
   /** -1 retries until the records expire, as AWS does. */
   readonly maxRetries: number;
   readonly bisectOnError: boolean;
-  readonly handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | undefined | void>;
+  readonly handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | undefined>;
   readonly onFailure?: (batch: FailedBatch) => void;
   readonly logger: Logger;
   /** @default 200 */

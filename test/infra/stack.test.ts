@@ -48,10 +48,18 @@ describe("SluiceStack from sluice.yaml", () => {
       BucketName: "sluice-lake-123456789012-eu-west-1",
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
-          { BucketKeyEnabled: true, ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: Match.anyValue() } },
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: Match.anyValue() },
+          },
         ],
       },
-      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
     });
   });
 
@@ -80,7 +88,9 @@ describe("SluiceStack from sluice.yaml", () => {
   });
 
   test("the HTTP API routes every ingest route to the ingest function", () => {
-    template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "POST /v1/streams/{stream}/records" });
+    template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+      RouteKey: "POST /v1/streams/{stream}/records",
+    });
     template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "GET /v1/health" });
   });
 });

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { silentLogger } from "../../functions/core/logger.ts";
+import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
 import { download, duckdb, endpoint, listKeys, uniqueApp, waitFor } from "../support/env.ts";
 
@@ -14,7 +14,13 @@ let bucket: string;
 
 before(async () => {
   const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("e2e") } });
-  runner = await startLocalRunner({ manifest, endpoint: endpoint(), httpPort: 0, logger: silentLogger, pollIntervalMs: 100 });
+  runner = await startLocalRunner({
+    manifest,
+    endpoint: endpoint(),
+    httpPort: 0,
+    logger: silentLogger,
+    pollIntervalMs: 100,
+  });
   bucket = Object.values(runner.config.pipelines)[0]!.sink.bucket;
 });
 
@@ -45,10 +51,14 @@ test("one feedback record POSTed over HTTP lands as one typed Parquet row within
   assert.match(recordId, /^[0-9A-HJKMNP-TV-Z]{26}$/);
 
   const started = Date.now();
-  const keys = await waitFor("a Parquet object", async () => {
-    const found = (await listKeys(runner.clients.s3, bucket)).filter((k) => k.endsWith(".parquet"));
-    return found.length > 0 ? found : undefined;
-  }, 10_000);
+  const keys = await waitFor(
+    "a Parquet object",
+    async () => {
+      const found = (await listKeys(runner.clients.s3, bucket)).filter((k) => k.endsWith(".parquet"));
+      return found.length > 0 ? found : undefined;
+    },
+    10_000,
+  );
   assert.ok(Date.now() - started < 10_000);
   assert.equal(keys.length, 1);
   assert.match(keys[0]!, /^feedback\/dt=2026-11-23\/hr=10\/shardId-\d+-\d+-0\.parquet$/);

@@ -32,12 +32,22 @@ async function post(path: string, body: unknown, headers: Record<string, string>
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { results?: Result[]; error?: Result["error"] } };
+  return {
+    status: res.status,
+    headers: res.headers,
+    body: (await res.json()) as { results?: Result[]; error?: Result["error"] },
+  };
 }
 
 before(async () => {
   const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("ing") } });
-  runner = await startLocalRunner({ manifest, endpoint: endpoint(), httpPort: 0, logger: silentLogger, pipelines: false });
+  runner = await startLocalRunner({
+    manifest,
+    endpoint: endpoint(),
+    httpPort: 0,
+    logger: silentLogger,
+    pipelines: false,
+  });
 });
 
 after(async () => {
@@ -51,17 +61,31 @@ describe("ingest", () => {
     assert.equal(first.status, 200);
     assert.equal(second.status, 200);
     assert.equal(first.body.results![0]!.status, "accepted");
-    assert.deepEqual(second.body.results![0], { recordId: first.body.results![0]!.recordId, status: "duplicate" });
-    const onStream = (await readStream(runner.clients.kinesis, runner.config.eventStream)).filter((e) => e.key === "order-1");
+    assert.deepEqual(second.body.results![0], {
+      recordId: first.body.results![0]!.recordId,
+      status: "duplicate",
+    });
+    const onStream = (await readStream(runner.clients.kinesis, runner.config.eventStream)).filter(
+      (e) => e.key === "order-1",
+    );
     assert.equal(onStream.length, 1);
     assert.equal(onStream[0]!.id, first.body.results![0]!.recordId);
   });
 
   test("a 500-record batch with 3 invalid records puts 497 on Kinesis and names each error", async () => {
     const tag = uniqueApp("batch");
-    const records = Array.from({ length: 500 }, (_, i) => ({ data: { ...feedback(i), customerId: `${tag}-${i}` }, key: `${tag}-${i}` }));
-    records[7] = { data: { ...feedback(7), customerId: `${tag}-7`, isNegative: "no" } as never, key: `${tag}-7` };
-    records[250] = { data: { ...feedback(250), customerId: `${tag}-250`, category: "spam" }, key: `${tag}-250` };
+    const records = Array.from({ length: 500 }, (_, i) => ({
+      data: { ...feedback(i), customerId: `${tag}-${i}` },
+      key: `${tag}-${i}`,
+    }));
+    records[7] = {
+      data: { ...feedback(7), customerId: `${tag}-7`, isNegative: "no" } as never,
+      key: `${tag}-7`,
+    };
+    records[250] = {
+      data: { ...feedback(250), customerId: `${tag}-250`, category: "spam" },
+      key: `${tag}-250`,
+    };
     const { category: _c, ...missing } = feedback(499);
     records[499] = { data: { ...missing, customerId: `${tag}-499` } as never, key: `${tag}-499` };
     const res = await post("/v1/streams/feedback/records", { records });
@@ -88,7 +112,9 @@ describe("ingest", () => {
   test("20 parallel requests with one key give exactly one accepted", async () => {
     const key = uniqueApp("race");
     const responses = await Promise.all(
-      Array.from({ length: 20 }, () => post("/v1/streams/feedback/records", feedback(3), { "idempotency-key": key })),
+      Array.from({ length: 20 }, () =>
+        post("/v1/streams/feedback/records", feedback(3), { "idempotency-key": key }),
+      ),
     );
     const statuses = responses.map((r) => r.body.results![0]!.status);
     assert.equal(statuses.filter((s) => s === "accepted").length, 1);
@@ -102,7 +128,9 @@ describe("ingest", () => {
         assert.equal(r.status, 200);
       }
     }
-    const onStream = (await readStream(runner.clients.kinesis, runner.config.eventStream)).filter((e) => e.key === key);
+    const onStream = (await readStream(runner.clients.kinesis, runner.config.eventStream)).filter(
+      (e) => e.key === key,
+    );
     assert.equal(onStream.length, 1);
   });
 
@@ -127,10 +155,18 @@ describe("ingest when Kinesis refuses", () => {
   let broken: LocalRunner;
   before(async () => {
     const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("down") } });
-    broken = await startLocalRunner({ manifest, endpoint: endpoint(), httpPort: 0, logger: silentLogger, pipelines: false });
+    broken = await startLocalRunner({
+      manifest,
+      endpoint: endpoint(),
+      httpPort: 0,
+      logger: silentLogger,
+      pipelines: false,
+    });
     // Real fault: the stream is gone, so every PutRecords fails.
     const { DeleteStreamCommand } = await import("@aws-sdk/client-kinesis");
-    await broken.clients.kinesis.send(new DeleteStreamCommand({ StreamName: broken.config.eventStream, EnforceConsumerDeletion: true }));
+    await broken.clients.kinesis.send(
+      new DeleteStreamCommand({ StreamName: broken.config.eventStream, EnforceConsumerDeletion: true }),
+    );
     await new Promise((r) => setTimeout(r, 500));
   });
   after(async () => {

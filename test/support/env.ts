@@ -2,13 +2,19 @@
  * What integration tests share: the endpoint (from `npm test` or AWS_ENDPOINT_URL), unique
  * names per test, and reading Parquet back from the bucket with DuckDB.
  */
+
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from "@aws-sdk/client-kinesis";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, ListShardsCommand } from "@aws-sdk/client-kinesis";
-import { randomBytes } from "node:crypto";
 
 export function endpoint(): string {
   const url = process.env.AWS_ENDPOINT_URL;
@@ -25,7 +31,9 @@ export async function listKeys(s3: S3Client, bucket: string, prefix = ""): Promi
   const keys: string[] = [];
   let token: string | undefined;
   do {
-    const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    const out = await s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+    );
     for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
@@ -58,7 +66,12 @@ export async function duckdb<T = Record<string, unknown>>(sql: string): Promise<
   }
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();
@@ -69,16 +82,26 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>,
 }
 
 /** Every envelope on a stream, across all shards, from the start. */
-export async function readStream(kinesis: KinesisClient, streamName: string): Promise<Record<string, unknown>[]> {
+export async function readStream(
+  kinesis: KinesisClient,
+  streamName: string,
+): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   const shards = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
   for (const shard of shards.Shards ?? []) {
     let iterator = (
-      await kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shard.ShardId, ShardIteratorType: "TRIM_HORIZON" }))
+      await kinesis.send(
+        new GetShardIteratorCommand({
+          StreamName: streamName,
+          ShardId: shard.ShardId,
+          ShardIteratorType: "TRIM_HORIZON",
+        }),
+      )
     ).ShardIterator;
     for (let i = 0; iterator && i < 100; i++) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) out.push(JSON.parse(Buffer.from(r.Data!).toString("utf8")) as Record<string, unknown>);
+      for (const r of page.Records ?? [])
+        out.push(JSON.parse(Buffer.from(r.Data!).toString("utf8")) as Record<string, unknown>);
       if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
       iterator = page.NextShardIterator;
     }

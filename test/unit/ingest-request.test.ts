@@ -17,14 +17,20 @@ function refused(fn: () => unknown): SluiceError {
 
 describe("parseIngestBody", () => {
   test("a single JSON object is one record carrying the Idempotency-Key header", () => {
-    const records = parseIngestBody({ contentType: "application/json", body: body({ a: 1 }), idempotencyKey: "k1" });
+    const records = parseIngestBody({
+      contentType: "application/json",
+      body: body({ a: 1 }),
+      idempotencyKey: "k1",
+    });
     assert.deepEqual(records, [{ data: { a: 1 }, key: "k1" }]);
   });
 
   test("a records batch keeps order and gives each bad item its own error", () => {
     const records = parseIngestBody({
       contentType: "application/json; charset=utf-8",
-      body: body({ records: [{ data: { a: 1 }, key: "x" }, { nope: 1 }, { data: [1] }, { data: { b: 2 }, key: "" }] }),
+      body: body({
+        records: [{ data: { a: 1 }, key: "x" }, { nope: 1 }, { data: [1] }, { data: { b: 2 }, key: "" }],
+      }),
     });
     assert.equal(records.length, 4);
     assert.deepEqual(records[0], { data: { a: 1 }, key: "x" });
@@ -35,7 +41,10 @@ describe("parseIngestBody", () => {
   });
 
   test("NDJSON lines parse separately, so a broken line costs only itself", () => {
-    const records = parseIngestBody({ contentType: "application/x-ndjson", body: body('{"a":1}\n{"a":\n\n{"a":3}\n') });
+    const records = parseIngestBody({
+      contentType: "application/x-ndjson",
+      body: body('{"a":1}\n{"a":\n\n{"a":3}\n'),
+    });
     assert.equal(records.length, 3);
     assert.deepEqual(records[0]!.data, { a: 1 });
     assert.equal(records[1]!.error?.code, "INVALID_JSON");
@@ -44,7 +53,9 @@ describe("parseIngestBody", () => {
   });
 
   test("malformed JSON is a 400 naming the byte offset", () => {
-    const err = refused(() => parseIngestBody({ contentType: "application/json", body: body('{"a": "é", }') }));
+    const err = refused(() =>
+      parseIngestBody({ contentType: "application/json", body: body('{"a": "é", }') }),
+    );
     assert.equal(err.status, 400);
     assert.equal(err.code, "INVALID_JSON");
     assert.match(err.message, /byte offset 1[0-9]/);
@@ -52,12 +63,18 @@ describe("parseIngestBody", () => {
 
   test("whole-request limits map to their own codes and statuses", () => {
     assert.equal(refused(() => parseIngestBody({ contentType: "text/plain", body: body("x") })).status, 415);
-    assert.equal(refused(() => parseIngestBody({ contentType: "application/json", body: Buffer.alloc(0) })).code, "EMPTY_BODY");
+    assert.equal(
+      refused(() => parseIngestBody({ contentType: "application/json", body: Buffer.alloc(0) })).code,
+      "EMPTY_BODY",
+    );
     const many = { records: Array.from({ length: 501 }, () => ({ data: {} })) };
     const tooMany = refused(() => parseIngestBody({ contentType: "application/json", body: body(many) }));
     assert.deepEqual([tooMany.status, tooMany.code], [413, "TOO_MANY_RECORDS"]);
     const big = refused(() =>
-      parseIngestBody({ contentType: "application/json", body: Buffer.alloc(DEFAULT_LIMITS.maxBodyBytes + 1, 32) }),
+      parseIngestBody({
+        contentType: "application/json",
+        body: Buffer.alloc(DEFAULT_LIMITS.maxBodyBytes + 1, 32),
+      }),
     );
     assert.deepEqual([big.status, big.code], [413, "BODY_TOO_LARGE"]);
   });
@@ -65,19 +82,37 @@ describe("parseIngestBody", () => {
   test("a record nested deeper than 64 levels is RECORD_TOO_COMPLEX, its neighbour accepted", () => {
     let deep: unknown = 1;
     for (let i = 0; i < 70; i++) deep = { d: deep };
-    const records = parseIngestBody({ contentType: "application/json", body: body({ records: [{ data: deep }, { data: { ok: true } }] }) });
+    const records = parseIngestBody({
+      contentType: "application/json",
+      body: body({ records: [{ data: deep }, { data: { ok: true } }] }),
+    });
     assert.equal(records[0]!.error?.code, "RECORD_TOO_COMPLEX");
     assert.deepEqual(records[1]!.data, { ok: true });
   });
 
   test("CloudEvents structured mode maps id, time and attributes", () => {
-    const ce = { specversion: "1.0", id: "e-1", source: "/app", type: "com.example.feedback", time: "2026-01-01T00:00:00Z", data: { a: 1 } };
+    const ce = {
+      specversion: "1.0",
+      id: "e-1",
+      source: "/app",
+      type: "com.example.feedback",
+      time: "2026-01-01T00:00:00Z",
+      data: { a: 1 },
+    };
     const [r] = parseIngestBody({ contentType: "application/cloudevents+json", body: body(ce) });
-    assert.deepEqual(r, { data: { a: 1 }, key: "e-1", time: "2026-01-01T00:00:00Z", meta: { "ce.type": "com.example.feedback", "ce.source": "/app" } });
+    assert.deepEqual(r, {
+      data: { a: 1 },
+      key: "e-1",
+      time: "2026-01-01T00:00:00Z",
+      meta: { "ce.type": "com.example.feedback", "ce.source": "/app" },
+    });
   });
 
   test("__proto__ in a payload stays plain data", () => {
-    const [r] = parseIngestBody({ contentType: "application/json", body: body('{"__proto__": {"polluted": true}, "a": 1}') });
+    const [r] = parseIngestBody({
+      contentType: "application/json",
+      body: body('{"__proto__": {"polluted": true}, "a": 1}'),
+    });
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
     assert.equal(Object.getPrototypeOf(r!.data), Object.prototype);
   });

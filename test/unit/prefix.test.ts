@@ -15,7 +15,13 @@ describe("compilePrefix", () => {
 
   test("field and partition-key values are encoded so they cannot add or escape a segment", () => {
     const t = compilePrefix("c={field:customer.id}/r={partitionKey:region}/");
-    const r = t({ stream: "s", pipeline: "p", eventTimeMs: at, data: { customer: { id: "../../etc/x\u0001" } }, partitionKeys: { region: ".." } });
+    const r = t({
+      stream: "s",
+      pipeline: "p",
+      eventTimeMs: at,
+      data: { customer: { id: "../../etc/x\u0001" } },
+      partitionKeys: { region: ".." },
+    });
     assert.equal(r.ok, true);
     if (r.ok) {
       assert.equal(r.prefix, "c=..%2F..%2Fetc%2Fx%01/r=%2E%2E/");

@@ -10,7 +10,7 @@ import { type BackoffPolicy, DEFAULT_BACKOFF, isTransient, withRetries } from ".
 import { type CheckpointStore, compareSequence } from "../checkpoints.ts";
 import type { TransformerInvoker } from "../firehose-contract.ts";
 import type { Logger } from "../logger.ts";
-import { encodeParquet, type ParquetRow, planColumns, type ColumnPlan } from "../parquet/index.ts";
+import { type ColumnPlan, encodeParquet, type ParquetRow, planColumns } from "../parquet/index.ts";
 import { compilePrefix } from "../prefix.ts";
 import type { PipelineRuntime } from "../runtime-config.ts";
 import type { ValidatorCache } from "../validators.ts";
@@ -47,7 +47,9 @@ export interface BatchSummary {
   readonly files: readonly string[];
 }
 
-export type Batcher = (records: readonly KinesisStreamRecord[]) => Promise<KinesisStreamBatchResponse & { summary?: BatchSummary }>;
+export type Batcher = (
+  records: readonly KinesisStreamRecord[],
+) => Promise<KinesisStreamBatchResponse & { summary?: BatchSummary }>;
 
 export function createBatcher(deps: BatcherDeps): Batcher {
   const { pipeline } = deps;
@@ -69,11 +71,21 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     return plan;
   }
 
-  async function encodeFile(file: FileBatch, shardId: string, firstSeq: string, failures: DeliveryFailure[]): Promise<OutputObject | undefined> {
+  async function encodeFile(
+    file: FileBatch,
+    shardId: string,
+    firstSeq: string,
+    failures: DeliveryFailure[],
+  ): Promise<OutputObject | undefined> {
     const plan = await planFor(file.subject, file.version);
     if (!plan) {
       for (const item of file.items) {
-        failures.push({ item, stage: "convert", code: "SCHEMA_NOT_FOUND", message: `schema ${file.subject} version ${file.version} is not registered` });
+        failures.push({
+          item,
+          stage: "convert",
+          code: "SCHEMA_NOT_FOUND",
+          message: `schema ${file.subject} version ${file.version} is not registered`,
+        });
       }
       return undefined;
     }
@@ -95,7 +107,12 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       },
     });
     for (const r of encoded.rejected) {
-      failures.push({ item: file.items[r.index]!, stage: "convert", code: r.code, message: `${r.path}: ${r.message}` });
+      failures.push({
+        item: file.items[r.index]!,
+        stage: "convert",
+        code: r.code,
+        message: `${r.path}: ${r.message}`,
+      });
     }
     if (encoded.rowCount === 0) return undefined;
     return {
@@ -110,9 +127,13 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     if (records.length === 0) return { batchItemFailures: [] };
     const shardId = shardOf(records[0]!);
     const log = deps.logger.child({ pipeline: pipeline.name, shardId });
-    const checkpoint = await withRetries(retry, isTransient, () => deps.checkpoints.get(pipeline.name, shardId));
+    const checkpoint = await withRetries(retry, isTransient, () =>
+      deps.checkpoints.get(pipeline.name, shardId),
+    );
     const fresh = records.filter(
-      (r) => checkpoint.sequenceNumber === undefined || compareSequence(r.kinesis.sequenceNumber, checkpoint.sequenceNumber) > 0,
+      (r) =>
+        checkpoint.sequenceNumber === undefined ||
+        compareSequence(r.kinesis.sequenceNumber, checkpoint.sequenceNumber) > 0,
     );
     if (fresh.length === 0) return { batchItemFailures: [] };
     const firstSeq = fresh[0]!.kinesis.sequenceNumber;
@@ -157,7 +178,9 @@ export function createBatcher(deps: BatcherDeps): Batcher {
 
       // put: record intent, clear a failed attempt's leftovers, write
       const keys = objects.map((o) => o.key);
-      await withRetries(retry, isTransient, () => deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, keys));
+      await withRetries(retry, isTransient, () =>
+        deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, keys),
+      );
       const stale = checkpoint.pending.filter((k) => !keys.includes(k));
       if (stale.length > 0) await deleteObjects(stale, writer);
       await putObjects(objects, writer);
@@ -165,22 +188,42 @@ export function createBatcher(deps: BatcherDeps): Batcher {
 
       // commit
       const delivered = objects.filter((o) => o.key.endsWith(".parquet")).reduce((n, o) => n + o.records, 0);
-      const batchMax = items.reduce((max, i) => (i.envelope!.ts > max ? i.envelope!.ts : max), "");
-      const watermark = [checkpoint.watermark ?? "", batchMax].reduce((a, b) => (b > a ? b : a));
+      // Compared as instants: ISO strings with different fraction digits do not sort as text.
+      const watermarkMs = items.reduce(
+        (max, i) => Math.max(max, Date.parse(i.envelope!.ts)),
+        checkpoint.watermark ? Date.parse(checkpoint.watermark) : Number.NEGATIVE_INFINITY,
+      );
+      const watermark = Number.isFinite(watermarkMs) ? new Date(watermarkMs).toISOString() : undefined;
       await withRetries(retry, isTransient, () =>
-        deps.checkpoints.commit(pipeline.name, shardId, checkpoint.sequenceNumber, lastSeq, watermark || undefined, {
+        deps.checkpoints.commit(pipeline.name, shardId, checkpoint.sequenceNumber, lastSeq, watermark, {
           files: objects.length,
           records: delivered,
           errors: failures.length,
           dropped,
         }),
       );
-      const summary = { shardId, skipped: records.length - fresh.length, delivered, failed: failures.length, dropped, files: keys };
-      log.info("batch committed", { records: records.length, delivered, failed: failures.length, dropped, files: keys.length });
+      const summary = {
+        shardId,
+        skipped: records.length - fresh.length,
+        delivered,
+        failed: failures.length,
+        dropped,
+        files: keys,
+      };
+      log.info("batch committed", {
+        records: records.length,
+        delivered,
+        failed: failures.length,
+        dropped,
+        files: keys.length,
+      });
       return { batchItemFailures: [], summary };
     } catch (err) {
       // Nothing past the checkpoint is committed: ask the event source to retry from its first record.
-      log.error("batch failed", { error: (err as Error).name, message: (err as Error).message.slice(0, 200) });
+      log.error("batch failed", {
+        error: (err as Error).name,
+        message: (err as Error).message.slice(0, 200),
+      });
       return { batchItemFailures: [{ itemIdentifier: firstSeq }] };
     }
   };

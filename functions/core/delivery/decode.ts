@@ -10,7 +10,10 @@ export function shardOf(record: KinesisStreamRecord): string {
 }
 
 /** Decodes envelopes; records that are not Sluice envelopes fail at the decode stage. */
-export function decodeRecords(records: readonly KinesisStreamRecord[]): { items: DeliveryItem[]; failures: DeliveryFailure[] } {
+export function decodeRecords(records: readonly KinesisStreamRecord[]): {
+  items: DeliveryItem[];
+  failures: DeliveryFailure[];
+} {
   const items: DeliveryItem[] = [];
   const failures: DeliveryFailure[] = [];
   for (const r of records) {

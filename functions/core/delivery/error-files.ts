@@ -30,7 +30,12 @@ function errorLine(f: DeliveryFailure, pipeline: string): string {
   });
 }
 
-export function errorObjects(failures: readonly DeliveryFailure[], pipeline: string, shardId: string, firstSequence: string): OutputObject[] {
+export function errorObjects(
+  failures: readonly DeliveryFailure[],
+  pipeline: string,
+  shardId: string,
+  firstSequence: string,
+): OutputObject[] {
   const groups = new Map<string, DeliveryFailure[]>();
   for (const f of failures) {
     const eventMs = f.item.envelope ? Date.parse(f.item.envelope.ts) : f.item.arrivalMs;

@@ -35,7 +35,10 @@ export async function deleteObjects(keys: readonly string[], o: ObjectWriterOpti
     const chunk = keys.slice(i, i + 1000);
     await withRetries(o.retry, isTransient, () =>
       o.s3.send(
-        new DeleteObjectsCommand({ Bucket: o.bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }),
+        new DeleteObjectsCommand({
+          Bucket: o.bucket,
+          Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true },
+        }),
       ),
     );
   }

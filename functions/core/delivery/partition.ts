@@ -26,7 +26,10 @@ export function partitionItems(
   roll: RollPolicy,
 ): { files: FileBatch[]; failures: DeliveryFailure[] } {
   const failures: DeliveryFailure[] = [];
-  const groups = new Map<string, { prefix: string; subject: string; version: number; items: DeliveryItem[] }>();
+  const groups = new Map<
+    string,
+    { prefix: string; subject: string; version: number; items: DeliveryItem[] }
+  >();
   for (const item of items) {
     const env = item.envelope!;
     const prefix = prefixOf({
@@ -62,7 +65,11 @@ export function partitionItems(
       bytes = 0;
     };
     for (const item of group.items) {
-      if (current.length > 0 && (current.length >= roll.maxRecords || bytes + item.raw.byteLength > roll.maxBytes)) flush();
+      if (
+        current.length > 0 &&
+        (current.length >= roll.maxRecords || bytes + item.raw.byteLength > roll.maxBytes)
+      )
+        flush();
       current.push(item);
       bytes += item.raw.byteLength;
     }

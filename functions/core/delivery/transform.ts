@@ -28,12 +28,21 @@ export interface TransformStageOptions {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`transformer timed out after ${ms} ms`), { name: "TransformerTimeout" })), ms);
+    timer = setTimeout(
+      () =>
+        reject(
+          Object.assign(new Error(`transformer timed out after ${ms} ms`), { name: "TransformerTimeout" }),
+        ),
+      ms,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function transformItems(items: readonly DeliveryItem[], options: TransformStageOptions): Promise<TransformOutcome> {
+export async function transformItems(
+  items: readonly DeliveryItem[],
+  options: TransformStageOptions,
+): Promise<TransformOutcome> {
   if (items.length === 0) return { items: [], failures: [], dropped: 0 };
   const event: TransformationEvent = {
     invocationId: options.invocationId,
@@ -55,11 +64,21 @@ export async function transformItems(items: readonly DeliveryItem[], options: Tr
 
   let response: Awaited<ReturnType<TransformerInvoker>>;
   try {
-    response = await withRetries(options.retry, () => true, () => withTimeout(options.invoke(options.transformer, event), options.timeoutMs));
+    response = await withRetries(
+      options.retry,
+      () => true,
+      () => withTimeout(options.invoke(options.transformer, event), options.timeoutMs),
+    );
   } catch (err) {
-    const code = (err as Error).name === "TransformerTimeout" ? "TRANSFORM_TIMEOUT" : "TRANSFORM_INVOKE_FAILED";
-    const message = code === "TRANSFORM_TIMEOUT" ? (err as Error).message : "the transformer failed on every attempt";
-    return { items: [], failures: items.map((item) => ({ item, stage: "transform", code, message })), dropped: 0 };
+    const code =
+      (err as Error).name === "TransformerTimeout" ? "TRANSFORM_TIMEOUT" : "TRANSFORM_INVOKE_FAILED";
+    const message =
+      code === "TRANSFORM_TIMEOUT" ? (err as Error).message : "the transformer failed on every attempt";
+    return {
+      items: [],
+      failures: items.map((item) => ({ item, stage: "transform", code, message })),
+      dropped: 0,
+    };
   }
 
   const answers = new Map<string, (typeof response.records)[number]>();
@@ -75,7 +94,14 @@ export async function transformItems(items: readonly DeliveryItem[], options: Tr
     const id = item.envelope!.id;
     const answer = answers.get(id);
     if (!answer || repeated.has(id)) {
-      failures.push({ item, stage: "transform", code: "TRANSFORM_MISSING_RECORD", message: answer ? "the transformer answered this record twice" : "the transformer did not return this record" });
+      failures.push({
+        item,
+        stage: "transform",
+        code: "TRANSFORM_MISSING_RECORD",
+        message: answer
+          ? "the transformer answered this record twice"
+          : "the transformer did not return this record",
+      });
       continue;
     }
     if (answer.result === "Dropped") {
@@ -83,18 +109,33 @@ export async function transformItems(items: readonly DeliveryItem[], options: Tr
       continue;
     }
     if (answer.result !== "Ok") {
-      failures.push({ item, stage: "transform", code: "PROCESSING_FAILED", message: "the transformer reported ProcessingFailed" });
+      failures.push({
+        item,
+        stage: "transform",
+        code: "PROCESSING_FAILED",
+        message: "the transformer reported ProcessingFailed",
+      });
       continue;
     }
     let data: unknown;
     try {
       data = JSON.parse(Buffer.from(answer.data ?? "", "base64").toString("utf8"));
     } catch {
-      failures.push({ item, stage: "transform", code: "TRANSFORM_BAD_OUTPUT", message: "the transformer returned data that is not JSON" });
+      failures.push({
+        item,
+        stage: "transform",
+        code: "TRANSFORM_BAD_OUTPUT",
+        message: "the transformer returned data that is not JSON",
+      });
       continue;
     }
     if (data === null || typeof data !== "object" || Array.isArray(data)) {
-      failures.push({ item, stage: "transform", code: "TRANSFORM_BAD_OUTPUT", message: "the transformer returned data that is not a JSON object" });
+      failures.push({
+        item,
+        stage: "transform",
+        code: "TRANSFORM_BAD_OUTPUT",
+        message: "the transformer returned data that is not a JSON object",
+      });
       continue;
     }
     const partitionKeys = answer.metadata?.partitionKeys;

@@ -3,10 +3,10 @@
  * an envelope and put it on Kinesis. A record is `accepted` only once Kinesis holds it.
  */
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import { encodeEnvelope, type Envelope, newRecordId } from "../envelope.ts";
+import { type Envelope, encodeEnvelope, newRecordId } from "../envelope.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
-import type { StreamRuntime } from "../runtime-config.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
+import type { StreamRuntime } from "../runtime-config.ts";
 import type { CompiledSchema, ValidatorCache } from "../validators.ts";
 import { type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
 import type { ParsedRecord } from "./request.ts";
@@ -45,7 +45,10 @@ function eventTimeOf(
   if (raw === undefined) return { ok: true, ts: receivedAt.toISOString() };
   const ms = typeof raw === "string" ? Date.parse(raw) : Number.NaN;
   if (Number.isNaN(ms)) {
-    return { ok: false, error: { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path } };
+    return {
+      ok: false,
+      error: { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path },
+    };
   }
   if (ms - receivedAt.getTime() > stream.maxFutureSkewSeconds * 1000) {
     return {
@@ -85,10 +88,17 @@ function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["
   };
 }
 
-export async function currentSchema(validators: ValidatorCache, stream: StreamRuntime): Promise<CompiledSchema> {
+export async function currentSchema(
+  validators: ValidatorCache,
+  stream: StreamRuntime,
+): Promise<CompiledSchema> {
   const schema = await validators.latest(stream.subject);
   if (!schema) {
-    throw new SluiceError("SCHEMA_NOT_FOUND", `no schema is registered for stream ${stream.name} (${stream.subject})`, 503);
+    throw new SluiceError(
+      "SCHEMA_NOT_FOUND",
+      `no schema is registered for stream ${stream.name} (${stream.subject})`,
+      503,
+    );
   }
   return schema;
 }
@@ -131,7 +141,11 @@ export async function ingestRecords(
       data: record.data,
       ...(record.meta ? { meta: record.meta } : {}),
     };
-    toPut.push({ index, envelope, entry: { data: encodeEnvelope(envelope), partitionKey: partitionKeyOf(envelope, stream) } });
+    toPut.push({
+      index,
+      envelope,
+      entry: { data: encodeEnvelope(envelope), partitionKey: partitionKeyOf(envelope, stream) },
+    });
   });
 
   // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.
@@ -141,19 +155,23 @@ export async function ingestRecords(
   const unkeyed: typeof toPut = [];
   toPut.forEach((p, i) => {
     const key = p.envelope.key;
-    if (key === null) return unkeyed.push(p);
-    const first = firstByKey.get(key);
-    if (first !== undefined) return repeats.push({ index: p.index, of: first });
-    firstByKey.set(key, i);
-    keyed.push(p);
+    const first = key === null ? undefined : firstByKey.get(key);
+    if (key === null) unkeyed.push(p);
+    else if (first !== undefined) repeats.push({ index: p.index, of: first });
+    else {
+      firstByKey.set(key, i);
+      keyed.push(p);
+    }
   });
   const claims = keyed.map((p) => ({ key: p.envelope.key!, recordId: p.envelope.id }));
-  const outcomes = claims.length > 0 ? await deps.idempotency.claim(stream.name, claims, stream.idempotencyTtlSeconds) : [];
+  const outcomes =
+    claims.length > 0 ? await deps.idempotency.claim(stream.name, claims, stream.idempotencyTtlSeconds) : [];
   const claimed: typeof toPut = [];
   keyed.forEach((p, i) => {
     const outcome = outcomes[i]!;
     if (outcome.kind === "claimed") claimed.push(p);
-    else if (outcome.kind === "duplicate") results[p.index] = { recordId: outcome.recordId, status: "duplicate" };
+    else if (outcome.kind === "duplicate")
+      results[p.index] = { recordId: outcome.recordId, status: "duplicate" };
     else {
       results[p.index] = rejected({
         code: "IN_PROGRESS",
@@ -164,7 +182,11 @@ export async function ingestRecords(
 
   const sending = [...claimed, ...unkeyed];
   if (sending.length > 0) {
-    const put = await putToKinesis(deps.kinesis, deps.eventStream, sending.map((p) => p.entry));
+    const put = await putToKinesis(
+      deps.kinesis,
+      deps.eventStream,
+      sending.map((p) => p.entry),
+    );
     const completed: { key: string; recordId: string; shardId: string; sequenceNumber: string }[] = [];
     const released: { key: string; recordId: string }[] = [];
     sending.forEach((p, i) => {
@@ -172,7 +194,12 @@ export async function ingestRecords(
       if (outcome.ok) {
         results[p.index] = { recordId: p.envelope.id, status: "accepted" };
         if (p.envelope.key !== null) {
-          completed.push({ key: p.envelope.key, recordId: p.envelope.id, shardId: outcome.shardId, sequenceNumber: outcome.sequenceNumber });
+          completed.push({
+            key: p.envelope.key,
+            recordId: p.envelope.id,
+            shardId: outcome.shardId,
+            sequenceNumber: outcome.sequenceNumber,
+          });
         }
       } else {
         results[p.index] = rejected({ code: outcome.code, message: outcome.message });
@@ -180,13 +207,16 @@ export async function ingestRecords(
       }
     });
     await Promise.all([
-      completed.length > 0 ? deps.idempotency.complete(stream.name, completed, stream.idempotencyTtlSeconds) : undefined,
+      completed.length > 0
+        ? deps.idempotency.complete(stream.name, completed, stream.idempotencyTtlSeconds)
+        : undefined,
       released.length > 0 ? deps.idempotency.release(stream.name, released) : undefined,
     ]);
   }
   for (const r of repeats) {
     const first = results[toPut[r.of]!.index]!;
-    results[r.index] = first.status === "rejected" ? first : { recordId: first.recordId, status: "duplicate" };
+    results[r.index] =
+      first.status === "rejected" ? first : { recordId: first.recordId, status: "duplicate" };
   }
   return results;
 }

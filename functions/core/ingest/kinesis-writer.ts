@@ -28,7 +28,10 @@ export function chunkEntries(entries: readonly KinesisEntry[]): number[][] {
   let bytes = 0;
   entries.forEach((e, i) => {
     const size = entrySize(e);
-    if (current.length > 0 && (current.length === KINESIS_LIMITS.entries || bytes + size > KINESIS_LIMITS.requestBytes)) {
+    if (
+      current.length > 0 &&
+      (current.length === KINESIS_LIMITS.entries || bytes + size > KINESIS_LIMITS.requestBytes)
+    ) {
       chunks.push(current);
       current = [];
       bytes = 0;
@@ -61,8 +64,12 @@ export async function putToKinesis(
         );
         results = out.Records ?? [];
       } catch (err) {
-        const code = (err as { name?: string }).name === "ProvisionedThroughputExceededException" ? "THROTTLED" : "UNAVAILABLE";
-        for (const i of pending) outcomes[i] = { ok: false, code, message: `Kinesis refused the record (${code.toLowerCase()})` };
+        const code =
+          (err as { name?: string }).name === "ProvisionedThroughputExceededException"
+            ? "THROTTLED"
+            : "UNAVAILABLE";
+        for (const i of pending)
+          outcomes[i] = { ok: false, code, message: `Kinesis refused the record (${code.toLowerCase()})` };
         if (!isTransient(err) && code !== "THROTTLED") break;
         continue;
       }
@@ -72,7 +79,8 @@ export async function putToKinesis(
         if (r?.SequenceNumber && r.ShardId && !r.ErrorCode) {
           outcomes[i] = { ok: true, shardId: r.ShardId, sequenceNumber: r.SequenceNumber };
         } else {
-          const code = r?.ErrorCode === "ProvisionedThroughputExceededException" ? "THROTTLED" : "UNAVAILABLE";
+          const code =
+            r?.ErrorCode === "ProvisionedThroughputExceededException" ? "THROTTLED" : "UNAVAILABLE";
           outcomes[i] = { ok: false, code, message: `Kinesis refused the record (${code.toLowerCase()})` };
           retry.push(i);
         }

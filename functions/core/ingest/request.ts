@@ -87,7 +87,10 @@ function maxNesting(text: string, stopAt: number): number {
   return max;
 }
 
-function parseJson(text: string, baseOffset: number): { ok: true; value: unknown } | { ok: false; error: ErrorDetail } {
+function parseJson(
+  text: string,
+  baseOffset: number,
+): { ok: true; value: unknown } | { ok: false; error: ErrorDetail } {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
@@ -121,9 +124,18 @@ function complexity(value: unknown, limits: IngestLimits): string | undefined {
   return undefined;
 }
 
-function checkRecord(data: unknown, bytes: number, limits: IngestLimits, path: string): ErrorDetail | undefined {
+function checkRecord(
+  data: unknown,
+  bytes: number,
+  limits: IngestLimits,
+  path: string,
+): ErrorDetail | undefined {
   if (bytes > limits.maxRecordBytes) {
-    return { code: "RECORD_TOO_LARGE", message: `record is ${bytes} bytes; the limit is ${limits.maxRecordBytes}`, path };
+    return {
+      code: "RECORD_TOO_LARGE",
+      message: `record is ${bytes} bytes; the limit is ${limits.maxRecordBytes}`,
+      path,
+    };
   }
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
     return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path };
@@ -153,9 +165,19 @@ function checkTime(time: unknown, path: string): ErrorDetail | undefined {
   return undefined;
 }
 
-function record(data: unknown, bytes: number, limits: IngestLimits, path: string, key?: unknown, time?: unknown, meta?: Record<string, string>): ParsedRecord {
+function record(
+  data: unknown,
+  bytes: number,
+  limits: IngestLimits,
+  path: string,
+  key?: unknown,
+  time?: unknown,
+  meta?: Record<string, string>,
+): ParsedRecord {
   const error =
-    checkKey(key, limits, `${path}/key`) ?? checkTime(time, `${path}/time`) ?? checkRecord(data, bytes, limits, `${path}/data`);
+    checkKey(key, limits, `${path}/key`) ??
+    checkTime(time, `${path}/time`) ??
+    checkRecord(data, bytes, limits, `${path}/data`);
   if (error) return { error };
   return {
     data,
@@ -170,9 +192,18 @@ function cloudEvent(value: unknown, limits: IngestLimits, path: string): ParsedR
     return { error: { code: "INVALID_REQUEST", message: "a CloudEvent must be a JSON object", path } };
   }
   const ce = value as Record<string, unknown>;
-  if (ce.specversion !== "1.0" || typeof ce.id !== "string" || typeof ce.source !== "string" || typeof ce.type !== "string") {
+  if (
+    ce.specversion !== "1.0" ||
+    typeof ce.id !== "string" ||
+    typeof ce.source !== "string" ||
+    typeof ce.type !== "string"
+  ) {
     return {
-      error: { code: "INVALID_REQUEST", message: "a CloudEvent needs specversion 1.0, id, source and type", path },
+      error: {
+        code: "INVALID_REQUEST",
+        message: "a CloudEvent needs specversion 1.0, id, source and type",
+        path,
+      },
     };
   }
   const meta: Record<string, string> = { "ce.type": ce.type, "ce.source": ce.source };
@@ -193,7 +224,11 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   const format = formatOf(req.contentType);
   if (req.body.byteLength === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
   if (req.body.byteLength > limits.maxBodyBytes) {
-    throw new SluiceError("BODY_TOO_LARGE", `the body is ${req.body.byteLength} bytes; the limit is ${limits.maxBodyBytes}`, 413);
+    throw new SluiceError(
+      "BODY_TOO_LARGE",
+      `the body is ${req.body.byteLength} bytes; the limit is ${limits.maxBodyBytes}`,
+      413,
+    );
   }
   const text = req.body.toString("utf8");
   if (text.includes("\uFFFD") && !Buffer.from(text, "utf8").equals(req.body)) {
@@ -215,10 +250,18 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       if (trimmed.length === 0) continue;
       const path = `/${records.length}`;
       if (records.length >= limits.maxRecords) {
-        throw new SluiceError("TOO_MANY_RECORDS", `more than ${limits.maxRecords} records in one request`, 413);
+        throw new SluiceError(
+          "TOO_MANY_RECORDS",
+          `more than ${limits.maxRecords} records in one request`,
+          413,
+        );
       }
       const parsed = parseJson(trimmed, lineOffset);
-      records.push(parsed.ok ? record(parsed.value, Buffer.byteLength(trimmed), limits, path) : { error: { ...parsed.error, path } });
+      records.push(
+        parsed.ok
+          ? record(parsed.value, Buffer.byteLength(trimmed), limits, path)
+          : { error: { ...parsed.error, path } },
+      );
     }
     if (records.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     return records;
@@ -230,24 +273,40 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
 
   if (format === "cloudevent") return [cloudEvent(value, limits, "")];
   if (format === "cloudevents-batch") {
-    if (!Array.isArray(value)) throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
+    if (!Array.isArray(value))
+      throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
     if (value.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     if (value.length > limits.maxRecords) {
-      throw new SluiceError("TOO_MANY_RECORDS", `${value.length} records in one request; the limit is ${limits.maxRecords}`, 413);
+      throw new SluiceError(
+        "TOO_MANY_RECORDS",
+        `${value.length} records in one request; the limit is ${limits.maxRecords}`,
+        413,
+      );
     }
     return value.map((v, i) => cloudEvent(v, limits, `/${i}`));
   }
 
-  if (value !== null && typeof value === "object" && !Array.isArray(value) && Array.isArray((value as { records?: unknown }).records)) {
+  if (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    Array.isArray((value as { records?: unknown }).records)
+  ) {
     const items = (value as { records: unknown[] }).records;
     if (items.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     if (items.length > limits.maxRecords) {
-      throw new SluiceError("TOO_MANY_RECORDS", `${items.length} records in one request; the limit is ${limits.maxRecords}`, 413);
+      throw new SluiceError(
+        "TOO_MANY_RECORDS",
+        `${items.length} records in one request; the limit is ${limits.maxRecords}`,
+        413,
+      );
     }
     return items.map((item, i) => {
       const path = `/records/${i}`;
       if (item === null || typeof item !== "object" || Array.isArray(item) || !("data" in item)) {
-        return { error: { code: "INVALID_REQUEST", message: 'each batch item must be an object with "data"', path } };
+        return {
+          error: { code: "INVALID_REQUEST", message: 'each batch item must be an object with "data"', path },
+        };
       }
       const { data, key, time } = item as { data: unknown; key?: unknown; time?: unknown };
       return record(data, Buffer.byteLength(JSON.stringify(data) ?? ""), limits, path, key, time);
