@@ -76,9 +76,19 @@ export type TransformStep =
       /** @default "fail" */
       readonly onError?: "fail" | "null" | "drop";
     }
-  | { readonly timestamp: { readonly field: string; readonly formats?: readonly string[]; readonly to?: string } }
   | {
-      readonly mask: { readonly fields: readonly string[]; readonly mode: "redact" | "sha256"; readonly salt?: string };
+      readonly timestamp: {
+        readonly field: string;
+        readonly formats?: readonly string[];
+        readonly to?: string;
+      };
+    }
+  | {
+      readonly mask: {
+        readonly fields: readonly string[];
+        readonly mode: "redact" | "sha256";
+        readonly salt?: string;
+      };
     }
   | { readonly route: Readonly<Record<string, string>> }
   | { readonly custom: string; readonly options?: Readonly<Record<string, unknown>> };

@@ -1,0 +1,125 @@
+/**
+ * Strict, allocation-free parsers for the date and time strings Sluice stores as Parquet
+ * TIMESTAMP(MICROS, UTC) and DATE. `Date.parse` is slower, keeps only milliseconds, and accepts
+ * strings without an offset (read as local time), so it is not used.
+ */
+
+/**
+ * Set by `parseTimestamp` on success: whole seconds since the epoch and the microseconds within.
+ * A shared out-parameter, because returning a fresh object per value would be most of the cost.
+ */
+export const parsedTimestamp = { seconds: 0, micros: 0 };
+
+function digit(s: string, i: number): number {
+  const d = s.charCodeAt(i) - 48;
+  return d >= 0 && d <= 9 ? d : -1;
+}
+
+function two(s: string, i: number): number {
+  const a = digit(s, i);
+  const b = digit(s, i + 1);
+  return a < 0 || b < 0 ? -1 : a * 10 + b;
+}
+
+function four(s: string, i: number): number {
+  const a = two(s, i);
+  const b = two(s, i + 2);
+  return a < 0 || b < 0 ? -1 : a * 100 + b;
+}
+
+function daysInMonth(y: number, m: number): number {
+  if (m === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return m === 4 || m === 6 || m === 9 || m === 11 ? 30 : 31;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+export function daysFromCivil(y: number, m: number, d: number): number {
+  const yy = m <= 2 ? y - 1 : y;
+  const era = Math.floor(yy / 400);
+  const yoe = yy - era * 400;
+  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** `YYYY-MM-DD` at `s[0..10)` as days since the epoch, or NaN. */
+function parseYmd(s: string): number {
+  const y = four(s, 0);
+  const m = two(s, 5);
+  const d = two(s, 8);
+  if (y < 0 || m < 1 || m > 12 || d < 1 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45)
+    return Number.NaN;
+  if (d > daysInMonth(y, m)) return Number.NaN;
+  return daysFromCivil(y, m, d);
+}
+
+/** A full-date (`2024-06-01`) as days since the epoch, or NaN when malformed or impossible. */
+export function parseDate(s: string): number {
+  return s.length === 10 ? parseYmd(s) : Number.NaN;
+}
+
+/** The date part of the last timestamp parsed, which `startsWith` can never match initially. */
+let lastDate = "\u0000";
+let lastDays = Number.NaN;
+
+/**
+ * RFC 3339 date-time (`2024-06-01T12:34:56.123456Z`, `...+02:00`), plus the ISO 8601 offset
+ * spellings `+0200` and `+02` and a `,` decimal mark. An offset is required. Fractions beyond
+ * microseconds are truncated; a leap second (`:60`) rolls into the next second, as most databases
+ * do. Returns false when the string is not such a timestamp; on success sets `parsedTimestamp`.
+ */
+export function parseTimestamp(s: string): boolean {
+  const len = s.length;
+  if (len < 20) return false;
+  let days: number;
+  // Timestamps in a batch mostly share their date, so the last valid one is remembered.
+  if (s.startsWith(lastDate)) {
+    days = lastDays;
+  } else {
+    days = parseYmd(s);
+    if (Number.isNaN(days)) return false;
+    lastDate = s.slice(0, 10);
+    lastDays = days;
+  }
+  const sep = s.charCodeAt(10);
+  if (sep !== 84 /* T */ && sep !== 116 /* t */ && sep !== 32 /* space */) return false;
+  const hh = two(s, 11);
+  const mi = two(s, 14);
+  const ss = two(s, 17);
+  if (hh < 0 || hh > 23 || mi < 0 || mi > 59 || ss < 0 || ss > 60) return false;
+  if (s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return false;
+  let p = 19;
+  let micros = 0;
+  let c = s.charCodeAt(p);
+  if (c === 46 /* . */ || c === 44 /* , */) {
+    p++;
+    let scale = 100000;
+    const start = p;
+    for (; p < len; p++) {
+      const d = digit(s, p);
+      if (d < 0) break;
+      micros += d * scale;
+      scale = (scale / 10) | 0;
+    }
+    if (p === start) return false;
+    c = s.charCodeAt(p);
+  }
+  let offset = 0;
+  if (c === 90 /* Z */ || c === 122 /* z */) {
+    if (p + 1 !== len) return false;
+  } else if (c === 43 /* + */ || c === 45 /* - */) {
+    const rest = len - p - 1;
+    const oh = two(s, p + 1);
+    let om = 0;
+    if (rest === 5 && s.charCodeAt(p + 3) === 58) om = two(s, p + 4);
+    else if (rest === 4) om = two(s, p + 3);
+    else if (rest !== 2) return false;
+    if (oh < 0 || oh > 23 || om < 0 || om > 59) return false;
+    offset = (oh * 3600 + om * 60) * (c === 43 ? 1 : -1);
+  } else {
+    return false;
+  }
+  parsedTimestamp.seconds = days * 86400 + hh * 3600 + mi * 60 + ss - offset;
+  parsedTimestamp.micros = micros;
+  return true;
+}

@@ -1,0 +1,168 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { assertJava, ensureDynamoDbLocal, startDynamoDb } from "./backends/dynamodb.ts";
+import { startKinesis } from "./backends/kinesis.ts";
+import { startS3 } from "./backends/s3.ts";
+import { type EdgeServer, SERVICES, type ServiceName, type ServiceStatus, startEdge } from "./edge.ts";
+import { StackStartError } from "./errors.ts";
+import { startKmsServer } from "./kms/server.ts";
+import { CACHE_DIR } from "./paths.ts";
+import type { ManagedProcess } from "./process.ts";
+
+export { StackStartError } from "./errors.ts";
+
+export interface EmbeddedStackOptions {
+  /** Edge port. 0 picks a free port. @default SLUICE_EDGE_PORT, else 4566 */
+  port?: number;
+  /** Where emulators keep data. @default a fresh temp dir */
+  dataDir?: string;
+  /** Progress lines (no secrets). @default no output */
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedStack {
+  /** e.g. http://127.0.0.1:4566 */
+  readonly endpoint: string;
+  /** Backend PIDs, for the CLI's pid file. */
+  readonly pids: readonly number[];
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_EDGE_PORT = 4566;
+
+interface RunningBackend {
+  readonly service: ServiceName;
+  readonly url: string;
+  readonly process?: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+function portFromEnv(): number | undefined {
+  const raw = process.env.SLUICE_EDGE_PORT;
+  if (raw === undefined || raw === "") return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new StackStartError(
+      "PORT_IN_USE",
+      `SLUICE_EDGE_PORT="${raw}" is not a port number`,
+      "Set it to 0-65535",
+    );
+  }
+  return port;
+}
+
+async function openEdge(port: number, status: () => Record<ServiceName, ServiceStatus>): Promise<EdgeServer> {
+  try {
+    return await startEdge({ port, host: "127.0.0.1", status });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE" || code === "EACCES") {
+      throw new StackStartError(
+        "PORT_IN_USE",
+        code === "EACCES" ? `not allowed to listen on port ${port}` : `port ${port} is already in use`,
+        `Stop the other process on port ${port} (a LocalStack container or another "npm run localstack"?), ` +
+          "or set SLUICE_EDGE_PORT / pass --port to use another port",
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Starts Kinesis, DynamoDB, S3 and KMS emulators behind one AWS-compatible edge endpoint, the
+ * stand-in for LocalStack where Docker is unavailable. The edge port is claimed first, so a taken
+ * port fails fast without starting any backend.
+ */
+export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
+  const log = options.log ?? (() => {});
+  const startedAt = performance.now();
+  const elapsed = (): string => `${Math.round(performance.now() - startedAt)} ms`;
+  const requestedPort = options.port ?? portFromEnv() ?? DEFAULT_EDGE_PORT;
+
+  const backends = new Map<ServiceName, RunningBackend>();
+  const status = (): Record<ServiceName, ServiceStatus> => {
+    const result = {} as Record<ServiceName, ServiceStatus>;
+    for (const service of SERVICES) {
+      const backend = backends.get(service);
+      result[service] = !backend
+        ? "starting"
+        : backend.process && !backend.process.running
+          ? "error"
+          : "running";
+    }
+    return result;
+  };
+
+  const edge = await openEdge(requestedPort, status);
+  const endpoint = `http://127.0.0.1:${edge.port}`;
+  log(`edge listening on ${endpoint}`);
+
+  // Checked before anything starts: a missing JVM is the likeliest failure and needs no cleanup.
+  let java: string;
+  try {
+    java = await assertJava();
+  } catch (error) {
+    await edge.close();
+    throw error;
+  }
+
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), "sluice-localstack-")));
+  let stopping = false;
+
+  const register = (backend: RunningBackend): void => {
+    backends.set(backend.service, backend);
+    edge.setBackend(backend.service, backend.url);
+    log(`${backend.service} ready (${elapsed()})`);
+    backend.process?.exited.then((code) => {
+      if (!stopping)
+        log(`${backend.service} exited unexpectedly (code ${code})\n${backend.process?.outputTail()}`);
+    });
+  };
+
+  const startDynamo = async (): Promise<void> => {
+    const emulatorDir = await ensureDynamoDbLocal(CACHE_DIR, log);
+    const ddb = await startDynamoDb(java, emulatorDir);
+    register({ service: "dynamodb", url: ddb.url, process: ddb.process, stop: () => ddb.process.stop() });
+  };
+
+  const results = await Promise.allSettled([
+    startDynamo(),
+    startKinesis().then((kinesis) =>
+      register({
+        service: "kinesis",
+        url: kinesis.url,
+        process: kinesis.process,
+        stop: () => kinesis.process.stop(),
+      }),
+    ),
+    startS3(path.join(dataDir, "s3")).then((s3) => register({ service: "s3", url: s3.url, stop: s3.stop })),
+    startKmsServer().then((kms) => register({ service: "kms", url: kms.url, stop: kms.stop })),
+  ]);
+
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      stopping = true;
+      await edge.close();
+      await Promise.allSettled([...backends.values()].map((backend) => backend.stop()));
+      if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+      log("stopped");
+    })();
+    return stopped;
+  };
+
+  const failure = results.find((result): result is PromiseRejectedResult => result.status === "rejected");
+  if (failure) {
+    await stop();
+    throw failure.reason;
+  }
+  log(`all services ready in ${elapsed()}`);
+
+  return {
+    endpoint,
+    pids: [...backends.values()].flatMap((backend) => (backend.process ? [backend.process.pid] : [])),
+    stop,
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * Parquet encoding benchmark: Sluice (JSON.parse + planColumns + encodeParquet, ZSTD) against DuckDB
+ * (read_json -> COPY parquet ZSTD) and @dsnp/parquetjs, all on one core in the same run, plus peak
+ * RSS for one 6 MB batch measured in a fresh child process.
+ *
+ *   npm run bench -- encode [--records N] [--runs R] [--skip-parquetjs]
+ *   npx tsx test/bench/encode.ts [same flags]
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { JsonSchema } from "../../functions/core/manifest/types.ts";
+import { encodeParquet, type ParquetRow, planColumns } from "../../functions/core/parquet/index.ts";
+import { generateFeedback, toNdjson } from "./generate.ts";
+
+const SCHEMA_PATH = fileURLToPath(new URL("../../schemas/feedback.v1.json", import.meta.url));
+const BATCH_BYTES = 6_000_000;
+const ROW_GROUP = 122_880; // DuckDB's default, so both files have the same row-group layout
+const METADATA = {
+  "sluice.schema.name": "feedback",
+  "sluice.schema.version": "1",
+  "sluice.pipeline": "bench",
+  "sluice.version": "0.1.0",
+};
+
+interface Timing {
+  medianMs: number;
+  bestMs: number;
+  runsMs: number[];
+}
+
+interface Envelope {
+  ids: string[];
+  receiveTimes: string[];
+}
+
+function loadSchema(): JsonSchema {
+  return JSON.parse(readFileSync(SCHEMA_PATH, "utf8")) as JsonSchema;
+}
+
+function parseArgs(args: string[]): { records: number; runs: number; parquetjs: boolean; rssChild?: string } {
+  let records = 200_000;
+  let runs = 3;
+  let parquetjs = true;
+  let rssChild: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--records") records = Number(args[++i]);
+    else if (a === "--runs") runs = Number(args[++i]);
+    else if (a === "--skip-parquetjs") parquetjs = false;
+    else if (a === "--rss-child") rssChild = args[++i];
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!Number.isInteger(records) || records < 1) throw new Error("--records needs a positive integer");
+  if (!Number.isInteger(runs) || runs < 1) throw new Error("--runs needs a positive integer");
+  return { records, runs, parquetjs, rssChild };
+}
+
+/**
+ * Envelope fields come from Kinesis in the batcher, so they are prepared outside the timed part.
+ * They go through JSON like the real envelope does: built strings would be V8 ropes, which cost
+ * more to encode than the flat strings JSON.parse returns.
+ */
+function makeEnvelope(lines: readonly string[]): Envelope {
+  const ids: string[] = [];
+  const receiveTimes: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    ids.push(`01J${i.toString(32).toUpperCase().padStart(23, "0")}`);
+    const ts = (JSON.parse(lines[i]!) as { ts: string }).ts;
+    receiveTimes.push(new Date(Date.parse(ts) + 150 + (i % 97)).toISOString());
+  }
+  return JSON.parse(JSON.stringify({ ids, receiveTimes })) as Envelope;
+}
+
+/** The Sluice path as the batcher runs it: parse each record, then encode. */
+function sluiceEncode(
+  schema: JsonSchema,
+  lines: readonly string[],
+  env: Envelope,
+): { bytes: Uint8Array; parseMs: number; encodeMs: number } {
+  const t0 = performance.now();
+  const rows: ParquetRow[] = new Array(lines.length);
+  for (let i = 0; i < lines.length; i++) {
+    const data = JSON.parse(lines[i]!) as Record<string, unknown>;
+    rows[i] = {
+      id: env.ids[i]!,
+      eventTime: data.ts as string,
+      receiveTime: env.receiveTimes[i]!,
+      schemaVersion: 1,
+      data,
+    };
+  }
+  const t1 = performance.now();
+  const plan = planColumns(schema);
+  const result = encodeParquet(plan, rows, {
+    compression: "zstd",
+    rowGroupSize: ROW_GROUP,
+    metadata: METADATA,
+  });
+  if (result.rejected.length > 0)
+    throw new Error(`unexpected rejections: ${JSON.stringify(result.rejected[0])}`);
+  return { bytes: result.bytes, parseMs: t1 - t0, encodeMs: performance.now() - t1 };
+}
+
+async function measure(runs: number, fn: () => Promise<void> | void): Promise<Timing> {
+  await fn(); // warm-up: JIT, wasm memory growth, DuckDB caches
+  const runsMs: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t = performance.now();
+    await fn();
+    runsMs.push(performance.now() - t);
+  }
+  const sorted = [...runsMs].sort((a, b) => a - b);
+  return { medianMs: sorted[Math.floor(sorted.length / 2)]!, bestMs: sorted[0]!, runsMs };
+}
+
+function rate(records: number, bytes: number, ms: number): { recordsPerSec: number; mbPerSec: number } {
+  return {
+    recordsPerSec: Math.round((records / ms) * 1000),
+    mbPerSec: +(bytes / 1e6 / (ms / 1000)).toFixed(1),
+  };
+}
+
+interface ParquetjsModule {
+  ParquetSchema: new (def: Record<string, unknown>) => unknown;
+  ParquetWriter: {
+    openFile(
+      schema: unknown,
+      path: string,
+      opts?: { rowGroupSize?: number },
+    ): Promise<{ appendRow(row: Record<string, unknown>): Promise<void>; close(): Promise<void> }>;
+  };
+}
+
+async function loadParquetjs(): Promise<ParquetjsModule | string> {
+  try {
+    const mod = (await import("@dsnp/parquetjs")) as unknown as {
+      default?: ParquetjsModule;
+    } & ParquetjsModule;
+    return mod.ParquetSchema ? mod : (mod.default ?? "module has no ParquetSchema export");
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+/**
+ * Peak resident set size of this process in KiB. Linux's VmHWM starts afresh at exec, whereas
+ * getrusage's maxrss also counts the parent's memory at fork time.
+ */
+function peakRssKiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]);
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS;
+}
+
+/** Child process: encode one ~6 MB batch in a fresh process and report its peak RSS. */
+async function rssChild(path: string): Promise<void> {
+  const { wasmMemory } = await import("parquet-wasm");
+  const schema = loadSchema();
+  const lines = readFileSync(path, "utf8").split("\n");
+  lines.pop();
+  const env = makeEnvelope(lines);
+  const before = peakRssKiB();
+  const first = sluiceEncode(schema, lines, env);
+  const afterFirst = peakRssKiB();
+  for (let i = 0; i < 4; i++) sluiceEncode(schema, lines, env);
+  process.stdout.write(
+    `${JSON.stringify({
+      records: lines.length,
+      inputBytes: statSync(path).size,
+      outputBytes: first.bytes.length,
+      maxRssBeforeKiB: before,
+      maxRssAfterFirstKiB: afterFirst,
+      maxRssAfterFiveKiB: peakRssKiB(),
+      wasmMemoryBytes: wasmMemory().buffer.byteLength,
+      firstEncodeMs: +(first.parseMs + first.encodeMs).toFixed(1),
+    })}\n`,
+  );
+}
+
+function measureRss(dir: string): Record<string, number> | string {
+  const records = generateFeedback(25_000, 7);
+  let text = "";
+  for (const r of records) {
+    const line = `${JSON.stringify(r)}\n`;
+    if (text.length + line.length > BATCH_BYTES) break;
+    text += line;
+  }
+  const path = join(dir, "batch-6mb.ndjson");
+  writeFileSync(path, text);
+  const tsx = import.meta.resolve("tsx");
+  const self = fileURLToPath(import.meta.url);
+  const child = spawnSync(process.execPath, ["--import", tsx, self, "--rss-child", path], {
+    encoding: "utf8",
+  });
+  if (child.status !== 0) return `child failed: ${child.stderr.slice(0, 500)}`;
+  const last = child.stdout.trim().split("\n").pop() ?? "";
+  return JSON.parse(last) as Record<string, number>;
+}
+
+export async function benchEncode(args: string[]): Promise<void> {
+  const opts = parseArgs(args);
+  if (opts.rssChild) return rssChild(opts.rssChild);
+
+  const n = opts.records;
+  const schema = loadSchema();
+  const dir = mkdtempSync(join(tmpdir(), "sluice-bench-encode-"));
+  try {
+    const ndjson = toNdjson(generateFeedback(n, 42));
+    const inputPath = join(dir, "feedback.ndjson");
+    writeFileSync(inputPath, ndjson);
+    const inputBytes = Buffer.byteLength(ndjson);
+    const lines = ndjson.split("\n");
+    lines.pop();
+    const env = makeEnvelope(lines);
+    console.log(
+      `encode bench: ${n} feedback records, ${(inputBytes / 1e6).toFixed(1)} MB NDJSON ` +
+        `(${Math.round(inputBytes / n)} B/record), ${opts.runs} timed runs after one warm-up, one core`,
+    );
+
+    // 1. Sluice
+    const sluiceOut = join(dir, "sluice.parquet");
+    let parseMs = 0;
+    let encodeMs = 0;
+    let sluiceBytes = 0;
+    const sluice = await measure(opts.runs, () => {
+      const r = sluiceEncode(schema, lines, env);
+      writeFileSync(sluiceOut, r.bytes);
+      parseMs = r.parseMs;
+      encodeMs = r.encodeMs;
+      sluiceBytes = r.bytes.length;
+    });
+
+    // 2. DuckDB, single-threaded
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const db = await DuckDBInstance.create(":memory:");
+    const conn = await db.connect();
+    await conn.run("SET threads=1");
+    const duckOut = join(dir, "duckdb.parquet");
+    const copy =
+      `COPY (SELECT * FROM read_json('${inputPath}', format='newline_delimited')) ` +
+      `TO '${duckOut}' (FORMAT parquet, COMPRESSION zstd)`;
+    const duck = await measure(opts.runs, async () => {
+      await conn.run(copy);
+    });
+    const duckBytes = statSync(duckOut).size;
+    const check = await conn.runAndReadAll(`SELECT count(*)::INTEGER FROM read_parquet('${sluiceOut}')`);
+    const sluiceRows = check.getRows()[0]?.[0];
+    if (sluiceRows !== n) throw new Error(`Sluice file has ${String(sluiceRows)} rows, expected ${n}`);
+    conn.closeSync();
+
+    // 3. @dsnp/parquetjs (it has no ZSTD; SNAPPY is its fastest codec, so this flatters it)
+    let parquetjs: Timing | string = "skipped";
+    let parquetjsBytes = 0;
+    if (opts.parquetjs) {
+      const pq = await loadParquetjs();
+      if (typeof pq === "string") {
+        parquetjs = `unavailable: ${pq}`;
+      } else {
+        const pqSchema = new pq.ParquetSchema({
+          customerId: { type: "UTF8", compression: "SNAPPY" },
+          content: { type: "UTF8", compression: "SNAPPY" },
+          category: { type: "UTF8", compression: "SNAPPY" },
+          isNegative: { type: "BOOLEAN", compression: "SNAPPY" },
+          tags: { type: "UTF8", repeated: true, compression: "SNAPPY" },
+          ts: { type: "TIMESTAMP_MICROS", compression: "SNAPPY" },
+          channel: { type: "UTF8", optional: true, compression: "SNAPPY" },
+        });
+        const pqOut = join(dir, "parquetjs.parquet");
+        try {
+          parquetjs = await measure(opts.runs, async () => {
+            const w = await pq.ParquetWriter.openFile(pqSchema, pqOut, { rowGroupSize: ROW_GROUP });
+            for (let i = 0; i < lines.length; i++) {
+              const data = JSON.parse(lines[i]!) as Record<string, unknown>;
+              data.ts = new Date(data.ts as string);
+              await w.appendRow(data);
+            }
+            await w.close();
+          });
+          parquetjsBytes = statSync(pqOut).size;
+        } catch (e) {
+          parquetjs = `failed: ${e instanceof Error ? e.message : String(e)}`;
+        }
+      }
+    }
+
+    // 4. JSON.parse alone: the floor under any JS encoder
+    const parseOnly = await measure(opts.runs, () => {
+      for (let i = 0; i < lines.length; i++) JSON.parse(lines[i]!);
+    });
+
+    const rss = measureRss(dir);
+
+    const row = (label: string, t: Timing | string, bytes: number): void => {
+      if (typeof t === "string") {
+        console.log(`  ${label.padEnd(26)} ${t}`);
+        return;
+      }
+      const r = rate(n, inputBytes, t.medianMs);
+      const size = bytes > 0 ? `  -> ${(bytes / 1e6).toFixed(1)} MB` : "";
+      console.log(
+        `  ${label.padEnd(26)} ${String(r.recordsPerSec).padStart(9)} rec/s ${String(r.mbPerSec).padStart(7)} MB/s` +
+          `   median ${t.medianMs.toFixed(0)} ms, best ${t.bestMs.toFixed(0)} ms${size}`,
+      );
+    };
+    row("sluice (parse+encode zstd)", sluice, sluiceBytes);
+    console.log(`    last run: parse ${parseMs.toFixed(0)} ms + plan/encode ${encodeMs.toFixed(0)} ms`);
+    row("duckdb (threads=1, zstd)", duck, duckBytes);
+    row("parquetjs (snappy)", parquetjs, parquetjsBytes);
+    row("JSON.parse only", parseOnly, 0);
+    const vsDuck = duck.medianMs / sluice.medianMs;
+    const vsPq = typeof parquetjs === "string" ? undefined : parquetjs.medianMs / sluice.medianMs;
+    console.log(`  sluice/duckdb    ${vsDuck.toFixed(2)}x (target >= 0.5x)`);
+    console.log(`  sluice/parquetjs ${vsPq === undefined ? "n/a" : `${vsPq.toFixed(2)}x`} (target >= 5x)`);
+    if (typeof rss === "string") console.log(`  peak RSS: ${rss}`);
+    else {
+      console.log(
+        `  peak RSS, one ${(rss.inputBytes! / 1e6).toFixed(1)} MB batch (${rss.records} records) in a fresh process: ` +
+          `${(rss.maxRssAfterFirstKiB! / 1024).toFixed(0)} MiB (${(rss.maxRssBeforeKiB! / 1024).toFixed(0)} MiB ` +
+          `before encoding; ${(rss.maxRssAfterFiveKiB! / 1024).toFixed(0)} MiB after five batches; ` +
+          `wasm memory ${(rss.wasmMemoryBytes! / 1048576).toFixed(0)} MiB)`,
+      );
+    }
+    const summary = {
+      bench: "encode",
+      records: n,
+      inputBytes,
+      runs: opts.runs,
+      sluice: {
+        ...sluice,
+        ...rate(n, inputBytes, sluice.medianMs),
+        outputBytes: sluiceBytes,
+        parseMs,
+        encodeMs,
+      },
+      duckdb: { ...duck, ...rate(n, inputBytes, duck.medianMs), outputBytes: duckBytes },
+      parquetjs:
+        typeof parquetjs === "string"
+          ? parquetjs
+          : { ...parquetjs, ...rate(n, inputBytes, parquetjs.medianMs), outputBytes: parquetjsBytes },
+      jsonParse: { ...parseOnly, ...rate(n, inputBytes, parseOnly.medianMs) },
+      ratioVsDuckdb: +vsDuck.toFixed(3),
+      ratioVsParquetjs: vsPq === undefined ? null : +vsPq.toFixed(3),
+      batchRss: rss,
+    };
+    console.log(JSON.stringify(summary));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await benchEncode(process.argv.slice(2));
+}
