@@ -32,6 +32,11 @@ export interface TransformationRecordOut {
   /** Base64 of the transformed JSON payload (ignored unless `Ok`). */
   readonly data?: string;
   readonly metadata?: { readonly partitionKeys?: Readonly<Record<string, string>> };
+  /**
+   * Sluice's extension for `ProcessingFailed`: why, so the errors prefix can say. Firehose
+   * transformers leave it out and the batcher falls back to a generic code.
+   */
+  readonly error?: { readonly code: string; readonly message: string };
 }
 
 export interface TransformationResponse {

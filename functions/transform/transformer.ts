@@ -70,7 +70,7 @@ function transformOne(
   const { recordId, data } = input;
   const fail = (code: string, message: string): TransformationRecordOut => {
     failures.push({ recordId, code, message });
-    return { recordId, result: "ProcessingFailed", data };
+    return { recordId, result: "ProcessingFailed", data, error: { code, message } };
   };
   const decoded = decode(data);
   if (!decoded.ok) return fail(decoded.failure.code, decoded.failure.message);
@@ -114,7 +114,12 @@ export function createTransformer(
         // Nothing above should throw; if something does, it still costs only this record.
         const reason = error instanceof Error ? error.message : String(error);
         failures.push({ recordId: input.recordId, code: "TRANSFORM_ERROR", message: reason.slice(0, 200) });
-        out = { recordId: input.recordId, result: "ProcessingFailed", data: input.data };
+        out = {
+          recordId: input.recordId,
+          result: "ProcessingFailed",
+          data: input.data,
+          error: { code: "TRANSFORM_ERROR", message: reason.slice(0, 200) },
+        };
       }
       if (out.result === "Ok") ok++;
       else if (out.result === "Dropped") dropped++;

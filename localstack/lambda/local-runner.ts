@@ -15,9 +15,10 @@ import type {
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
-import { LOCAL_ACCOUNT } from "../../functions/core/names.ts";
+import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
+import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
 import { type HttpGateway, startHttpGateway } from "./http-gateway.ts";
 import { provision } from "./provision.ts";
@@ -60,9 +61,18 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   const clients = createAwsClients({ endpoint: o.endpoint, region });
   await provision(clients, o.manifest, config);
 
+  // Built-in transformers run in-process under their function names, as Lambda would run them.
+  const names = resourceNames(o.manifest.name, LOCAL_ACCOUNT, region);
+  const inProcess = new Map<string, TransformerFunction>();
+  for (const p of Object.values(config.pipelines)) {
+    if (p.steps.length > 0 && p.transformer === names.transformFunction(p.name)) {
+      inProcess.set(p.transformer, createTransformer(p.steps));
+    }
+  }
+  for (const [name, fn] of o.transformers ?? []) inProcess.set(name, fn);
   const remote = lambdaInvoker(clients.lambda);
   const invoke: TransformerInvoker = (name, event) => {
-    const local = o.transformers?.get(name);
+    const local = inProcess.get(name);
     return local ? local(event) : remote(name, event);
   };
 

@@ -7,7 +7,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { KinesisStreamBatchResponse, KinesisStreamRecord } from "aws-lambda";
 import { type BackoffPolicy, DEFAULT_BACKOFF, isTransient, withRetries } from "../backoff.ts";
-import { type CheckpointStore, compareSequence } from "../checkpoints.ts";
+import { type Checkpoint, type CheckpointStore, compareSequence } from "../checkpoints.ts";
 import type { TransformerInvoker } from "../firehose-contract.ts";
 import type { Logger } from "../logger.ts";
 import { type ColumnPlan, encodeParquet, type ParquetRow, planColumns } from "../parquet/index.ts";
@@ -123,6 +123,60 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     };
   }
 
+  /** decode -> transform -> partition -> roll -> encode -> put; returns what was written. */
+  async function deliver(
+    fresh: readonly KinesisStreamRecord[],
+    shardId: string,
+    firstSeq: string,
+    checkpoint: Checkpoint,
+  ) {
+    // decode
+    const decoded = decodeRecords(fresh);
+    const failures = [...decoded.failures];
+    const mine = decoded.items.filter((i) => sources.has(i.envelope!.stream));
+
+    // transform
+    let items: DeliveryItem[] = mine;
+    let dropped = 0;
+    if (pipeline.transformer !== undefined) {
+      const t = await transformItems(mine, {
+        invoke: deps.invoke,
+        transformer: pipeline.transformer,
+        pipeline: pipeline.name,
+        region: deps.region,
+        shardId,
+        invocationId: `${shardId}-${firstSeq}`,
+        retry,
+        timeoutMs: deps.transformTimeoutMs ?? 60_000,
+      });
+      items = t.items;
+      dropped = t.dropped;
+      failures.push(...t.failures);
+    }
+
+    // partition and roll
+    const partitioned = partitionItems(items, prefixOf, pipeline.name, pipeline.sink.roll);
+    failures.push(...partitioned.failures);
+
+    // encode
+    const objects: OutputObject[] = [];
+    for (const file of partitioned.files) {
+      const obj = await encodeFile(file, shardId, firstSeq, failures);
+      if (obj) objects.push(obj);
+    }
+    objects.push(...errorObjects(failures, pipeline.name, shardId, firstSeq));
+
+    // put: record the keys first, clear what a failed attempt left that this one will not overwrite
+    const keys = objects.map((o) => o.key);
+    await withRetries(retry, isTransient, () =>
+      deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, keys),
+    );
+    const stale = checkpoint.pending.filter((k) => !keys.includes(k));
+    if (stale.length > 0) await deleteObjects(stale, writer);
+    await putObjects(objects, writer);
+    return { objects, failures, dropped, items };
+  }
+
   return async (records) => {
     if (records.length === 0) return { batchItemFailures: [] };
     const shardId = shardOf(records[0]!);
@@ -139,54 +193,26 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     const firstSeq = fresh[0]!.kinesis.sequenceNumber;
     const lastSeq = fresh[fresh.length - 1]!.kinesis.sequenceNumber;
 
+    const failBatch = (err: unknown) => {
+      // Nothing past the checkpoint is committed: ask the event source to retry from its first record.
+      log.error("batch failed", {
+        error: (err as Error).name,
+        message: (err as Error).message.slice(0, 200),
+      });
+      return { batchItemFailures: [{ itemIdentifier: firstSeq }] };
+    };
+
+    let written: Awaited<ReturnType<typeof deliver>>;
     try {
-      // decode
-      const decoded = decodeRecords(fresh);
-      const failures = [...decoded.failures];
-      const mine = decoded.items.filter((i) => sources.has(i.envelope!.stream));
-
-      // transform
-      let items: DeliveryItem[] = mine;
-      let dropped = 0;
-      if (pipeline.transformer !== undefined) {
-        const t = await transformItems(mine, {
-          invoke: deps.invoke,
-          transformer: pipeline.transformer,
-          pipeline: pipeline.name,
-          region: deps.region,
-          shardId,
-          invocationId: `${shardId}-${firstSeq}`,
-          retry,
-          timeoutMs: deps.transformTimeoutMs ?? 60_000,
-        });
-        items = t.items;
-        dropped = t.dropped;
-        failures.push(...t.failures);
-      }
-
-      // partition and roll
-      const partitioned = partitionItems(items, prefixOf, pipeline.name, pipeline.sink.roll);
-      failures.push(...partitioned.failures);
-
-      // encode
-      const objects: OutputObject[] = [];
-      for (const file of partitioned.files) {
-        const obj = await encodeFile(file, shardId, firstSeq, failures);
-        if (obj) objects.push(obj);
-      }
-      objects.push(...errorObjects(failures, pipeline.name, shardId, firstSeq));
-
-      // put: record intent, clear a failed attempt's leftovers, write
-      const keys = objects.map((o) => o.key);
-      await withRetries(retry, isTransient, () =>
-        deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, keys),
-      );
-      const stale = checkpoint.pending.filter((k) => !keys.includes(k));
-      if (stale.length > 0) await deleteObjects(stale, writer);
-      await putObjects(objects, writer);
-      await deps.beforeCommit?.();
-
-      // commit
+      written = await deliver(fresh, shardId, firstSeq, checkpoint);
+    } catch (err) {
+      return failBatch(err);
+    }
+    // A crash here (timeout, out of memory) leaves objects written and the checkpoint behind:
+    // the retry finds them in `pending` and replaces them.
+    await deps.beforeCommit?.();
+    try {
+      const { objects, failures, dropped, items } = written;
       const delivered = objects.filter((o) => o.key.endsWith(".parquet")).reduce((n, o) => n + o.records, 0);
       // Compared as instants: ISO strings with different fraction digits do not sort as text.
       const watermarkMs = items.reduce(
@@ -202,29 +228,25 @@ export function createBatcher(deps: BatcherDeps): Batcher {
           dropped,
         }),
       );
+      const files = objects.map((o) => o.key);
       const summary = {
         shardId,
         skipped: records.length - fresh.length,
         delivered,
         failed: failures.length,
         dropped,
-        files: keys,
+        files,
       };
       log.info("batch committed", {
         records: records.length,
         delivered,
         failed: failures.length,
         dropped,
-        files: keys.length,
+        files: files.length,
       });
       return { batchItemFailures: [], summary };
     } catch (err) {
-      // Nothing past the checkpoint is committed: ask the event source to retry from its first record.
-      log.error("batch failed", {
-        error: (err as Error).name,
-        message: (err as Error).message.slice(0, 200),
-      });
-      return { batchItemFailures: [{ itemIdentifier: firstSeq }] };
+      return failBatch(err);
     }
   };
 }

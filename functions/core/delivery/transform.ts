@@ -112,8 +112,8 @@ export async function transformItems(
       failures.push({
         item,
         stage: "transform",
-        code: "PROCESSING_FAILED",
-        message: "the transformer reported ProcessingFailed",
+        code: answer.error?.code ?? "PROCESSING_FAILED",
+        message: answer.error?.message ?? "the transformer reported ProcessingFailed",
       });
       continue;
     }
