@@ -53,6 +53,16 @@ export class Pipeline extends Construct {
       memorySize: 1769,
       timeout: Duration.minutes(5),
       environment,
+      bundling: {
+        // parquet-wasm's Node build loads its wasm from beside the bundle (DESIGN.md).
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [
+            `cp "${inputDir}/node_modules/parquet-wasm/node/parquet_wasm_bg.wasm" "${outputDir}/"`,
+          ],
+        },
+      },
     });
     props.bucket.grantReadWrite(this.batcher);
     props.bucket.grantDelete(this.batcher);

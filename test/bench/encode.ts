@@ -12,7 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
-import { encodeParquet, type ParquetRow, planColumns } from "../../functions/core/parquet/index.ts";
+import {
+  encodeParquet,
+  type ParquetCompression,
+  type ParquetRow,
+  planColumns,
+} from "../../functions/core/parquet/index.ts";
 import { generateFeedback, toNdjson } from "./generate.ts";
 
 const SCHEMA_PATH = fileURLToPath(new URL("../../schemas/feedback.v1.json", import.meta.url));
@@ -79,6 +84,7 @@ function sluiceEncode(
   schema: JsonSchema,
   lines: readonly string[],
   env: Envelope,
+  compression: ParquetCompression = "zstd",
 ): { bytes: Uint8Array; parseMs: number; encodeMs: number } {
   const t0 = performance.now();
   const rows: ParquetRow[] = new Array(lines.length);
@@ -95,7 +101,7 @@ function sluiceEncode(
   const t1 = performance.now();
   const plan = planColumns(schema);
   const result = encodeParquet(plan, rows, {
-    compression: "zstd",
+    compression,
     rowGroupSize: ROW_GROUP,
     metadata: METADATA,
   });
@@ -104,16 +110,34 @@ function sluiceEncode(
   return { bytes: result.bytes, parseMs: t1 - t0, encodeMs: performance.now() - t1 };
 }
 
-async function measure(runs: number, fn: () => Promise<void> | void): Promise<Timing> {
-  await fn(); // warm-up: JIT, wasm memory growth, DuckDB caches
-  const runsMs: number[] = [];
+interface Contender {
+  name: string;
+  run: () => Promise<void> | void;
+}
+
+/**
+ * One warm-up each (JIT, wasm memory growth, DuckDB caches), then `runs` rounds that run every
+ * contender once, so load from other processes on a shared machine spreads over all of them.
+ */
+async function measureInterleaved(
+  runs: number,
+  contenders: readonly Contender[],
+): Promise<Map<string, Timing>> {
+  for (const c of contenders) await c.run();
+  const times = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (let r = 0; r < runs; r++) {
-    const t = performance.now();
-    await fn();
-    runsMs.push(performance.now() - t);
+    for (const c of contenders) {
+      const t = performance.now();
+      await c.run();
+      times.get(c.name)!.push(performance.now() - t);
+    }
   }
-  const sorted = [...runsMs].sort((a, b) => a - b);
-  return { medianMs: sorted[Math.floor(sorted.length / 2)]!, bestMs: sorted[0]!, runsMs };
+  const out = new Map<string, Timing>();
+  for (const [name, runsMs] of times) {
+    const sorted = [...runsMs].sort((a, b) => a - b);
+    out.set(name, { medianMs: sorted[Math.floor(sorted.length / 2)]!, bestMs: sorted[0]!, runsMs });
+  }
+  return out;
 }
 
 function rate(records: number, bytes: number, ms: number): { recordsPerSec: number; mbPerSec: number } {
@@ -221,20 +245,37 @@ export async function benchEncode(args: string[]): Promise<void> {
     const env = makeEnvelope(lines);
     console.log(
       `encode bench: ${n} feedback records, ${(inputBytes / 1e6).toFixed(1)} MB NDJSON ` +
-        `(${Math.round(inputBytes / n)} B/record), ${opts.runs} timed runs after one warm-up, one core`,
+        `(${Math.round(inputBytes / n)} B/record), ${opts.runs} interleaved timed rounds after one warm-up, one core`,
     );
+
+    const contenders: Contender[] = [];
 
     // 1. Sluice
     const sluiceOut = join(dir, "sluice.parquet");
     let parseMs = 0;
     let encodeMs = 0;
     let sluiceBytes = 0;
-    const sluice = await measure(opts.runs, () => {
-      const r = sluiceEncode(schema, lines, env);
-      writeFileSync(sluiceOut, r.bytes);
-      parseMs = r.parseMs;
-      encodeMs = r.encodeMs;
-      sluiceBytes = r.bytes.length;
+    contenders.push({
+      name: "sluice",
+      run: () => {
+        const r = sluiceEncode(schema, lines, env);
+        writeFileSync(sluiceOut, r.bytes);
+        parseMs = r.parseMs;
+        encodeMs = r.encodeMs;
+        sluiceBytes = r.bytes.length;
+      },
+    });
+
+    // 1b. Sluice with SNAPPY: the same codec as parquetjs below, and it shows what the wasm ZSTD costs
+    const snappyOut = join(dir, "sluice-snappy.parquet");
+    let snappyBytes = 0;
+    contenders.push({
+      name: "sluiceSnappy",
+      run: () => {
+        const r = sluiceEncode(schema, lines, env, "snappy");
+        writeFileSync(snappyOut, r.bytes);
+        snappyBytes = r.bytes.length;
+      },
     });
 
     // 2. DuckDB, single-threaded
@@ -246,22 +287,20 @@ export async function benchEncode(args: string[]): Promise<void> {
     const copy =
       `COPY (SELECT * FROM read_json('${inputPath}', format='newline_delimited')) ` +
       `TO '${duckOut}' (FORMAT parquet, COMPRESSION zstd)`;
-    const duck = await measure(opts.runs, async () => {
-      await conn.run(copy);
+    contenders.push({
+      name: "duckdb",
+      run: async () => {
+        await conn.run(copy);
+      },
     });
-    const duckBytes = statSync(duckOut).size;
-    const check = await conn.runAndReadAll(`SELECT count(*)::INTEGER FROM read_parquet('${sluiceOut}')`);
-    const sluiceRows = check.getRows()[0]?.[0];
-    if (sluiceRows !== n) throw new Error(`Sluice file has ${String(sluiceRows)} rows, expected ${n}`);
-    conn.closeSync();
 
     // 3. @dsnp/parquetjs (it has no ZSTD; SNAPPY is its fastest codec, so this flatters it)
-    let parquetjs: Timing | string = "skipped";
-    let parquetjsBytes = 0;
+    let parquetjsProblem: string | undefined = opts.parquetjs ? undefined : "skipped";
+    const pqOut = join(dir, "parquetjs.parquet");
     if (opts.parquetjs) {
       const pq = await loadParquetjs();
       if (typeof pq === "string") {
-        parquetjs = `unavailable: ${pq}`;
+        parquetjsProblem = `unavailable: ${pq}`;
       } else {
         const pqSchema = new pq.ParquetSchema({
           customerId: { type: "UTF8", compression: "SNAPPY" },
@@ -272,28 +311,44 @@ export async function benchEncode(args: string[]): Promise<void> {
           ts: { type: "TIMESTAMP_MICROS", compression: "SNAPPY" },
           channel: { type: "UTF8", optional: true, compression: "SNAPPY" },
         });
-        const pqOut = join(dir, "parquetjs.parquet");
+        const writeAll = async (): Promise<void> => {
+          const w = await pq.ParquetWriter.openFile(pqSchema, pqOut, { rowGroupSize: ROW_GROUP });
+          for (let i = 0; i < lines.length; i++) {
+            const data = JSON.parse(lines[i]!) as Record<string, unknown>;
+            data.ts = new Date(data.ts as string);
+            await w.appendRow(data);
+          }
+          await w.close();
+        };
         try {
-          parquetjs = await measure(opts.runs, async () => {
-            const w = await pq.ParquetWriter.openFile(pqSchema, pqOut, { rowGroupSize: ROW_GROUP });
-            for (let i = 0; i < lines.length; i++) {
-              const data = JSON.parse(lines[i]!) as Record<string, unknown>;
-              data.ts = new Date(data.ts as string);
-              await w.appendRow(data);
-            }
-            await w.close();
-          });
-          parquetjsBytes = statSync(pqOut).size;
+          await writeAll(); // fail here, not mid-measurement, if it cannot run
+          contenders.push({ name: "parquetjs", run: writeAll });
         } catch (e) {
-          parquetjs = `failed: ${e instanceof Error ? e.message : String(e)}`;
+          parquetjsProblem = `failed: ${e instanceof Error ? e.message : String(e)}`;
         }
       }
     }
 
     // 4. JSON.parse alone: the floor under any JS encoder
-    const parseOnly = await measure(opts.runs, () => {
-      for (let i = 0; i < lines.length; i++) JSON.parse(lines[i]!);
+    contenders.push({
+      name: "jsonParse",
+      run: () => {
+        for (let i = 0; i < lines.length; i++) JSON.parse(lines[i]!);
+      },
     });
+
+    const timings = await measureInterleaved(opts.runs, contenders);
+    const sluice = timings.get("sluice")!;
+    const sluiceSnappy = timings.get("sluiceSnappy")!;
+    const duck = timings.get("duckdb")!;
+    const parseOnly = timings.get("jsonParse")!;
+    const parquetjs: Timing | string = timings.get("parquetjs") ?? parquetjsProblem ?? "not run";
+    const duckBytes = statSync(duckOut).size;
+    const parquetjsBytes = typeof parquetjs === "string" ? 0 : statSync(pqOut).size;
+    const check = await conn.runAndReadAll(`SELECT count(*)::INTEGER FROM read_parquet('${sluiceOut}')`);
+    const sluiceRows = check.getRows()[0]?.[0];
+    if (sluiceRows !== n) throw new Error(`Sluice file has ${String(sluiceRows)} rows, expected ${n}`);
+    conn.closeSync();
 
     const rss = measureRss(dir);
 
@@ -311,13 +366,18 @@ export async function benchEncode(args: string[]): Promise<void> {
     };
     row("sluice (parse+encode zstd)", sluice, sluiceBytes);
     console.log(`    last run: parse ${parseMs.toFixed(0)} ms + plan/encode ${encodeMs.toFixed(0)} ms`);
+    row("sluice (snappy)", sluiceSnappy, snappyBytes);
     row("duckdb (threads=1, zstd)", duck, duckBytes);
     row("parquetjs (snappy)", parquetjs, parquetjsBytes);
     row("JSON.parse only", parseOnly, 0);
     const vsDuck = duck.medianMs / sluice.medianMs;
     const vsPq = typeof parquetjs === "string" ? undefined : parquetjs.medianMs / sluice.medianMs;
     console.log(`  sluice/duckdb    ${vsDuck.toFixed(2)}x (target >= 0.5x)`);
+    const vsPqSnappy = typeof parquetjs === "string" ? undefined : parquetjs.medianMs / sluiceSnappy.medianMs;
     console.log(`  sluice/parquetjs ${vsPq === undefined ? "n/a" : `${vsPq.toFixed(2)}x`} (target >= 5x)`);
+    console.log(
+      `  sluice/parquetjs, both snappy ${vsPqSnappy === undefined ? "n/a" : `${vsPqSnappy.toFixed(2)}x`}`,
+    );
     if (typeof rss === "string") console.log(`  peak RSS: ${rss}`);
     else {
       console.log(
@@ -339,6 +399,11 @@ export async function benchEncode(args: string[]): Promise<void> {
         parseMs,
         encodeMs,
       },
+      sluiceSnappy: {
+        ...sluiceSnappy,
+        ...rate(n, inputBytes, sluiceSnappy.medianMs),
+        outputBytes: snappyBytes,
+      },
       duckdb: { ...duck, ...rate(n, inputBytes, duck.medianMs), outputBytes: duckBytes },
       parquetjs:
         typeof parquetjs === "string"
@@ -347,6 +412,7 @@ export async function benchEncode(args: string[]): Promise<void> {
       jsonParse: { ...parseOnly, ...rate(n, inputBytes, parseOnly.medianMs) },
       ratioVsDuckdb: +vsDuck.toFixed(3),
       ratioVsParquetjs: vsPq === undefined ? null : +vsPq.toFixed(3),
+      ratioVsParquetjsBothSnappy: vsPqSnappy === undefined ? null : +vsPqSnappy.toFixed(3),
       batchRss: rss,
     };
     console.log(JSON.stringify(summary));

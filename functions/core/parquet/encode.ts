@@ -751,21 +751,15 @@ function writeFile(built: Built, n: number, options: EncodeOptions): Uint8Array 
     .setCompression(COMPRESSION[options.compression])
     .setMaxRowGroupSize(options.rowGroupSize)
     .setWriteBatchSize(8192)
-    .setDictionaryEnabled(!process.env.NODICT)
-    .setStatisticsEnabled(process.env.STATS === "none" ? EnabledStatistics.None : EnabledStatistics.Page)
+    .setDictionaryEnabled(true)
+    .setStatisticsEnabled(EnabledStatistics.Page)
     .setKeyValueMetadata(new Map(Object.entries(options.metadata)));
   for (let k = 0; k < built.fields.length; k++) {
     const name = built.fields[k]!.name;
     const { dictionary, statistics } = built.settings[k]!;
-    const mode = process.env.STATS;
-    const st = mode === "none" ? EnabledStatistics.None : mode === "chunk" && statistics !== EnabledStatistics.None ? EnabledStatistics.Chunk : statistics;
-    props = props.setColumnDictionaryEnabled(name, process.env.NODICT ? false : dictionary).setColumnStatisticsEnabled(name, st);
+    props = props.setColumnDictionaryEnabled(name, dictionary).setColumnStatisticsEnabled(name, statistics);
   }
-  const T = performance.now();
-  const out = writeParquet(table, props.build());
-  (globalThis as unknown as { W: number[] }).W ??= [];
-  (globalThis as unknown as { W: number[] }).W.push(performance.now() - T);
-  return out;
+  return writeParquet(table, props.build());
 }
 
 /**
