@@ -1,0 +1,17 @@
+/**
+ * `npm run bench -- <name> [options]`: benchmarks that compare Sluice with peers measured in the
+ * same run and print ratios. Speed is never asserted in tests; it is reported here.
+ */
+import { benchEncode } from "./encode.ts";
+
+const benches: Record<string, (args: string[]) => Promise<void>> = {
+  encode: benchEncode,
+};
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name ? benches[name] : undefined;
+if (!bench) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join("|")}> [options]\n`);
+  process.exit(2);
+}
+await bench(args);
