@@ -5,6 +5,9 @@ const MAX_HEADER_BYTES = 4096;
 
 type State = "header" | "data" | "data-crlf" | "trailer";
 
+/** The client's body is malformed (a 400), as opposed to the backend failing. */
+export class AwsChunkedError extends Error {}
+
 /**
  * Strips `Content-Encoding: aws-chunked` framing (`<hex size>[;chunk-signature=..]\r\n<data>\r\n`
  * ... `0\r\n<trailers>\r\n\r\n`) from an S3 upload body. Real S3 does this server-side; s3rver
@@ -30,19 +33,20 @@ export class AwsChunkedDecoder extends Transform {
         } else if (this.state === "data-crlf") {
           if (input.length < 2) break;
           if (input[0] !== 0x0d || input[1] !== 0x0a)
-            throw new Error("aws-chunked: missing CRLF after chunk data");
+            throw new AwsChunkedError("aws-chunked: missing CRLF after chunk data");
           input = input.subarray(2);
           this.state = "header";
         } else if (this.state === "header") {
           const end = input.indexOf("\r\n");
           if (end < 0) {
-            if (input.length > MAX_HEADER_BYTES) throw new Error("aws-chunked: chunk header too long");
+            if (input.length > MAX_HEADER_BYTES)
+              throw new AwsChunkedError("aws-chunked: chunk header too long");
             break;
           }
           const sizeText = input.subarray(0, end).toString("latin1").split(";")[0]?.trim() ?? "";
           const size = Number.parseInt(sizeText, 16);
           if (!/^[0-9a-fA-F]+$/.test(sizeText) || !Number.isSafeInteger(size)) {
-            throw new Error(`aws-chunked: bad chunk size "${sizeText}"`);
+            throw new AwsChunkedError(`aws-chunked: bad chunk size "${sizeText}"`);
           }
           input = input.subarray(end + 2);
           this.remaining = size;
@@ -61,7 +65,7 @@ export class AwsChunkedDecoder extends Transform {
 
   override _flush(callback: TransformCallback): void {
     if (this.state !== "trailer") {
-      callback(new Error("aws-chunked: body ended before the final zero-length chunk"));
+      callback(new AwsChunkedError("aws-chunked: body ended before the final zero-length chunk"));
       return;
     }
     callback();

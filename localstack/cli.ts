@@ -121,13 +121,15 @@ async function start(port: number | undefined, dataDir: string): Promise<void> {
     ].join("\n"),
   );
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const shutdown = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      // A second Ctrl-C means "now": the exit hooks still signal the backends.
-      process.exit(signal === "SIGINT" ? 130 : 143);
+    if (stoppingSince !== undefined) {
+      // Ctrl-C reaches npm, tsx and us at once, and tsx relays it again: only a later, deliberate
+      // second Ctrl-C means "now" (the exit hooks still signal the backends).
+      if (performance.now() - stoppingSince > 1_000) process.exit(signal === "SIGINT" ? 130 : 143);
+      return;
     }
-    stopping = true;
+    stoppingSince = performance.now();
     void (async () => {
       await stack.stop();
       await rm(PID_FILE, { force: true });

@@ -3,7 +3,7 @@ import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:h
 import http2 from "node:http2";
 import net from "node:net";
 import { pipeline } from "node:stream";
-import { AwsChunkedDecoder, decodedHeaders, isAwsChunked } from "./aws-chunked.ts";
+import { AwsChunkedDecoder, AwsChunkedError, decodedHeaders, isAwsChunked } from "./aws-chunked.ts";
 
 export const SERVICES = ["kinesis", "dynamodb", "s3", "kms"] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -131,12 +131,11 @@ function forwardHeaders(req: EdgeRequest): OutgoingHttpHeaders {
   return headers;
 }
 
-function responseHeaders(source: http.IncomingMessage, toHttp2: boolean): OutgoingHttpHeaders {
+function responseHeaders(source: http.IncomingMessage): OutgoingHttpHeaders {
   const headers: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(source.headers)) {
-    if (value === undefined) continue;
-    // Node's HTTP/2 layer throws on connection-specific headers; HTTP/1 frames the body itself.
-    if (HOP_BY_HOP.has(name) && (toHttp2 || name !== "trailer")) continue;
+    // Node's HTTP/2 layer throws on connection-specific headers; HTTP/1 re-frames the body itself.
+    if (value === undefined || HOP_BY_HOP.has(name)) continue;
     headers[name] = value;
   }
   return headers;
@@ -166,16 +165,18 @@ function proxy(
       upstreamRes.destroy();
       return;
     }
-    res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders(upstreamRes, req.httpVersionMajor === 2));
+    res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders(upstreamRes));
     pipeline(upstreamRes, res as NodeJS.WritableStream, () => {});
   });
   const fail = (error: Error | null | undefined): void => {
     if (!error) return;
     upstream.destroy();
-    if (!res.headersSent && !res.destroyed) {
-      sendAwsError(res, 502, service, "BadGateway", `${service} backend unavailable: ${error.message}`);
-    } else {
+    if (res.headersSent || res.destroyed) {
       res.destroy();
+    } else if (error instanceof AwsChunkedError) {
+      sendAwsError(res, 400, service, "IncompleteBody", error.message);
+    } else {
+      sendAwsError(res, 502, service, "BadGateway", `${service} backend unavailable: ${error.message}`);
     }
   };
   upstream.on("error", fail);
@@ -192,8 +193,8 @@ function proxy(
 
 /**
  * The single endpoint in front of all emulators. One TCP listener serves HTTP/1.1 and h2c: the
- * AWS SDK v3 Kinesis client defaults to HTTP/2, which kinesis-mock mishandles for large bodies, so
- * the edge terminates HTTP/2 itself and talks HTTP/1.1 to every backend.
+ * AWS SDK v3 Kinesis client defaults to HTTP/2, and kinesis-mock's own h2c fails with protocol
+ * errors, so the edge terminates HTTP/2 itself and talks HTTP/1.1 to every backend.
  */
 export async function startEdge(options: EdgeOptions): Promise<EdgeServer> {
   const backends = new Map<ServiceName, URL>();

@@ -44,10 +44,37 @@ function hasPdeathsig(): boolean {
   return pdeathsigSupport;
 }
 
+const cleanups = new Set<() => void>();
+
 function killAllSync(): void {
   for (const child of live) {
     child.kill("SIGTERM");
   }
+  for (const cleanup of cleanups) {
+    try {
+      cleanup();
+    } catch {
+      // Best effort while the process is going down.
+    }
+  }
+  cleanups.clear();
+}
+
+/**
+ * Runs `cleanup` synchronously if the process exits or is signalled before the returned function
+ * is called (e.g. removing a temp dir that stop() would have removed).
+ */
+export function registerCleanup(cleanup: () => void): () => void {
+  cleanups.add(cleanup);
+  installHooks();
+  return () => {
+    cleanups.delete(cleanup);
+    removeHooksIfIdle();
+  };
+}
+
+function removeHooksIfIdle(): void {
+  if (live.size === 0 && cleanups.size === 0) removeHooks();
 }
 
 function onSignal(signal: NodeJS.Signals): void {
@@ -103,13 +130,13 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
     child.once("exit", (code) => {
       running = false;
       live.delete(child);
-      if (live.size === 0) removeHooks();
+      removeHooksIfIdle();
       resolve(code);
     });
     child.once("error", (error) => {
       running = false;
       live.delete(child);
-      if (live.size === 0) removeHooks();
+      removeHooksIfIdle();
       lines.push(String(error));
       resolve(null);
     });

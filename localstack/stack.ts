@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -8,7 +9,7 @@ import { type EdgeServer, SERVICES, type ServiceName, type ServiceStatus, startE
 import { StackStartError } from "./errors.ts";
 import { startKmsServer } from "./kms/server.ts";
 import { CACHE_DIR } from "./paths.ts";
-import type { ManagedProcess } from "./process.ts";
+import { type ManagedProcess, registerCleanup } from "./process.ts";
 
 export { StackStartError } from "./errors.ts";
 
@@ -85,11 +86,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     const result = {} as Record<ServiceName, ServiceStatus>;
     for (const service of SERVICES) {
       const backend = backends.get(service);
-      result[service] = !backend
-        ? "starting"
-        : backend.process && !backend.process.running
-          ? "error"
-          : "running";
+      if (!backend) result[service] = "starting";
+      else if (backend.process && !backend.process.running) result[service] = "error";
+      else result[service] = "running";
     }
     return result;
   };
@@ -109,6 +108,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
 
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), "sluice-localstack-")));
+  const forgetDataDir = ownsDataDir
+    ? registerCleanup(() => rmSync(dataDir, { recursive: true, force: true }))
+    : () => {};
   let stopping = false;
 
   const register = (backend: RunningBackend): void => {
@@ -148,6 +150,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
       await edge.close();
       await Promise.allSettled([...backends.values()].map((backend) => backend.stop()));
       if (ownsDataDir) await rm(dataDir, { recursive: true, force: true });
+      forgetDataDir();
       log("stopped");
     })();
     return stopped;

@@ -44,6 +44,7 @@ import {
 } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
+import { AwsChunkedDecoder } from "../../localstack/aws-chunked.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../../localstack/stack.ts";
 
 let stack: EmbeddedStack | undefined;
@@ -354,4 +355,35 @@ test("starting on a port that is already taken fails fast with PORT_IN_USE", asy
   } finally {
     blocker.close();
   }
+});
+
+test("the aws-chunked decoder strips signed and unsigned framing whatever the read boundaries", async () => {
+  const payload = randomBytes(70_000);
+  const parts = [payload.subarray(0, 65_536), payload.subarray(65_536)];
+  const unsigned = Buffer.concat([
+    ...parts.flatMap((p) => [Buffer.from(`${p.length.toString(16)}\r\n`), p, Buffer.from("\r\n")]),
+    Buffer.from("0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"),
+  ]);
+  const signed = Buffer.concat([
+    ...parts.flatMap((p) => [
+      Buffer.from(`${p.length.toString(16)};chunk-signature=${"a".repeat(64)}\r\n`),
+      p,
+      Buffer.from("\r\n"),
+    ]),
+    Buffer.from(`0;chunk-signature=${"b".repeat(64)}\r\n\r\n`),
+  ]);
+  for (const framed of [unsigned, signed]) {
+    for (const step of [1, 7, 4096, framed.length]) {
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < framed.length; i += step) pieces.push(framed.subarray(i, i + step));
+      const decoded = Buffer.concat(await Readable.from(pieces).pipe(new AwsChunkedDecoder()).toArray());
+      assert.ok(decoded.equals(payload), `step ${step}`);
+    }
+  }
+  await assert.rejects(
+    Readable.from([Buffer.from("5\r\nhel")])
+      .pipe(new AwsChunkedDecoder())
+      .toArray(),
+    /ended before the final zero-length chunk/,
+  );
 });
