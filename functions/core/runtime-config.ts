@@ -4,7 +4,7 @@
  * its environment with `parseRuntimeConfig`, and nothing deeper reads `process.env`.
  */
 import type { BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
-import { resourceNames } from "./names.ts";
+import { type ResourceNames, resourceNames } from "./names.ts";
 
 export interface StreamRuntime {
   readonly name: string;
@@ -35,12 +35,7 @@ export interface PipelineRuntime {
 export interface RuntimeConfig {
   readonly app: string;
   readonly eventStream: string;
-  readonly tables: {
-    readonly idempotency: string;
-    readonly checkpoints: string;
-    readonly schemas: string;
-    readonly apiKeys: string;
-  };
+  readonly tables: ResourceNames["tables"];
   readonly kmsKeyId: string;
   readonly streams: Readonly<Record<string, StreamRuntime>>;
   readonly pipelines: Readonly<Record<string, PipelineRuntime>>;
