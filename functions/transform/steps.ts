@@ -3,8 +3,10 @@
  * parsing (paths, regexes, templates, time formats, custom lookups) happens in `compileSteps`,
  * which throws on anything malformed; `apply` never throws and never changes its input.
  */
+
 import { createHash, randomUUID } from "node:crypto";
 import type { FilterCondition, TransformStep } from "../core/manifest/types.ts";
+import { STEP_KINDS } from "../core/manifest/types.ts";
 import { customTransform } from "./custom.ts";
 import { compileCondition } from "./filter.ts";
 import {
@@ -432,19 +434,6 @@ function compileCustom(name: unknown, options: unknown, where: string): StepFn {
     return undefined;
   };
 }
-
-const STEP_KINDS = [
-  "filter",
-  "rename",
-  "project",
-  "set",
-  "drop",
-  "coerce",
-  "timestamp",
-  "mask",
-  "route",
-  "custom",
-];
 
 function kindOf(step: TransformStep): string {
   if (!isObject(step)) throw new Error("a step must be a mapping");

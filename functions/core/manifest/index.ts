@@ -10,6 +10,6 @@ export {
   manifestSchema,
   PREFIX_PLACEHOLDERS,
   SET_TEMPLATES,
-  STEP_KINDS,
 } from "./load.ts";
 export type * from "./types.ts";
+export { STEP_KINDS } from "./types.ts";

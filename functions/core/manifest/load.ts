@@ -33,6 +33,7 @@ import type {
   StreamDef,
   TransformStep,
 } from "./types.ts";
+import { STEP_KINDS } from "./types.ts";
 
 // ajv-formats is CommonJS with a default export that ESM sees as the module object.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
@@ -41,20 +42,6 @@ export const DEFAULT_MANIFEST_PATH = "sluice.yaml";
 
 /** The JSON Schema of `sluice.yaml` as users write it (no defaults filled in). */
 export const manifestSchema: Readonly<Record<string, unknown>> = schemaJson;
-
-/** Keys that name a transform step's kind; a step has exactly one. */
-export const STEP_KINDS = [
-  "filter",
-  "rename",
-  "project",
-  "set",
-  "drop",
-  "coerce",
-  "timestamp",
-  "mask",
-  "route",
-  "custom",
-] as const;
 
 /** Placeholders a sink prefix may use besides `{field:NAME}` and `{partitionKey:NAME}`. */
 export const PREFIX_PLACEHOLDERS = ["stream", "pipeline", "yyyy", "MM", "dd", "HH", "mm"] as const;

@@ -138,3 +138,17 @@ export interface SinkDef {
   /** KMS key for SSE-KMS; the app's key when absent. */
   readonly kmsKeyArn?: string;
 }
+
+/** Keys that name a transform step's kind; a step has exactly one. */
+export const STEP_KINDS = [
+  "filter",
+  "rename",
+  "project",
+  "set",
+  "drop",
+  "coerce",
+  "timestamp",
+  "mask",
+  "route",
+  "custom",
+] as const;
