@@ -4,6 +4,8 @@
  * metadata. Every substituted value is made safe for an S3 key: no `/`, no `.` or `..` segment,
  * no control characters, never empty.
  */
+import { compilePath, getPath } from "./field-path.ts";
+
 export interface PrefixContext {
   readonly stream: string;
   readonly pipeline: string;
@@ -40,15 +42,6 @@ export function safeSegment(value: string): string {
   return encoded;
 }
 
-function fieldValue(data: unknown, path: string): unknown {
-  let v: unknown = data;
-  for (const part of path.split(".")) {
-    if (v === null || typeof v !== "object" || !Object.hasOwn(v, part)) return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  return v;
-}
-
 function compilePart(name: string): Part {
   switch (name) {
     case "stream":
@@ -67,10 +60,10 @@ function compilePart(name: string): Part {
       return (c) => pad(new Date(c.eventTimeMs).getUTCMinutes());
   }
   if (name.startsWith("field:")) {
-    const path = name.slice(6);
+    const path = compilePath(name.slice(6));
     return (c) => {
-      const v = fieldValue(c.data, path);
-      if (v === undefined || v === null) return { missing: `field ${path}` };
+      const v = getPath(c.data, path);
+      if (v === undefined || v === null) return { missing: `field ${path.text}` };
       return typeof v === "object" ? JSON.stringify(v) : String(v);
     };
   }

@@ -1,39 +1,12 @@
 /**
- * Dotted field paths (`a.b.c`) over JSON records. Reads see only own properties and writes
- * define own properties, so a `__proto__`, `constructor` or `prototype` segment in data or
- * config is just a field name and can never reach a prototype.
+ * Writing dotted field paths (`a.b.c`): writes define own properties, so a `__proto__`,
+ * `constructor` or `prototype` segment in data or config can never reach a prototype.
+ * Reading lives in functions/core/field-path.ts.
  */
 
-export type JsonObject = Record<string, unknown>;
+import { type FieldPath, getPath, isObject, type JsonObject } from "../core/field-path.ts";
 
-/** A compiled dotted path: its segments, plus the original text for messages. */
-export interface FieldPath {
-  readonly text: string;
-  readonly keys: readonly string[];
-}
-
-export function compilePath(text: string): FieldPath {
-  if (typeof text !== "string" || text === "") throw new Error(`field path must be a non-empty string`);
-  const keys = text.split(".");
-  if (keys.some((key) => key === ""))
-    throw new Error(`field path ${JSON.stringify(text)} has an empty segment`);
-  return { text, keys };
-}
-
-/** A plain JSON object: not null, not an array. */
-export function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** The value at `path`, or undefined when any segment is absent (inherited keys count as absent). */
-export function getPath(root: unknown, path: FieldPath): unknown {
-  let node: unknown = root;
-  for (const key of path.keys) {
-    if (!isObject(node) || !Object.hasOwn(node, key)) return undefined;
-    node = node[key];
-  }
-  return node;
-}
+export { compilePath, type FieldPath, getPath, isObject, type JsonObject } from "../core/field-path.ts";
 
 /** Sets an own property; `__proto__` would hit the inherited setter with plain assignment. */
 export function defineField(target: JsonObject, key: string, value: unknown): void {

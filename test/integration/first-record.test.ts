@@ -7,7 +7,16 @@ import { after, before, test } from "node:test";
 import { silentLogger } from "../../functions/core/logger.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { download, duckdb, endpoint, listKeys, uniqueApp, waitFor } from "../support/env.ts";
+import {
+  download,
+  duckdb,
+  endpoint,
+  FEEDBACK_V1_COLUMN_TYPES,
+  listKeys,
+  parquetColumnTypes,
+  uniqueApp,
+  waitFor,
+} from "../support/env.ts";
 
 let runner: LocalRunner;
 let bucket: string;
@@ -64,23 +73,7 @@ test("one feedback record POSTed over HTTP lands as one typed Parquet row within
   assert.match(keys[0]!, /^feedback\/dt=2026-11-23\/hr=10\/shardId-\d+-\d+-0\.parquet$/);
 
   const dir = await download(runner.clients.s3, bucket, keys);
-  const types = await duckdb<{ column_name: string; column_type: string }>(
-    `DESCRIBE SELECT * FROM read_parquet('${dir}/*.parquet')`,
-  );
-  const typeOf = Object.fromEntries(types.map((t) => [t.column_name, t.column_type]));
-  assert.deepEqual(typeOf, {
-    _id: "VARCHAR",
-    _event_time: "TIMESTAMP WITH TIME ZONE",
-    _receive_time: "TIMESTAMP WITH TIME ZONE",
-    _schema_version: "INTEGER",
-    customerId: "VARCHAR",
-    content: "VARCHAR",
-    category: "VARCHAR",
-    isNegative: "BOOLEAN",
-    tags: "VARCHAR[]",
-    ts: "TIMESTAMP WITH TIME ZONE",
-    _extra: "VARCHAR",
-  });
+  assert.deepEqual(await parquetColumnTypes(`${dir}/*.parquet`), FEEDBACK_V1_COLUMN_TYPES);
   const rows = await duckdb(
     `SET TimeZone='UTC'; SELECT _id, epoch_us(_event_time) AS ev, _schema_version, customerId, content, category, isNegative, tags, epoch_us(ts) AS ts_us, _extra FROM read_parquet('${dir}/*.parquet')`,
   );

@@ -108,3 +108,26 @@ export async function readStream(
   }
   return out;
 }
+
+/** feedback.v1's Parquet columns as DuckDB reports them: envelope columns, schema, `_extra`. */
+export const FEEDBACK_V1_COLUMN_TYPES = {
+  _id: "VARCHAR",
+  _event_time: "TIMESTAMP WITH TIME ZONE",
+  _receive_time: "TIMESTAMP WITH TIME ZONE",
+  _schema_version: "INTEGER",
+  customerId: "VARCHAR",
+  content: "VARCHAR",
+  category: "VARCHAR",
+  isNegative: "BOOLEAN",
+  tags: "VARCHAR[]",
+  ts: "TIMESTAMP WITH TIME ZONE",
+  _extra: "VARCHAR",
+} as const;
+
+/** Column name -> DuckDB type of the Parquet files matching `glob`. */
+export async function parquetColumnTypes(glob: string): Promise<Record<string, string>> {
+  const rows = await duckdb<{ column_name: string; column_type: string }>(
+    `DESCRIBE SELECT * FROM read_parquet('${glob}')`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.column_name, r.column_type]));
+}

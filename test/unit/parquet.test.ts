@@ -17,6 +17,7 @@ import {
   type ParquetRow,
   planColumns,
 } from "../../functions/core/parquet/index.ts";
+import { FEEDBACK_V1_COLUMN_TYPES, parquetColumnTypes } from "../support/env.ts";
 
 const FEEDBACK = JSON.parse(
   readFileSync(new URL("../../schemas/feedback.v1.json", import.meta.url), "utf8"),
@@ -116,11 +117,6 @@ function save(result: EncodeResult): string {
 async function query(sql: string): Promise<Record<string, unknown>[]> {
   const reader = await conn.runAndReadAll(sql);
   return reader.getRowObjects() as Record<string, unknown>[];
-}
-
-async function columnTypes(path: string): Promise<Record<string, string>> {
-  const rows = await query(`DESCRIBE SELECT * FROM read_parquet('${path}')`);
-  return Object.fromEntries(rows.map((r) => [String(r.column_name), String(r.column_type)]));
 }
 
 async function codecs(path: string): Promise<string[]> {
@@ -244,19 +240,7 @@ describe("encodeParquet with feedback.v1", () => {
   });
 
   test("column types as DuckDB reads them", async () => {
-    assert.deepEqual(await columnTypes(path), {
-      _id: "VARCHAR",
-      _event_time: "TIMESTAMP WITH TIME ZONE",
-      _receive_time: "TIMESTAMP WITH TIME ZONE",
-      _schema_version: "INTEGER",
-      customerId: "VARCHAR",
-      content: "VARCHAR",
-      category: "VARCHAR",
-      isNegative: "BOOLEAN",
-      tags: "VARCHAR[]",
-      ts: "TIMESTAMP WITH TIME ZONE",
-      _extra: "VARCHAR",
-    });
+    assert.deepEqual(await parquetColumnTypes(path), FEEDBACK_V1_COLUMN_TYPES);
   });
 
   test("values survive exactly: unicode, microseconds, offsets, lists, nulls", async () => {
@@ -423,7 +407,7 @@ describe("encodeParquet with a rich schema", () => {
   });
 
   test("column types as DuckDB reads them", async () => {
-    const types = await columnTypes(path);
+    const types = await parquetColumnTypes(path);
     assert.equal(types.count, "BIGINT");
     assert.equal(types.score, "DOUBLE");
     assert.equal(types.price, "STRUCT(amount DOUBLE, currency VARCHAR)");
