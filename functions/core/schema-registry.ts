@@ -4,7 +4,13 @@
  * the schema text and its canonical fingerprint, so re-registering the same schema is a no-op.
  */
 import { createHash } from "node:crypto";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { SluiceError } from "./errors.ts";
 import type { JsonSchema } from "./manifest/types.ts";
 
@@ -109,6 +115,34 @@ export class SchemaRegistry {
       start = out.LastEvaluatedKey;
     } while (start);
     return items.map(fromItem);
+  }
+
+  /** Every subject with its latest version; the registry is small, so a scan is fine. */
+  async subjects(): Promise<{ subject: string; latestVersion: number; versions: number }[]> {
+    const latest = new Map<string, { latestVersion: number; versions: number }>();
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.dynamo.send(
+        new ScanCommand({
+          TableName: this.table,
+          ProjectionExpression: "subject, version",
+          FilterExpression: "version > :z",
+          ExpressionAttributeValues: { ":z": 0 },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of (out.Items ?? []) as { subject: string; version: number }[]) {
+        const seen = latest.get(item.subject) ?? { latestVersion: 0, versions: 0 };
+        latest.set(item.subject, {
+          latestVersion: Math.max(seen.latestVersion, item.version),
+          versions: seen.versions + 1,
+        });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return [...latest.entries()]
+      .map(([subject, v]) => ({ subject, ...v }))
+      .sort((a, b) => a.subject.localeCompare(b.subject));
   }
 
   /**

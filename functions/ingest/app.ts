@@ -5,13 +5,16 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { SluiceError } from "../core/errors.ts";
+import { readiness } from "../core/health.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
 import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
 import type { Logger } from "../core/logger.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
-import { SchemaRegistry } from "../core/schema-registry.ts";
+import { parseSchemaRegistration } from "../core/schema-registration.ts";
+import { SchemaRegistry, type SchemaVersion } from "../core/schema-registry.ts";
 import { ValidatorCache } from "../core/validators.ts";
+import openapi from "./openapi.json" with { type: "json" };
 
 export interface IngestAppDeps {
   readonly config: RuntimeConfig;
@@ -62,6 +65,17 @@ function statusFor(results: readonly RecordResult[]): number {
   const serverSide = rejected.filter((r) => r.error && SERVER_SIDE.has(r.error.code)).length;
   if (serverSide === 0) return 400;
   return serverSide === rejected.length ? 503 : 207;
+}
+
+function schemaView(v: SchemaVersion, created?: boolean) {
+  return {
+    subject: v.subject,
+    version: v.version,
+    fingerprint: v.fingerprint,
+    createdAt: v.createdAt,
+    ...(created === undefined ? {} : { created }),
+    schema: v.schema,
+  };
 }
 
 export function createIngestApp(deps: IngestAppDeps): IngestApp {
@@ -116,8 +130,61 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
         const schema = await currentSchema(validators, stream);
         return json(200, { ...stream, schema: { subject: schema.subject, version: schema.version } });
       }
-      case "GET /v1/health":
-        return json(200, { status: "ok" });
+      case "GET /v1/health": {
+        const ready = await readiness(deps.clients, {
+          eventStream: deps.config.eventStream,
+          schemasTable: deps.config.tables.schemas,
+          kmsKeyId: deps.config.kmsKeyId,
+        });
+        // Liveness is this answer itself; readiness is whether the dependencies answer.
+        return json(ready.status === "ok" ? 200 : 503, { live: true, ...ready });
+      }
+      case "GET /v1/openapi.json":
+        return json(200, openapi);
+      case "POST /v1/schemas": {
+        const registration = parseSchemaRegistration(bodyOf(event));
+        const result = await registry.register(registration.subject, registration.schema);
+        log.info("schema registered", {
+          subject: result.subject,
+          version: result.version,
+          created: result.created,
+        });
+        return json(result.created ? 201 : 200, schemaView(result, result.created));
+      }
+      case "GET /v1/schemas":
+        return json(200, { subjects: await registry.subjects() });
+      case "GET /v1/schemas/{name}/versions": {
+        const subject = event.pathParameters?.name ?? "";
+        const versions = await registry.versions(subject);
+        if (versions.length === 0)
+          throw new SluiceError("NOT_FOUND", `schema ${subject} is not registered`, 404, "/name");
+        return json(200, {
+          subject,
+          versions: versions.map((v) => ({
+            version: v.version,
+            fingerprint: v.fingerprint,
+            createdAt: v.createdAt,
+          })),
+        });
+      }
+      case "GET /v1/schemas/{name}/versions/{version}": {
+        const subject = event.pathParameters?.name ?? "";
+        const raw = event.pathParameters?.version ?? "";
+        const found =
+          raw === "latest"
+            ? await registry.latest(subject)
+            : /^[1-9][0-9]{0,8}$/.test(raw)
+              ? await registry.get(subject, Number(raw))
+              : undefined;
+        if (!found)
+          throw new SluiceError(
+            "NOT_FOUND",
+            `schema ${subject} version ${raw} is not registered`,
+            404,
+            "/version",
+          );
+        return json(200, schemaView(found));
+      }
       default:
         throw new SluiceError(
           "NOT_FOUND",

@@ -1,0 +1,194 @@
+/** The API's other routes over HTTP: schema registry, health with readiness, the OpenAPI document. */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { silentLogger } from "../../functions/core/logger.ts";
+import { loadManifest } from "../../functions/core/manifest/index.ts";
+import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { endpoint, uniqueApp } from "../support/env.ts";
+
+let runner: LocalRunner;
+
+function authHeaders(): Record<string, string> {
+  const key = (runner as { devKey?: string }).devKey;
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+async function call(method: string, path: string, body?: unknown) {
+  const res = await fetch(`${runner.url}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...authHeaders() },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+before(async () => {
+  const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("api") } });
+  runner = await startLocalRunner({
+    manifest,
+    endpoint: endpoint(),
+    httpPort: 0,
+    logger: silentLogger,
+    pipelines: false,
+    schemaTtlMs: 0,
+  });
+});
+
+after(async () => {
+  await runner?.stop();
+});
+
+const orders = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  type: "object",
+  required: ["orderId"],
+  properties: { orderId: { type: "string" }, amount: { type: "number" } },
+};
+
+describe("schema registry", () => {
+  test("registering a schema creates version 1; the same schema reformatted returns it again", async () => {
+    const first = await call("POST", "/v1/schemas", { name: "orders", namespace: "shop", schema: orders });
+    assert.equal(first.status, 201);
+    assert.equal(first.body.subject, "shop.orders");
+    assert.equal(first.body.version, 1);
+    const reordered = {
+      properties: orders.properties,
+      required: orders.required,
+      type: "object",
+      $schema: orders.$schema,
+    };
+    const again = await call("POST", "/v1/schemas", { name: "orders", namespace: "shop", schema: reordered });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.version, 1);
+    assert.equal(again.body.created, false);
+    assert.equal(again.body.fingerprint, first.body.fingerprint);
+  });
+
+  test("a changed schema becomes version 2, and versions are listed and fetched", async () => {
+    const v2 = { ...orders, properties: { ...orders.properties, currency: { type: "string" } } };
+    const created = await call("POST", "/v1/schemas", { name: "orders", namespace: "shop", schema: v2 });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.version, 2);
+    const list = await call("GET", "/v1/schemas/shop.orders/versions");
+    assert.deepEqual(
+      (list.body.versions as { version: number }[]).map((v) => v.version),
+      [1, 2],
+    );
+    const latest = await call("GET", "/v1/schemas/shop.orders/versions/latest");
+    assert.deepEqual(latest.body.schema, v2);
+    const one = await call("GET", "/v1/schemas/shop.orders/versions/1");
+    assert.deepEqual(one.body.schema, orders);
+    const subjects = (await call("GET", "/v1/schemas")).body.subjects as {
+      subject: string;
+      latestVersion: number;
+    }[];
+    assert.deepEqual(
+      subjects.find((s) => s.subject === "shop.orders"),
+      { subject: "shop.orders", latestVersion: 2, versions: 2 },
+    );
+    assert.ok(subjects.some((s) => s.subject === "sluice.feedback"));
+  });
+
+  test("a new version of a stream's schema takes effect for ingest without a restart", async () => {
+    const feedback = (await call("GET", "/v1/schemas/sluice.feedback/versions/latest")).body.schema as Record<
+      string,
+      unknown
+    >;
+    const record = {
+      customerId: "c",
+      content: "x",
+      category: "bug",
+      isNegative: true,
+      ts: "2026-11-23T10:00:00Z",
+      tags: ["a"],
+    };
+    assert.equal((await call("POST", "/v1/streams/feedback/records", record)).status, 200);
+    const stricter = {
+      ...feedback,
+      additionalProperties: false,
+      properties: { ...(feedback.properties as object) },
+      required: [...(feedback.required as string[]), "tags"],
+    };
+    const registered = await call("POST", "/v1/schemas", {
+      name: "feedback",
+      namespace: "sluice",
+      schema: stricter,
+    });
+    assert.equal(registered.status, 201);
+    const { tags: _t, ...withoutTags } = record;
+    const refused = await call("POST", "/v1/streams/feedback/records", withoutTags);
+    assert.equal(refused.status, 400);
+    const result = (refused.body.results as { error: { code: string; path: string } }[])[0]!;
+    assert.deepEqual([result.error.code, result.error.path], ["SCHEMA_VIOLATION", "/tags"]);
+    const stream = await call("GET", "/v1/streams/feedback");
+    assert.deepEqual(stream.body.schema, { subject: "sluice.feedback", version: registered.body.version });
+  });
+
+  test("bad registrations name what is wrong", async () => {
+    const badName = await call("POST", "/v1/schemas", { name: "Bad Name", schema: orders });
+    assert.deepEqual([badName.status, (badName.body.error as { path: string }).path], [400, "/name"]);
+    const badSchema = await call("POST", "/v1/schemas", { name: "x", schema: { type: "nonsense" } });
+    assert.deepEqual(
+      [badSchema.status, (badSchema.body.error as { code: string }).code],
+      [400, "INVALID_SCHEMA"],
+    );
+    const dialect = await call("POST", "/v1/schemas", {
+      name: "x",
+      schema: { $schema: "http://json-schema.org/draft-04/schema#" },
+    });
+    assert.equal((dialect.body.error as { path: string }).path, "/schema/$schema");
+    const notJson = await call("POST", "/v1/schemas", "{nope");
+    assert.equal((notJson.body.error as { code: string }).code, "INVALID_JSON");
+    const missing = await call("GET", "/v1/schemas/shop.nothing/versions/1");
+    assert.equal(missing.status, 404);
+  });
+});
+
+describe("health and documents", () => {
+  test("health reports Kinesis, DynamoDB and KMS ready with latencies", async () => {
+    const res = await fetch(`${runner.url}/v1/health`);
+    const body = (await res.json()) as {
+      status: string;
+      checks: Record<string, { ok: boolean; latencyMs: number }>;
+    };
+    assert.equal(res.status, 200);
+    assert.equal(body.status, "ok");
+    for (const name of ["kinesis", "dynamodb", "kms"]) {
+      assert.equal(body.checks[name]!.ok, true, name);
+      assert.ok(body.checks[name]!.latencyMs >= 0);
+    }
+  });
+
+  test("the OpenAPI document is served, and real responses match its schemas", async () => {
+    const res = await fetch(`${runner.url}/v1/openapi.json`);
+    assert.equal(res.status, 200);
+    const doc = (await res.json()) as { openapi: string; components: unknown };
+    assert.equal(doc.openapi, "3.1.0");
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ $id: "openapi", components: doc.components });
+    const ingestResponse = ajv.getSchema("openapi#/components/schemas/IngestResponse")!;
+    const mixed = await call("POST", "/v1/streams/feedback/records", {
+      records: [
+        {
+          data: {
+            customerId: "c",
+            content: "x",
+            category: "bug",
+            isNegative: true,
+            tags: [],
+            ts: "2026-11-23T10:00:00Z",
+          },
+        },
+        { data: { nope: 1 } },
+      ],
+    });
+    assert.equal(mixed.status, 207);
+    assert.equal(ingestResponse(mixed.body), true, JSON.stringify(ingestResponse.errors));
+    const errorResponse = ajv.getSchema("openapi#/components/schemas/ErrorResponse")!;
+    const unknown = await call("POST", "/v1/streams/nope/records", {});
+    assert.equal(errorResponse(unknown.body), true);
+    const health = ajv.getSchema("openapi#/components/schemas/Health")!;
+    assert.equal(health(await (await fetch(`${runner.url}/v1/health`)).json()), true);
+  });
+});
