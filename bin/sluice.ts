@@ -5,6 +5,7 @@
  *   sluice validate [--manifest sluice.yaml]            check a manifest
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { createLogger, type LogLevel } from "../functions/core/logger.ts";
 import { DEFAULT_MANIFEST_PATH, loadManifest, ManifestError } from "../functions/core/manifest/index.ts";
@@ -12,6 +13,8 @@ import type { Manifest } from "../functions/core/manifest/types.ts";
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
+
+const DEV_KEY_FILE = ".sluice/dev-key";
 
 const USAGE = `usage: sluice <command> [options]
 
@@ -66,6 +69,11 @@ async function dev(manifestPath: string, port: number, edgePort: number): Promis
     await stack?.stop();
     fail(`error: ${(err as Error).message}`, 1);
   }
+  if (runner.devKey) {
+    mkdirSync(".sluice", { recursive: true });
+    writeFileSync(DEV_KEY_FILE, `${runner.devKey}\n`, { mode: 0o600 });
+  }
+  const auth = runner.devKey ? ` -H "authorization: Bearer $(cat ${DEV_KEY_FILE})"` : "";
   const buckets = [...new Set(Object.values(runner.config.pipelines).map((p) => p.sink.bucket))];
   const firstStream = manifest.streams[0]?.name ?? "feedback";
   process.stdout.write(
@@ -74,7 +82,10 @@ async function dev(manifestPath: string, port: number, edgePort: number): Promis
       `Sluice is running (manifest ${manifest.path}, app "${manifest.name}")`,
       `  AWS endpoint   ${endpoint}`,
       `  ingest API     ${runner.url}`,
-      `  send a record  curl -s -X POST ${runner.url}/v1/streams/${firstStream}/records -H 'content-type: application/json' -d @examples/feedback.json`,
+      ...(runner.devKey
+        ? [`  dev API key    ${runner.devKey}  (admin; also in ${DEV_KEY_FILE})`]
+        : ["  auth           off (manifest auth.apiKeys: false)"]),
+      `  send a record  curl -s -X POST ${runner.url}/v1/streams/${firstStream}/records${auth} -H 'content-type: application/json' -d @examples/feedback.json`,
       ...buckets.map((b) => `  Parquet lands  s3://${b}/  (on disk: .sluice/localstack/s3/${b}/)`),
       "Ctrl-C stops everything.",
       "",

@@ -26,10 +26,18 @@ export function newRecordId(now: number = Date.now()): string {
   return nextUlid(now);
 }
 
-const encoder = new TextEncoder();
-
-export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return encoder.encode(JSON.stringify(envelope));
+/**
+ * Serializes an envelope. `rawData`, when given, is the payload's JSON text exactly as the
+ * producer sent it (already parsed and validated), spliced in instead of serialized again.
+ */
+export function encodeEnvelope(envelope: Envelope, rawData?: string): Uint8Array {
+  if (rawData !== undefined) {
+    const { data: _data, ...head } = envelope;
+    const json = JSON.stringify(head);
+    return Buffer.from(`${json.slice(0, -1)},"data":${rawData}}`, "utf8");
+  }
+  // Buffer.from draws small records from Node's pooled slab; TextEncoder allocates each one.
+  return Buffer.from(JSON.stringify(envelope), "utf8");
 }
 
 export class EnvelopeError extends Error {

@@ -3,7 +3,7 @@
  * The CDK app and the local runner build it with `runtimeConfig`; a Lambda reads it once from
  * its environment with `parseRuntimeConfig`, and nothing deeper reads `process.env`.
  */
-import type { BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
+import type { AuthSettings, BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
 import { type ResourceNames, resourceNames } from "./names.ts";
 
 export interface StreamRuntime {
@@ -39,6 +39,8 @@ export interface RuntimeConfig {
   readonly kmsKeyId: string;
   readonly streams: Readonly<Record<string, StreamRuntime>>;
   readonly pipelines: Readonly<Record<string, PipelineRuntime>>;
+  /** How ingest callers authenticate; the API keys live in `tables.apiKeys`. */
+  readonly auth: AuthSettings;
 }
 
 export function subjectOf(namespace: string, name: string): string {
@@ -85,6 +87,7 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
     kmsKeyId: names.kmsAlias,
     streams,
     pipelines,
+    auth: manifest.auth,
   };
 }
 

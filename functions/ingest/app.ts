@@ -3,6 +3,7 @@
  * the local gateway both call this; the work lives in functions/core.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { type Action, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { SluiceError } from "../core/errors.ts";
 import { readiness } from "../core/health.ts";
@@ -67,6 +68,25 @@ function statusFor(results: readonly RecordResult[]): number {
   return serverSide === rejected.length ? 503 : 207;
 }
 
+/** What a request asks to do, for authorization; stream names are checked as given. */
+function actionFor(event: APIGatewayProxyEventV2): Action {
+  const stream = event.pathParameters?.stream ?? "";
+  switch (event.routeKey) {
+    case "POST /v1/streams/{stream}/records":
+      return { kind: "write", stream };
+    case "GET /v1/streams/{stream}":
+      return { kind: "read", stream };
+    case "POST /v1/schemas":
+      return { kind: "schema:write" };
+    case "GET /v1/schemas":
+    case "GET /v1/schemas/{name}/versions":
+    case "GET /v1/schemas/{name}/versions/{version}":
+      return { kind: "schema:read" };
+    default:
+      return { kind: "public" };
+  }
+}
+
 function schemaView(v: SchemaVersion, created?: boolean) {
   return {
     subject: v.subject,
@@ -83,6 +103,10 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 30_000);
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const idempotency = new IdempotencyStore(deps.clients.dynamo, deps.config.tables.idempotency);
+  const auth = createAuth(deps.config.auth, {
+    dynamo: deps.clients.dynamo,
+    apiKeysTable: deps.config.tables.apiKeys,
+  });
 
   function streamOf(name: string | undefined) {
     if (!name || !STREAM_NAME.test(name)) {
@@ -197,6 +221,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   return async (event) => {
     const log = deps.logger.child({ requestId: event.requestContext?.requestId, route: event.routeKey });
     try {
+      // Authentication comes before anything else, so callers without rights learn nothing.
+      const principal = await auth.check(event.headers ?? {}, actionFor(event));
+      if (principal) log.debug("authorized", { principal: principal.id, role: principal.role });
       return await route(event, log);
     } catch (err) {
       if (err instanceof SluiceError) {

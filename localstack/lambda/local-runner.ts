@@ -5,6 +5,7 @@
  */
 
 import { createBatchApp } from "../../functions/batch/app.ts";
+import { createAuth } from "../../functions/core/auth/index.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
 import { esmFilterPattern } from "../../functions/core/esm-filter.ts";
 import type {
@@ -47,6 +48,8 @@ export interface LocalRunnerOptions {
 
 export interface LocalRunner {
   readonly url: string;
+  /** An admin API key created for this run; undefined when the manifest turns API keys off. */
+  readonly devKey?: string;
   readonly config: RuntimeConfig;
   readonly clients: AwsClients;
   readonly mappings: ReadonlyMap<string, EventSourceMapping>;
@@ -60,6 +63,13 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   const config = runtimeConfig(o.manifest, LOCAL_ACCOUNT, region);
   const clients = createAwsClients({ endpoint: o.endpoint, region });
   await provision(clients, o.manifest, config);
+  const apiKeys = createAuth(config.auth, {
+    dynamo: clients.dynamo,
+    apiKeysTable: config.tables.apiKeys,
+  }).apiKeys;
+  const devKey = apiKeys
+    ? (await apiKeys.create({ name: "dev", role: "admin", streams: "*" })).key
+    : undefined;
 
   // Built-in transformers run in-process under their function names, as Lambda would run them.
   const names = resourceNames(o.manifest.name, LOCAL_ACCOUNT, region);
@@ -124,6 +134,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
 
   return {
     url: gateway.url,
+    ...(devKey === undefined ? {} : { devKey }),
     config,
     clients,
     mappings,

@@ -3,9 +3,11 @@
  * same run and print ratios. Speed is never asserted in tests; it is reported here.
  */
 import { benchEncode } from "./encode.ts";
+import { benchIngest } from "./ingest.ts";
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   encode: benchEncode,
+  ingest: benchIngest,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -5,19 +5,14 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { silentLogger } from "../../functions/core/logger.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { endpoint, uniqueApp } from "../support/env.ts";
+import { authHeader, endpoint, uniqueApp } from "../support/env.ts";
 
 let runner: LocalRunner;
-
-function authHeaders(): Record<string, string> {
-  const key = (runner as { devKey?: string }).devKey;
-  return key ? { authorization: `Bearer ${key}` } : {};
-}
 
 async function call(method: string, path: string, body?: unknown) {
   const res = await fetch(`${runner.url}${path}`, {
     method,
-    headers: { "content-type": "application/json", ...authHeaders() },
+    headers: { "content-type": "application/json", ...authHeader(runner) },
     ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
@@ -190,5 +185,70 @@ describe("health and documents", () => {
     assert.equal(errorResponse(unknown.body), true);
     const health = ajv.getSchema("openapi#/components/schemas/Health")!;
     assert.equal(health(await (await fetch(`${runner.url}/v1/health`)).json()), true);
+  });
+});
+
+describe("auth over HTTP", () => {
+  const record = {
+    customerId: "c",
+    content: "x",
+    category: "bug",
+    isNegative: true,
+    tags: [],
+    ts: "2026-11-23T10:00:00Z",
+  };
+  const postAs = (headers: Record<string, string>, stream = "feedback") =>
+    fetch(`${runner.url}/v1/streams/${stream}/records`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(record),
+    });
+
+  test("no credentials, an unknown key, or a malformed header is 401 with a challenge, and the key is never echoed", async () => {
+    const cases: Record<string, string>[] = [
+      {},
+      { authorization: "Bearer sk_notARealKeyAtAll0000000000000000000000000" },
+      { "x-api-key": "nope" },
+    ];
+    for (const headers of cases) {
+      const res = await postAs(headers);
+      const text = await res.text();
+      assert.equal(res.status, 401, JSON.stringify(headers));
+      assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, "UNAUTHENTICATED");
+      assert.match(res.headers.get("www-authenticate") ?? "", /Bearer/);
+      for (const value of Object.values(headers)) assert.ok(!text.includes(value.replace("Bearer ", "")));
+    }
+  });
+
+  test("a writer writes only its streams and cannot change schemas; a reader cannot write", async () => {
+    const { createAuth } = await import("../../functions/core/auth/index.ts");
+    const store = createAuth(runner.config.auth, {
+      dynamo: runner.clients.dynamo,
+      apiKeysTable: runner.config.tables.apiKeys,
+    }).apiKeys!;
+    const writer = (await store.create({ name: "w", role: "writer", streams: ["feedback"] })).key;
+    const other = (await store.create({ name: "o", role: "writer", streams: ["orders"] })).key;
+    const reader = (await store.create({ name: "r", role: "reader", streams: "*" })).key;
+    assert.equal((await postAs({ "x-api-key": writer })).status, 200);
+    assert.equal((await postAs({ authorization: `Bearer ${other}` })).status, 403);
+    assert.equal((await postAs({ authorization: `Bearer ${reader}` })).status, 403);
+    const schemaWrite = await fetch(`${runner.url}/v1/schemas`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${writer}` },
+      body: JSON.stringify({ name: "x", schema: { type: "object" } }),
+    });
+    assert.equal(schemaWrite.status, 403);
+    const schemaRead = await fetch(`${runner.url}/v1/schemas`, {
+      headers: { authorization: `Bearer ${reader}` },
+    });
+    assert.equal(schemaRead.status, 200);
+  });
+
+  test("health and the OpenAPI document need no credentials", async () => {
+    assert.equal((await fetch(`${runner.url}/v1/health`)).status, 200);
+    assert.equal(
+      (await fetch(`${runner.url}/v1/openapi.json`, { headers: { "x-api-key": "garbage" } })).status,
+      200,
+    );
   });
 });

@@ -9,7 +9,7 @@ import { CheckpointStore } from "../../functions/core/checkpoints.ts";
 import { silentLogger } from "../../functions/core/logger.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { download, duckdb, endpoint, listKeys, uniqueApp } from "../support/env.ts";
+import { authHeader, download, duckdb, endpoint, listKeys, uniqueApp } from "../support/env.ts";
 
 const runners: LocalRunner[] = [];
 after(async () => {
@@ -48,7 +48,7 @@ async function send(runner: LocalRunner, records: { data: unknown; key?: string 
   for (let i = 0; i < records.length; i += 500) {
     const res = await fetch(`${runner.url}/v1/streams/feedback/records`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...authHeader(runner) },
       body: JSON.stringify({ records: records.slice(i, i + 500) }),
     });
     const body = (await res.json()) as { results: { recordId: string; status: string }[] };

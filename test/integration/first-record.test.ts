@@ -8,6 +8,7 @@ import { silentLogger } from "../../functions/core/logger.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
 import {
+  authHeader,
   download,
   duckdb,
   endpoint,
@@ -49,7 +50,7 @@ test("one feedback record POSTed over HTTP lands as one typed Parquet row within
   };
   const res = await fetch(`${runner.url}/v1/streams/feedback/records`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...authHeader(runner) },
     body: JSON.stringify(record),
   });
   assert.equal(res.status, 200);

@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import { silentLogger } from "../../functions/core/logger.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { endpoint, uniqueApp } from "../support/env.ts";
+import { authHeader, endpoint, uniqueApp } from "../support/env.ts";
 
 let runner: LocalRunner;
 
@@ -133,7 +133,7 @@ test("400 random malformed requests: no 5xx, always a JSON error or per-record r
     const { body, contentType } = generate(rand);
     const res = await fetch(`${runner.url}/v1/streams/feedback/records`, {
       method: "POST",
-      headers: contentType ? { "content-type": contentType } : {},
+      headers: { ...(contentType ? { "content-type": contentType } : {}), ...authHeader(runner) },
       body,
     });
     const text = await res.text();

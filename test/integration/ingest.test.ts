@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { silentLogger } from "../../functions/core/logger.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { endpoint, readStream, uniqueApp } from "../support/env.ts";
+import { authHeader, endpoint, readStream, uniqueApp } from "../support/env.ts";
 
 interface Result {
   recordId: string | null;
@@ -29,7 +29,7 @@ const feedback = (i: number) => ({
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${runner.url}${path}`, {
     method: "POST",
-    headers: { "content-type": "application/json", ...headers },
+    headers: { "content-type": "application/json", ...authHeader(runner), ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
   return {
@@ -176,7 +176,7 @@ describe("ingest when Kinesis refuses", () => {
   test("a record Kinesis never takes is rejected, not accepted, and its key is released", async () => {
     const res = await fetch(`${broken.url}/v1/streams/feedback/records`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": "k-down" },
+      headers: { "content-type": "application/json", "idempotency-key": "k-down", ...authHeader(broken) },
       body: JSON.stringify(feedback(9)),
     });
     const body = (await res.json()) as { results: Result[] };
@@ -186,7 +186,7 @@ describe("ingest when Kinesis refuses", () => {
     assert.equal(body.results[0]!.recordId, null);
     const retry = await fetch(`${broken.url}/v1/streams/feedback/records`, {
       method: "POST",
-      headers: { "content-type": "application/json", "idempotency-key": "k-down" },
+      headers: { "content-type": "application/json", "idempotency-key": "k-down", ...authHeader(broken) },
       body: JSON.stringify(feedback(9)),
     });
     const again = (await retry.json()) as { results: Result[] };

@@ -131,3 +131,8 @@ export async function parquetColumnTypes(glob: string): Promise<Record<string, s
   );
   return Object.fromEntries(rows.map((r) => [r.column_name, r.column_type]));
 }
+
+/** The Authorization header for a runner's dev key, or nothing when API keys are off. */
+export function authHeader(runner: { devKey?: string }): Record<string, string> {
+  return runner.devKey ? { authorization: `Bearer ${runner.devKey}` } : {};
+}

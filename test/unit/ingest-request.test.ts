@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { decodeEnvelope, encodeEnvelope } from "../../functions/core/envelope.ts";
 import { SluiceError } from "../../functions/core/errors.ts";
 import { DEFAULT_LIMITS, parseIngestBody } from "../../functions/core/ingest/request.ts";
 
@@ -22,7 +23,31 @@ describe("parseIngestBody", () => {
       body: body({ a: 1 }),
       idempotencyKey: "k1",
     });
-    assert.deepEqual(records, [{ data: { a: 1 }, key: "k1" }]);
+    assert.deepEqual(records, [{ data: { a: 1 }, key: "k1", raw: '{"a":1}' }]);
+  });
+
+  test("the raw payload text of a single record or NDJSON line is spliced into its envelope unchanged", () => {
+    const [line] = parseIngestBody({
+      contentType: "application/x-ndjson",
+      body: body('{"n": 12345678901234567890, "s": "\\u00e9"}\n'),
+    });
+    assert.equal(line!.raw, '{"n": 12345678901234567890, "s": "\\u00e9"}');
+    const envelope = {
+      v: 1 as const,
+      id: "x",
+      stream: "s",
+      schema: { name: "a", version: 1 },
+      key: null,
+      ts: "t",
+      rt: "t",
+      data: line!.data,
+    };
+    const text = Buffer.from(encodeEnvelope(envelope, line!.raw)).toString("utf8");
+    assert.ok(text.endsWith(',"data":{"n": 12345678901234567890, "s": "\\u00e9"}}'), text);
+    assert.deepEqual(
+      decodeEnvelope(Buffer.from(text)),
+      JSON.parse(Buffer.from(encodeEnvelope(envelope)).toString("utf8")),
+    );
   });
 
   test("a records batch keeps order and gives each bad item its own error", () => {
@@ -88,6 +113,27 @@ describe("parseIngestBody", () => {
     });
     assert.equal(records[0]!.error?.code, "RECORD_TOO_COMPLEX");
     assert.deepEqual(records[1]!.data, { ok: true });
+  });
+
+  test("a batch item over the record limit is RECORD_TOO_LARGE and its neighbour is kept", () => {
+    const big = { text: "x".repeat(DEFAULT_LIMITS.maxRecordBytes) };
+    const records = parseIngestBody({
+      contentType: "application/json",
+      body: body({ records: [{ data: big }, { data: { ok: 1 } }] }),
+    });
+    assert.equal(records[0]!.error?.code, "RECORD_TOO_LARGE");
+    assert.equal(records[0]!.error?.path, "/records/0/data");
+    assert.deepEqual(records[1]!.data, { ok: 1 });
+  });
+
+  test("nesting a million levels deep is refused per record, not by a crash", () => {
+    const deep = `${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}`;
+    const records = parseIngestBody({
+      contentType: "application/json",
+      body: Buffer.from(`{"records":[{"data":{"d":${deep}}},{"data":{"ok":1}}]}`),
+    });
+    assert.equal(records[0]!.error?.code, "RECORD_TOO_COMPLEX");
+    assert.deepEqual(records[1]!.data, { ok: 1 });
   });
 
   test("CloudEvents structured mode maps id, time and attributes", () => {

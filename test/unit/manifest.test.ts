@@ -104,6 +104,7 @@ describe("loadManifest: valid manifests", () => {
       rowGroupSize: 100000,
       roll: { maxRecords: 100000, maxBytes: 67108864 },
     });
+    assert.deepEqual(manifest.auth, { apiKeys: true }, "API keys on, no JWT");
     assert.deepEqual(JSON.parse(JSON.stringify(manifest)), manifest, "plain, JSON-serialisable data");
   });
 
@@ -120,6 +121,7 @@ describe("loadManifest: valid manifests", () => {
       bisectOnError: true,
     });
     assert.equal(manifest.sinks[0]?.compression, "zstd");
+    assert.deepEqual(manifest.auth, { apiKeys: true });
   });
 
   test("pipelines and sinks may be left out", () => {
@@ -628,5 +630,115 @@ describe("loadManifest: reporting", () => {
         "sluice.yaml cannot read the manifest: no such file",
       ].join("\n"),
     );
+  });
+});
+
+describe("loadManifest: auth", () => {
+  const jwt = [
+    "auth:", // 17
+    "  jwt:", // 18
+    "    jwksUrl: https://idp.example.com/.well-known/jwks.json", // 19
+    "    issuer: https://idp.example.com/", // 20
+    "    audience: sluice", // 21
+  ];
+
+  test("a jwt section gets the documented defaults and keeps API keys on", () => {
+    const manifest = loadManifest(write([...base, ...jwt]));
+    assert.deepEqual(manifest.auth, {
+      apiKeys: true,
+      jwt: {
+        jwksUrl: "https://idp.example.com/.well-known/jwks.json",
+        issuer: "https://idp.example.com/",
+        audience: "sluice",
+        leewaySeconds: 60,
+        rolesClaim: "roles",
+        streamsClaim: "sluice_streams",
+      },
+    });
+  });
+
+  test("every jwt setting can be given, audience as a list", () => {
+    const manifest = loadManifest(
+      write([
+        ...base,
+        "auth:",
+        "  apiKeys: false",
+        "  jwt:",
+        "    jwksUrl: http://127.0.0.1:4000/jwks",
+        "    issuer: https://idp.test/",
+        "    audience: [sluice, sluice-admin]",
+        "    leewaySeconds: 5",
+        "    rolesClaim: realm_access.roles",
+        "    streamsClaim: streams",
+      ]),
+    );
+    assert.deepEqual(manifest.auth, {
+      apiKeys: false,
+      jwt: {
+        jwksUrl: "http://127.0.0.1:4000/jwks",
+        issuer: "https://idp.test/",
+        audience: ["sluice", "sluice-admin"],
+        leewaySeconds: 5,
+        rolesClaim: "realm_access.roles",
+        streamsClaim: "streams",
+      },
+    });
+  });
+
+  test("apiKeys: false without jwt turns authentication off, with a warning at the setting", () => {
+    const warnings: ManifestIssue[] = [];
+    const manifest = loadManifest(write([...base, "auth:", "  apiKeys: false"]), {
+      onWarning: (warning) => warnings.push(warning),
+    });
+    assert.deepEqual(manifest.auth, { apiKeys: false });
+    assert.deepEqual(
+      warnings.map((warning) => [warning.path, warning.line]),
+      [["auth.apiKeys", 18]],
+    );
+    assert.match(warnings[0]!.message, /turns authentication off: every caller acts as admin/);
+  });
+
+  test("a plain-http JWKS URL is only allowed on loopback", () => {
+    for (const url of ["http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]:9/jwks"]) {
+      loadManifest(write([...base, ...jwt.slice(0, 2), `    jwksUrl: ${url}`, ...jwt.slice(3)]));
+    }
+    const issue = only(
+      issuesOf([...base, ...jwt.slice(0, 2), "    jwksUrl: http://idp.example.com/jwks", ...jwt.slice(3)]),
+      "auth.jwt.jwksUrl",
+    );
+    assert.equal(issue.code, "INVALID_VALUE");
+    assert.equal(issue.line, 19);
+    assert.match(issue.message, /^must be an https:\/\/ URL/);
+  });
+
+  test("issuer and audience are required", () => {
+    const issues = issuesOf([...base, ...jwt.slice(0, 3)]);
+    assert.deepEqual(
+      issues.map((issue) => [issue.code, issue.path, issue.message]),
+      [
+        ["MISSING_KEY", "auth.jwt", 'missing required key "issuer"'],
+        ["MISSING_KEY", "auth.jwt", 'missing required key "audience"'],
+      ],
+    );
+  });
+
+  test("an empty audience, a negative leeway and a misspelt key are each reported", () => {
+    const issues = issuesOf([
+      ...base,
+      ...jwt.slice(0, 4),
+      "    audience: []", // 21
+      "    leewaySeconds: -1", // 22
+      "    roleClaim: groups", // 23
+    ]);
+    assert.equal(only(issues, "auth.jwt.audience").message, "must not be empty");
+    assert.equal(only(issues, "auth.jwt.leewaySeconds").code, "OUT_OF_RANGE");
+    const typo = only(issues, "auth.jwt.roleClaim");
+    assert.equal(typo.message, 'unknown key "roleClaim"; did you mean "rolesClaim"?');
+    assert.equal(typo.line, 23);
+  });
+
+  test("apiKeys must be true or false", () => {
+    const issue = only(issuesOf([...base, "auth:", "  apiKeys: yes please"]), "auth.apiKeys");
+    assert.equal(issue.message, 'must be true or false (found "yes please")');
   });
 });

@@ -144,7 +144,7 @@ export async function ingestRecords(
     toPut.push({
       index,
       envelope,
-      entry: { data: encodeEnvelope(envelope), partitionKey: partitionKeyOf(envelope, stream) },
+      entry: { data: encodeEnvelope(envelope, record.raw), partitionKey: partitionKeyOf(envelope, stream) },
     });
   });
 

@@ -33,13 +33,13 @@ export const DEFAULT_LIMITS: IngestLimits = {
 
 export interface ParsedRecord {
   readonly data?: unknown;
+  /** The payload's JSON text as sent, when the record was its own line or body. */
+  readonly raw?: string;
   readonly key?: string;
   readonly time?: string;
   readonly meta?: Readonly<Record<string, string>>;
   readonly error?: ErrorDetail;
 }
-
-const HOSTILE_DEPTH = 10_000;
 
 type Format = "json" | "ndjson" | "cloudevent" | "cloudevents-batch";
 
@@ -64,27 +64,6 @@ function formatOf(contentType: string | undefined): Format {
         415,
       );
   }
-}
-
-/** Deepest bracket nesting outside strings; bounds recursion before JSON.parse sees the text. */
-function maxNesting(text: string, stopAt: number): number {
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++;
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > max) {
-        max = depth;
-        if (max > stopAt) return max;
-      }
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return max;
 }
 
 function parseJson(
@@ -124,12 +103,30 @@ function complexity(value: unknown, limits: IngestLimits): string | undefined {
   return undefined;
 }
 
+/**
+ * The record's size in bytes: `source` is either its exact source length, or the length of the
+ * body holding it, a bound that spares serializing records that cannot be too large.
+ */
+export type RecordSize = { readonly exact: number } | { readonly within: number };
+
 function checkRecord(
   data: unknown,
-  bytes: number,
+  size: RecordSize,
   limits: IngestLimits,
   path: string,
 ): ErrorDetail | undefined {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path };
+  }
+  // Depth is checked first, so serializing below never recurses deeper than the limit.
+  const tooComplex = complexity(data, limits);
+  if (tooComplex) return { code: "RECORD_TOO_COMPLEX", message: `record has ${tooComplex}`, path };
+  const bytes =
+    "exact" in size
+      ? size.exact
+      : size.within <= limits.maxRecordBytes
+        ? 0
+        : Buffer.byteLength(JSON.stringify(data));
   if (bytes > limits.maxRecordBytes) {
     return {
       code: "RECORD_TOO_LARGE",
@@ -137,11 +134,6 @@ function checkRecord(
       path,
     };
   }
-  if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path };
-  }
-  const tooComplex = complexity(data, limits);
-  if (tooComplex) return { code: "RECORD_TOO_COMPLEX", message: `record has ${tooComplex}`, path };
   return undefined;
 }
 
@@ -167,7 +159,7 @@ function checkTime(time: unknown, path: string): ErrorDetail | undefined {
 
 function record(
   data: unknown,
-  bytes: number,
+  size: RecordSize,
   limits: IngestLimits,
   path: string,
   key?: unknown,
@@ -177,7 +169,7 @@ function record(
   const error =
     checkKey(key, limits, `${path}/key`) ??
     checkTime(time, `${path}/time`) ??
-    checkRecord(data, bytes, limits, `${path}/data`);
+    checkRecord(data, size, limits, `${path}/data`);
   if (error) return { error };
   return {
     data,
@@ -187,7 +179,11 @@ function record(
   };
 }
 
-function cloudEvent(value: unknown, limits: IngestLimits, path: string): ParsedRecord {
+function withRaw(r: ParsedRecord, raw: string): ParsedRecord {
+  return r.error ? r : { ...r, raw };
+}
+
+function cloudEvent(value: unknown, bodyBytes: number, limits: IngestLimits, path: string): ParsedRecord {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return { error: { code: "INVALID_REQUEST", message: "a CloudEvent must be a JSON object", path } };
   }
@@ -209,8 +205,7 @@ function cloudEvent(value: unknown, limits: IngestLimits, path: string): ParsedR
   const meta: Record<string, string> = { "ce.type": ce.type, "ce.source": ce.source };
   if (typeof ce.subject === "string") meta["ce.subject"] = ce.subject;
   const data = ce.data;
-  const bytes = data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data));
-  return record(data, bytes, limits, `${path}`, ce.id, ce.time, meta);
+  return record(data, { within: bodyBytes }, limits, `${path}`, ce.id, ce.time, meta);
 }
 
 export interface IngestBody {
@@ -234,12 +229,6 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   if (text.includes("\uFFFD") && !Buffer.from(text, "utf8").equals(req.body)) {
     throw new SluiceError("INVALID_JSON", "the body is not valid UTF-8", 400);
   }
-  // Hostile nesting is refused before JSON.parse walks it; ordinary over-deep records are
-  // rejected one by one below, so they never cost their neighbours.
-  if (maxNesting(text, HOSTILE_DEPTH) > HOSTILE_DEPTH) {
-    throw new SluiceError("RECORD_TOO_COMPLEX", `nesting deeper than ${limits.maxDepth}`, 400);
-  }
-
   if (format === "ndjson") {
     const records: ParsedRecord[] = [];
     let offset = 0;
@@ -259,7 +248,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       const parsed = parseJson(trimmed, lineOffset);
       records.push(
         parsed.ok
-          ? record(parsed.value, Buffer.byteLength(trimmed), limits, path)
+          ? withRaw(record(parsed.value, { exact: Buffer.byteLength(trimmed) }, limits, path), trimmed)
           : { error: { ...parsed.error, path } },
       );
     }
@@ -271,7 +260,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   if (!parsed.ok) throw new SluiceError("INVALID_JSON", parsed.error.message, 400);
   const value = parsed.value;
 
-  if (format === "cloudevent") return [cloudEvent(value, limits, "")];
+  if (format === "cloudevent") return [cloudEvent(value, req.body.byteLength, limits, "")];
   if (format === "cloudevents-batch") {
     if (!Array.isArray(value))
       throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
@@ -283,7 +272,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
         413,
       );
     }
-    return value.map((v, i) => cloudEvent(v, limits, `/${i}`));
+    return value.map((v, i) => cloudEvent(v, req.body.byteLength, limits, `/${i}`));
   }
 
   if (
@@ -309,8 +298,10 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
         };
       }
       const { data, key, time } = item as { data: unknown; key?: unknown; time?: unknown };
-      return record(data, Buffer.byteLength(JSON.stringify(data) ?? ""), limits, path, key, time);
+      return record(data, { within: req.body.byteLength }, limits, path, key, time);
     });
   }
-  return [record(value, req.body.byteLength, limits, "", req.idempotencyKey, undefined)];
+  return [
+    withRaw(record(value, { exact: req.body.byteLength }, limits, "", req.idempotencyKey, undefined), text),
+  ];
 }

@@ -23,8 +23,10 @@ import {
 import { formatManifestIssues, ManifestError, type ManifestIssue, type ManifestIssueCode } from "./errors.ts";
 import schemaJson from "./manifest.schema.json" with { type: "json" };
 import type {
+  AuthSettings,
   BatchSettings,
   JsonSchema,
+  JwtSettings,
   KinesisSettings,
   Manifest,
   PipelineDef,
@@ -657,7 +659,18 @@ function checkReferences(
   if (isRecord(kinesis) && kinesis.shards !== undefined && kinesis.mode !== "provisioned") {
     report.warn("IGNORED_SETTING", ["kinesis", "shards"], 'only applies when mode is "provisioned"', "key");
   }
+  checkAuth(data.auth, report);
   return schemas;
+}
+
+/** Turning authentication off must be loud: every caller then acts as admin. */
+function checkAuth(auth: unknown, report: Reporter): void {
+  if (!isRecord(auth) || auth.apiKeys !== false || auth.jwt !== undefined) return;
+  report.warn(
+    "INVALID_VALUE",
+    ["auth", "apiKeys"],
+    "with no jwt section this turns authentication off: every caller acts as admin (for local experiments only)",
+  );
 }
 
 /** Reports repeated names in one section; returns each name with the index that declares it. */
@@ -1045,6 +1058,11 @@ interface RawManifest {
   })[];
   readonly sinks?: readonly (Omit<SinkDef, "compression" | "rowGroupSize" | "roll"> &
     Partial<Pick<SinkDef, "compression" | "rowGroupSize">> & { readonly roll?: Partial<SinkDef["roll"]> })[];
+  readonly auth?: {
+    readonly apiKeys?: boolean;
+    readonly jwt?: Omit<JwtSettings, "leewaySeconds" | "rolesClaim" | "streamsClaim"> &
+      Partial<Pick<JwtSettings, "leewaySeconds" | "rolesClaim" | "streamsClaim">>;
+  };
 }
 
 /** Applies the defaults documented in types.ts; optional keys stay absent rather than undefined. */
@@ -1099,7 +1117,23 @@ function buildManifest(
     },
     ...(sink.kmsKeyArn === undefined ? {} : { kmsKeyArn: sink.kmsKeyArn }),
   }));
-  return { version: 1, name, kinesis, schemas: schemaDefs, streams, pipelines, sinks, path };
+  const jwt = raw.auth?.jwt;
+  const auth: AuthSettings = {
+    apiKeys: raw.auth?.apiKeys ?? true,
+    ...(jwt === undefined
+      ? {}
+      : {
+          jwt: {
+            jwksUrl: jwt.jwksUrl,
+            issuer: jwt.issuer,
+            audience: typeof jwt.audience === "string" ? jwt.audience : [...jwt.audience],
+            leewaySeconds: jwt.leewaySeconds ?? 60,
+            rolesClaim: jwt.rolesClaim ?? "roles",
+            streamsClaim: jwt.streamsClaim ?? "sluice_streams",
+          },
+        }),
+  };
+  return { version: 1, name, kinesis, schemas: schemaDefs, streams, pipelines, sinks, auth, path };
 }
 
 // ---------------------------------------------------------------------------------------------

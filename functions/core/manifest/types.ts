@@ -17,6 +17,8 @@ export interface Manifest {
   readonly streams: readonly StreamDef[];
   readonly pipelines: readonly PipelineDef[];
   readonly sinks: readonly SinkDef[];
+  /** Who may call the ingest API. @default { apiKeys: true } */
+  readonly auth: AuthSettings;
   /** Absolute path of the manifest file, for resolving relative paths and for messages. */
   readonly path: string;
 }
@@ -28,6 +30,36 @@ export interface KinesisSettings {
   readonly shards: number;
   /** @default 24 */
   readonly retentionHours: number;
+}
+
+/**
+ * How callers authenticate. API keys and JWTs can be on together; with `apiKeys: false` and no
+ * `jwt`, authentication is off and every caller acts as admin: for local experiments only.
+ */
+export interface AuthSettings {
+  /** Accept API keys (`sk_...`) from the apiKeys table. @default true */
+  readonly apiKeys: boolean;
+  /** Accept JWT bearer tokens signed by a key in this JWKS; absent means no JWTs. */
+  readonly jwt?: JwtSettings;
+}
+
+export interface JwtSettings {
+  /** Where the signing keys are published; https, or http on loopback for tests. */
+  readonly jwksUrl: string;
+  /** Required `iss`. */
+  readonly issuer: string;
+  /** Required `aud`; a token must name at least one of these. */
+  readonly audience: string | readonly string[];
+  /** Clock skew allowed on `exp` and `nbf`. @default 60 */
+  readonly leewaySeconds: number;
+  /**
+   * Claim holding Sluice roles (a list or a space-separated string; `sluice:` prefixes allowed).
+   * A dotted path such as `realm_access.roles` reaches into objects. `scope` values of the form
+   * `sluice:<role>` count as well. @default "roles"
+   */
+  readonly rolesClaim: string;
+  /** Claim listing the streams the caller may use, or `"*"` for all. @default "sluice_streams" */
+  readonly streamsClaim: string;
 }
 
 export interface SchemaDef {

@@ -1,0 +1,168 @@
+/**
+ * `npm run bench -- ingest [--records N] [--batch 500] [--rounds 5] [--ndjson] [--no-keys]`: the ingest core on one
+ * core (parse, validate, idempotency bookkeeping, envelope, serialize), with Kinesis and
+ * DynamoDB answered at the client boundary, beside the JSON.parse + JSON.stringify floor for the
+ * same request bodies in the same run. Target: at least 0.5 of the floor.
+ */
+import { readFileSync } from "node:fs";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import type { AwsClients } from "../../functions/core/aws-clients.ts";
+import { silentLogger } from "../../functions/core/logger.ts";
+import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
+import { schemaFingerprint } from "../../functions/core/schema-registry.ts";
+import { createIngestApp } from "../../functions/ingest/app.ts";
+import { generateFeedback } from "./generate.ts";
+
+function option(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+const schema = JSON.parse(readFileSync(new URL("../../schemas/feedback.v1.json", import.meta.url), "utf8"));
+
+/** Clients whose `send` answers like the services would, without leaving the process. */
+function boundaryClients(): AwsClients {
+  let seq = 0n;
+  const kinesis = {
+    send: async (cmd: { constructor: { name: string }; input: { Records?: unknown[] } }) => ({
+      Records: (cmd.input.Records ?? []).map(() => ({
+        ShardId: "shardId-000000000000",
+        SequenceNumber: String(++seq),
+      })),
+      FailedRecordCount: 0,
+    }),
+  };
+  const item = {
+    subject: "sluice.feedback",
+    version: 1,
+    schema: JSON.stringify(schema),
+    fingerprint: schemaFingerprint(schema),
+    createdAt: "",
+  };
+  const dynamo = {
+    send: async (cmd: { constructor: { name: string } }) => {
+      switch (cmd.constructor.name) {
+        case "QueryCommand":
+          return { Items: [item] };
+        case "BatchGetCommand":
+          return { Responses: {}, UnprocessedKeys: {} };
+        case "BatchWriteCommand":
+          return { UnprocessedItems: {} };
+        default:
+          return {};
+      }
+    },
+  };
+  return { kinesis, dynamo } as unknown as AwsClients;
+}
+
+const config: RuntimeConfig = {
+  app: "bench",
+  eventStream: "bench-events",
+  tables: { idempotency: "i", checkpoints: "c", schemas: "s", apiKeys: "k" },
+  kmsKeyId: "alias/bench",
+  streams: {
+    feedback: {
+      name: "feedback",
+      subject: "sluice.feedback",
+      eventTimeField: "ts",
+      partitionKey: "customerId",
+      idempotencyTtlSeconds: 86_400,
+      maxFutureSkewSeconds: 300,
+    },
+  },
+  pipelines: {},
+} as unknown as RuntimeConfig;
+
+function event(body: string, contentType: string): APIGatewayProxyEventV2 {
+  return {
+    version: "2.0",
+    routeKey: "POST /v1/streams/{stream}/records",
+    rawPath: "/v1/streams/feedback/records",
+    rawQueryString: "",
+    headers: { "content-type": contentType },
+    pathParameters: { stream: "feedback" },
+    body,
+    isBase64Encoded: false,
+    requestContext: { requestId: "bench", http: { method: "POST" } },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+export async function benchIngest(args: string[]): Promise<void> {
+  const total = option(args, "records", 100_000);
+  const batch = option(args, "batch", 500);
+  const rounds = option(args, "rounds", 5);
+  const records = generateFeedback(total, 7).map((r) => ({ ...r, ts: "2026-11-23T10:00:00Z" }));
+  const ndjson = args.includes("--ndjson");
+  const keyed = !args.includes("--no-keys");
+  const bodies: string[] = [];
+  for (let i = 0; i < records.length; i += batch) {
+    const slice = records.slice(i, i + batch);
+    bodies.push(
+      ndjson
+        ? slice.map((data) => JSON.stringify(data)).join("\n")
+        : JSON.stringify({
+            records: slice.map((data, j) => (keyed ? { data, key: `k-${i + j}` } : { data })),
+          }),
+    );
+  }
+  const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+  const app = createIngestApp({ config, clients: boundaryClients(), logger: silentLogger });
+  // Auth, when configured, would look keys up; the bench measures the record path.
+  const floor = ndjson
+    ? () => {
+        for (const body of bodies) for (const line of body.split("\n")) JSON.stringify(JSON.parse(line));
+      }
+    : () => {
+        for (const body of bodies) {
+          const parsed = JSON.parse(body) as { records: { data: unknown }[] };
+          for (const r of parsed.records) JSON.stringify(r.data);
+        }
+      };
+  const sluice = async () => {
+    for (const body of bodies) {
+      const res = await app(event(body, ndjson ? "application/x-ndjson" : "application/json"));
+      if (res.statusCode !== 200)
+        throw new Error(`unexpected ${res.statusCode}: ${String(res.body).slice(0, 200)}`);
+    }
+  };
+  floor();
+  await sluice();
+  const times = { floor: [] as number[], sluice: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    let t = performance.now();
+    floor();
+    times.floor.push(performance.now() - t);
+    t = performance.now();
+    await sluice();
+    times.sluice.push(performance.now() - t);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const row = (name: string, ms: number) => ({
+    name,
+    recordsPerSecond: Math.round(total / (ms / 1000)),
+    microsPerRecord: Number(((ms * 1000) / total).toFixed(2)),
+    mbPerSecond: Number((bytes / 1e6 / (ms / 1000)).toFixed(1)),
+  });
+  const results = [
+    row("JSON.parse + JSON.stringify (floor)", median(times.floor)),
+    row("sluice ingest core", median(times.sluice)),
+  ];
+  console.log(
+    `ingest bench (${ndjson ? "NDJSON" : `JSON batch${keyed ? ", idempotency keys" : ""}`}): ${total} feedback.v1 records (${Math.round(bytes / total)} B each in the request), batches of ${batch}, median of ${rounds}, one core`,
+  );
+  console.table(results);
+  const ratio = results[1]!.recordsPerSecond / results[0]!.recordsPerSecond;
+  console.log(`sluice / floor = ${ratio.toFixed(2)} (target >= 0.5)`);
+  console.log(
+    JSON.stringify({
+      bench: "ingest",
+      format: ndjson ? "ndjson" : "json",
+      keyed,
+      records: total,
+      batch,
+      results,
+      ratio: Number(ratio.toFixed(3)),
+    }),
+  );
+}
