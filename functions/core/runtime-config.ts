@@ -29,6 +29,8 @@ export interface PipelineRuntime {
   /** Function name or ARN of the transformer; absent when the pipeline has no transform. */
   readonly transformer?: string;
   readonly sink: SinkRuntime;
+  /** Registry subject of the transformer's output schema; each record's own when absent. */
+  readonly outputSubject?: string;
   readonly batch: BatchSettings;
 }
 
@@ -64,6 +66,11 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
       maxFutureSkewSeconds: s.maxFutureSkewSeconds,
     };
   }
+  const subjectOfSchema = (name: string) => {
+    const schema = schemas.get(name);
+    if (!schema) throw new Error(`unknown schema ${name}`);
+    return subjectOf(schema.namespace, schema.name);
+  };
   const pipelines: Record<string, PipelineRuntime> = {};
   for (const p of manifest.pipelines) {
     const sink = sinks.get(p.sink);
@@ -77,6 +84,7 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
       steps: p.steps,
       ...(transformer === undefined ? {} : { transformer }),
       sink: { ...sinkRest, bucket: names.bucket(sink.name, bucket), kmsKeyId: kmsKeyArn ?? names.kmsAlias },
+      ...(p.schema === undefined ? {} : { outputSubject: subjectOfSchema(p.schema) }),
       batch: p.batch,
     };
   }

@@ -123,6 +123,14 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     };
   }
 
+  /** The pipeline's declared output schema at its latest version, if it declares one. */
+  async function outputSchema(): Promise<{ subject: string; version: number } | undefined> {
+    if (pipeline.outputSubject === undefined) return undefined;
+    const latest = await withRetries(retry, isTransient, () => deps.validators.latest(pipeline.outputSubject!));
+    if (!latest) throw new Error(`output schema ${pipeline.outputSubject} is not registered`);
+    return { subject: latest.subject, version: latest.version };
+  }
+
   /** decode -> transform -> partition -> roll -> encode -> put; returns what was written. */
   async function deliver(
     fresh: readonly KinesisStreamRecord[],
@@ -155,7 +163,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     }
 
     // partition and roll
-    const partitioned = partitionItems(items, prefixOf, pipeline.name, pipeline.sink.roll);
+    const partitioned = partitionItems(items, prefixOf, pipeline.name, pipeline.sink.roll, await outputSchema());
     failures.push(...partitioned.failures);
 
     // encode

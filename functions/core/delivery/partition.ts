@@ -24,6 +24,8 @@ export function partitionItems(
   prefixOf: PrefixTemplate,
   pipeline: string,
   roll: RollPolicy,
+  /** The schema every file is written with; each record's own when absent. */
+  outputSchema?: { readonly subject: string; readonly version: number },
 ): { files: FileBatch[]; failures: DeliveryFailure[] } {
   const failures: DeliveryFailure[] = [];
   const groups = new Map<
@@ -43,10 +45,12 @@ export function partitionItems(
       failures.push({ item, stage: "partition", code: prefix.code, message: prefix.message });
       continue;
     }
-    const groupKey = `${prefix.prefix}\u0000${env.schema.name}\u0000${env.schema.version}`;
+    const subject = outputSchema?.subject ?? env.schema.name;
+    const version = outputSchema?.version ?? env.schema.version;
+    const groupKey = `${prefix.prefix}\u0000${subject}\u0000${version}`;
     let group = groups.get(groupKey);
     if (!group) {
-      group = { prefix: prefix.prefix, subject: env.schema.name, version: env.schema.version, items: [] };
+      group = { prefix: prefix.prefix, subject, version, items: [] };
       groups.set(groupKey, group);
     }
     group.items.push(item);

@@ -642,6 +642,10 @@ function checkReferences(
       const message = `unknown sink ${JSON.stringify(pipeline.sink)}${hint(pipeline.sink, [...sinkNames.keys()], "declared")}`;
       report.error("UNKNOWN_REFERENCE", ["pipelines", p, "sink"], message);
     }
+    if (typeof pipeline.schema === "string" && !schemaNames.has(pipeline.schema)) {
+      const message = `unknown schema ${JSON.stringify(pipeline.schema)}${hint(pipeline.schema, [...schemaNames.keys()], "declared")}`;
+      report.error("UNKNOWN_REFERENCE", ["pipelines", p, "schema"], message);
+    }
     list(pipeline.steps).forEach((step, s) => {
       if (isRecord(step)) checkStep(step, ["pipelines", p, "steps", s], report, options);
     });
@@ -1097,6 +1101,7 @@ function buildManifest(
     steps: [...(pipeline.steps ?? [])],
     ...(pipeline.transformerArn === undefined ? {} : { transformerArn: pipeline.transformerArn }),
     sink: pipeline.sink,
+    ...(pipeline.schema === undefined ? {} : { schema: pipeline.schema }),
     batch: {
       size: pipeline.batch?.size ?? 1000,
       windowSeconds: pipeline.batch?.windowSeconds ?? 5,

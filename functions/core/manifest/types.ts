@@ -136,6 +136,11 @@ export interface PipelineDef {
   readonly transformerArn?: string;
   /** Name of a sink in `sinks`. */
   readonly sink: string;
+  /**
+   * Name of a schema in `schemas` describing what the transformer outputs; the Parquet columns
+   * come from it. Each record's source schema when absent.
+   */
+  readonly schema?: string;
   readonly batch: BatchSettings;
 }
 
