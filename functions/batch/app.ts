@@ -17,6 +17,8 @@ export interface BatchAppDeps {
   readonly invoke: TransformerInvoker;
   readonly logger: Logger;
   readonly beforeCommit?: () => Promise<void> | void;
+  /** Per-call transformer timeout. @default 60000 */
+  readonly transformTimeoutMs?: number;
 }
 
 export type BatchApp = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
@@ -33,6 +35,7 @@ export function createBatchApp(deps: BatchAppDeps): BatchApp {
     invoke: deps.invoke,
     logger: deps.logger,
     ...(deps.beforeCommit ? { beforeCommit: deps.beforeCommit } : {}),
+    ...(deps.transformTimeoutMs === undefined ? {} : { transformTimeoutMs: deps.transformTimeoutMs }),
   });
   return async (event) => {
     const { batchItemFailures } = await batcher(event.Records);

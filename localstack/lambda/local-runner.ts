@@ -42,6 +42,8 @@ export interface LocalRunnerOptions {
   readonly beforeCommit?: (pipeline: string) => Promise<void> | void;
   /** Run the pipelines' event source mappings and batchers. @default true */
   readonly pipelines?: boolean;
+  /** Per-call transformer timeout in the batchers. @default 60000 */
+  readonly transformTimeoutMs?: number;
   /** Cache time of a subject's latest schema in the ingest function. @default 30000 */
   readonly schemaTtlMs?: number;
 }
@@ -112,6 +114,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
       invoke,
       logger: o.logger.child({ function: `${pipeline.name}-batch` }),
       ...(o.beforeCommit ? { beforeCommit: () => o.beforeCommit!(pipeline.name) } : {}),
+      ...(o.transformTimeoutMs === undefined ? {} : { transformTimeoutMs: o.transformTimeoutMs }),
     });
     const pattern = esmFilterPattern(pipeline.sources);
     mappings.set(
