@@ -22,10 +22,10 @@ const DIALECTS = new Set([
 
 const bad = (message: string, path: string) => new SluiceError("INVALID_SCHEMA", message, 400, path);
 
-export function parseSchemaRegistration(body: Buffer): SchemaRegistration {
+export function parseSchemaRegistration(body: Buffer | string): SchemaRegistration {
   let value: unknown;
   try {
-    value = JSON.parse(body.toString("utf8"));
+    value = JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
   } catch {
     throw new SluiceError("INVALID_JSON", "the body is not valid JSON", 400);
   }

@@ -46,9 +46,10 @@ function header(event: APIGatewayProxyEventV2, name: string): string | undefined
   return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
 }
 
-function bodyOf(event: APIGatewayProxyEventV2): Buffer {
-  if (event.body === undefined || event.body === null) return Buffer.alloc(0);
-  return event.isBase64Encoded ? Buffer.from(event.body, "base64") : Buffer.from(event.body, "utf8");
+/** The body as bytes when API Gateway base64-encoded it, else the text it already decoded. */
+function bodyOf(event: APIGatewayProxyEventV2): Buffer | string {
+  if (event.body === undefined || event.body === null) return "";
+  return event.isBase64Encoded ? Buffer.from(event.body, "base64") : event.body;
 }
 
 const SERVER_SIDE = new Set(["THROTTLED", "UNAVAILABLE", "IN_PROGRESS"]);

@@ -50,6 +50,14 @@ describe("parseIngestBody", () => {
     );
   });
 
+  test("a body API Gateway already decoded to text parses the same as its bytes", () => {
+    const text = JSON.stringify({ records: [{ data: { é: "ü" } }] });
+    assert.deepEqual(
+      parseIngestBody({ contentType: "application/json", body: text }),
+      parseIngestBody({ contentType: "application/json", body: Buffer.from(text) }),
+    );
+  });
+
   test("a records batch keeps order and gives each bad item its own error", () => {
     const records = parseIngestBody({
       contentType: "application/json; charset=utf-8",

@@ -210,23 +210,29 @@ function cloudEvent(value: unknown, bodyBytes: number, limits: IngestLimits, pat
 
 export interface IngestBody {
   readonly contentType: string | undefined;
-  readonly body: Buffer;
+  /** Raw bytes, or text already decoded (API Gateway passes text bodies as strings). */
+  readonly body: Buffer | string;
   /** `Idempotency-Key` header: the key of a single-record request. */
   readonly idempotencyKey?: string;
 }
 
 export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_LIMITS): ParsedRecord[] {
   const format = formatOf(req.contentType);
-  if (req.body.byteLength === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
-  if (req.body.byteLength > limits.maxBodyBytes) {
+  const bodyBytes = typeof req.body === "string" ? Buffer.byteLength(req.body) : req.body.byteLength;
+  if (bodyBytes === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
+  if (bodyBytes > limits.maxBodyBytes) {
     throw new SluiceError(
       "BODY_TOO_LARGE",
-      `the body is ${req.body.byteLength} bytes; the limit is ${limits.maxBodyBytes}`,
+      `the body is ${bodyBytes} bytes; the limit is ${limits.maxBodyBytes}`,
       413,
     );
   }
-  const text = req.body.toString("utf8");
-  if (text.includes("\uFFFD") && !Buffer.from(text, "utf8").equals(req.body)) {
+  const text = typeof req.body === "string" ? req.body : req.body.toString("utf8");
+  if (
+    typeof req.body !== "string" &&
+    text.includes("\uFFFD") &&
+    !Buffer.from(text, "utf8").equals(req.body)
+  ) {
     throw new SluiceError("INVALID_JSON", "the body is not valid UTF-8", 400);
   }
   if (format === "ndjson") {
@@ -260,7 +266,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   if (!parsed.ok) throw new SluiceError("INVALID_JSON", parsed.error.message, 400);
   const value = parsed.value;
 
-  if (format === "cloudevent") return [cloudEvent(value, req.body.byteLength, limits, "")];
+  if (format === "cloudevent") return [cloudEvent(value, bodyBytes, limits, "")];
   if (format === "cloudevents-batch") {
     if (!Array.isArray(value))
       throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
@@ -272,7 +278,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
         413,
       );
     }
-    return value.map((v, i) => cloudEvent(v, req.body.byteLength, limits, `/${i}`));
+    return value.map((v, i) => cloudEvent(v, bodyBytes, limits, `/${i}`));
   }
 
   if (
@@ -298,10 +304,8 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
         };
       }
       const { data, key, time } = item as { data: unknown; key?: unknown; time?: unknown };
-      return record(data, { within: req.body.byteLength }, limits, path, key, time);
+      return record(data, { within: bodyBytes }, limits, path, key, time);
     });
   }
-  return [
-    withRaw(record(value, { exact: req.body.byteLength }, limits, "", req.idempotencyKey, undefined), text),
-  ];
+  return [withRaw(record(value, { exact: bodyBytes }, limits, "", req.idempotencyKey, undefined), text)];
 }
