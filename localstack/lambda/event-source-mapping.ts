@@ -85,7 +85,8 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
   const streamArn = `arn:aws:kinesis:${o.region}:000000000000:stream/${o.streamName}`;
   const pollMs = o.pollIntervalMs ?? 200;
   const failedBatches: FailedBatch[] = [];
-  const shards = new Map<string, { caughtUp: boolean; busy: boolean }>();
+  /** `quietSince`: start time of the latest poll that found the shard's end with nothing pending. */
+  const shards = new Map<string, { quietSince: number | undefined }>();
   let stopped = false;
 
   async function invoke(shardId: string, batch: KinesisStreamRecord[]): Promise<void> {
@@ -148,6 +149,7 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
     let buffer: KinesisStreamRecord[] = [];
     let firstBufferedAt = 0;
     while (!stopped && iterator) {
+      const cycleStarted = Date.now();
       let out: GetRecordsCommandOutput;
       try {
         out = await o.kinesis.send(
@@ -180,14 +182,13 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
         buffer.length >= o.batchSize ||
         (buffer.length > 0 && atEnd && Date.now() - firstBufferedAt >= o.batchingWindowMs)
       ) {
-        state.busy = true;
         const batch = buffer.slice(0, o.batchSize);
         buffer = buffer.slice(batch.length);
         firstBufferedAt = Date.now();
         await invoke(shardId, batch);
-        state.busy = false;
       }
-      state.caughtUp = atEnd && buffer.length === 0;
+      const quiet = records.length === 0 && (out.MillisBehindLatest ?? 0) === 0 && buffer.length === 0;
+      state.quietSince = quiet ? cycleStarted : undefined;
       if (records.length === 0 || buffer.length > 0) await sleep(pollMs);
     }
   }
@@ -199,7 +200,7 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
         const out = await o.kinesis.send(new ListShardsCommand({ StreamName: o.streamName }));
         for (const s of out.Shards ?? []) {
           if (!s.ShardId || shards.has(s.ShardId)) continue;
-          shards.set(s.ShardId, { caughtUp: false, busy: false });
+          shards.set(s.ShardId, { quietSince: undefined });
           loops.push(
             pollShard(s.ShardId).catch((err: Error) =>
               o.logger.error("shard poller stopped", { shardId: s.ShardId, error: err.name }),
@@ -217,14 +218,14 @@ export function startEventSourceMapping(o: EventSourceMappingOptions): EventSour
   return {
     failedBatches,
     async drained(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      // Two consecutive quiet observations, so a record put just before the call is not missed.
-      let quiet = 0;
-      while (quiet < 2) {
-        if (Date.now() > deadline) throw new Error(`event source mapping not drained after ${timeoutMs} ms`);
+      // Only a poll that began after this call can have seen records put before it.
+      const since = Date.now();
+      const deadline = since + timeoutMs;
+      for (;;) {
         const all = [...shards.values()];
-        quiet = all.length > 0 && all.every((s) => s.caughtUp && !s.busy) ? quiet + 1 : 0;
-        await sleep(pollMs * 2);
+        if (all.length > 0 && all.every((s) => s.quietSince !== undefined && s.quietSince >= since)) return;
+        if (Date.now() > deadline) throw new Error(`event source mapping not drained after ${timeoutMs} ms`);
+        await sleep(pollMs);
       }
     },
     async stop() {

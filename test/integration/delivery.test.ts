@@ -118,3 +118,34 @@ describe("delivery", () => {
     assert.equal(checkpoint.watermark, "2026-11-23T10:59:00.000Z");
   });
 });
+
+describe("delivery under transient S3 faults", () => {
+  test("PutObject throttled (503 SlowDown) is retried inside the invocation; nothing is lost or doubled", async () => {
+    const runner = await start();
+    let failures = 0;
+    // A fault the emulator cannot produce on demand, injected at the client boundary.
+    runner.clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "PutObjectCommand" && failures < 3) {
+          failures++;
+          throw Object.assign(new Error("Slow Down"), {
+            name: "SlowDown",
+            $metadata: { httpStatusCode: 503 },
+          });
+        }
+        return next(args);
+      },
+      { step: "finalizeRequest", name: "injectSlowDown" },
+    );
+    const ids = await send(
+      runner,
+      Array.from({ length: 150 }, (_, i) => ({ data: record(i, "2026-11-23T12:00:00Z") })),
+    );
+    await runner.drained();
+    assert.equal(failures, 3);
+    const { rows } = await rowsOf(runner);
+    assert.equal(rows.length, 150);
+    assert.deepEqual(new Set(rows.map((r) => r._id)), new Set(ids));
+    assert.equal(runner.mappings.get("lake")!.failedBatches.length, 0);
+  });
+});
