@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { createLogger, type LogLevel } from "../functions/core/logger.ts";
 import { DEFAULT_MANIFEST_PATH, loadManifest, ManifestError } from "../functions/core/manifest/index.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
+import { type GrpcProxy, runGrpcProxy, startGrpcProxy } from "../functions/grpc-proxy/cli.ts";
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
@@ -19,12 +20,14 @@ const DEV_KEY_FILE = ".sluice/dev-key";
 const USAGE = `usage: sluice <command> [options]
 
 commands:
-  dev        start the embedded AWS stack (unless AWS_ENDPOINT_URL is set) and run the pipeline
-  validate   validate the manifest and exit
+  dev          start the embedded AWS stack (unless AWS_ENDPOINT_URL is set) and run the pipeline
+  validate     validate the manifest and exit
+  grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
   --port <n>          local ingest API port for dev (default: 8080)
+  --grpc-port <n>     gRPC proxy port for dev (default: 50051; 0 turns it off)
   --edge-port <n>     embedded stack edge port for dev (default: 4566)
 `;
 
@@ -42,7 +45,7 @@ function manifestOrExit(path: string): Manifest {
   }
 }
 
-async function dev(manifestPath: string, port: number, edgePort: number): Promise<void> {
+async function dev(manifestPath: string, port: number, edgePort: number, grpcPort: number): Promise<void> {
   const manifest = manifestOrExit(manifestPath);
   process.env.AWS_REGION ??= "us-east-1";
   process.env.AWS_ACCESS_KEY_ID ??= "test";
@@ -69,6 +72,19 @@ async function dev(manifestPath: string, port: number, edgePort: number): Promis
     await stack?.stop();
     fail(`error: ${(err as Error).message}`, 1);
   }
+  let grpc: GrpcProxy | undefined;
+  if (grpcPort > 0) {
+    try {
+      grpc = await startGrpcProxy({ target: runner.url, port: grpcPort, logger });
+    } catch (err) {
+      await runner.stop();
+      await stack?.stop();
+      fail(
+        `error: gRPC proxy on port ${grpcPort}: ${(err as Error).message} (pass --grpc-port 0 to run without it)`,
+        1,
+      );
+    }
+  }
   if (runner.devKey) {
     mkdirSync(".sluice", { recursive: true });
     writeFileSync(DEV_KEY_FILE, `${runner.devKey}\n`, { mode: 0o600 });
@@ -82,6 +98,9 @@ async function dev(manifestPath: string, port: number, edgePort: number): Promis
       `Sluice is running (manifest ${manifest.path}, app "${manifest.name}")`,
       `  AWS endpoint   ${endpoint}`,
       `  ingest API     ${runner.url}`,
+      ...(grpc
+        ? [`  gRPC proxy     127.0.0.1:${grpc.port}  (sluice.v1.IngestService, proto/sluice/v1/ingest.proto)`]
+        : []),
       ...(runner.devKey
         ? [`  dev API key    ${runner.devKey}  (admin; also in ${DEV_KEY_FILE})`]
         : ["  auth           off (manifest auth.apiKeys: false)"]),
@@ -97,6 +116,7 @@ async function dev(manifestPath: string, port: number, edgePort: number): Promis
     if (stopping) return;
     stopping = true;
     process.stdout.write("\nstopping...\n");
+    await grpc?.close();
     await runner.stop();
     await stack?.stop();
     process.exit(0);
@@ -106,6 +126,8 @@ async function dev(manifestPath: string, port: number, edgePort: number): Promis
 }
 
 async function main(argv: string[]): Promise<void> {
+  // The proxy has its own options (TLS files and limits); hand it everything after its name.
+  if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -115,6 +137,7 @@ async function main(argv: string[]): Promise<void> {
         manifest: { type: "string", default: DEFAULT_MANIFEST_PATH },
         port: { type: "string", default: "8080" },
         "edge-port": { type: "string", default: process.env.SLUICE_EDGE_PORT ?? "4566" },
+        "grpc-port": { type: "string", default: "50051" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -134,7 +157,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "dev":
-      return dev(manifestPath, Number(values.port), Number(values["edge-port"]));
+      return dev(manifestPath, Number(values.port), Number(values["edge-port"]), Number(values["grpc-port"]));
     default:
       fail(`unknown command ${command}\n\n${USAGE}`, 2);
   }

@@ -3,11 +3,13 @@
  * same run and print ratios. Speed is never asserted in tests; it is reported here.
  */
 import { benchEncode } from "./encode.ts";
+import { benchGrpc } from "./grpc.ts";
 import { benchIngest } from "./ingest.ts";
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   encode: benchEncode,
   ingest: benchIngest,
+  grpc: benchGrpc,
 };
 
 const [name, ...args] = process.argv.slice(2);

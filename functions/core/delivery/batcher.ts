@@ -126,7 +126,9 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   /** The pipeline's declared output schema at its latest version, if it declares one. */
   async function outputSchema(): Promise<{ subject: string; version: number } | undefined> {
     if (pipeline.outputSubject === undefined) return undefined;
-    const latest = await withRetries(retry, isTransient, () => deps.validators.latest(pipeline.outputSubject!));
+    const latest = await withRetries(retry, isTransient, () =>
+      deps.validators.latest(pipeline.outputSubject!),
+    );
     if (!latest) throw new Error(`output schema ${pipeline.outputSubject} is not registered`);
     return { subject: latest.subject, version: latest.version };
   }
@@ -163,7 +165,13 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     }
 
     // partition and roll
-    const partitioned = partitionItems(items, prefixOf, pipeline.name, pipeline.sink.roll, await outputSchema());
+    const partitioned = partitionItems(
+      items,
+      prefixOf,
+      pipeline.name,
+      pipeline.sink.roll,
+      await outputSchema(),
+    );
     failures.push(...partitioned.failures);
 
     // encode
