@@ -1,48 +1,171 @@
-import { CfnOutput } from "aws-cdk-lib";
-import { HttpApi, HttpMethod } from "aws-cdk-lib/aws-apigatewayv2";
+import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
+import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
+import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
-import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
 import { INGEST_ROUTES } from "../functions/ingest/routes.ts";
-import { functionsDir, sluiceFunction } from "./function-defaults.ts";
+import { SluiceFunction } from "./function-defaults.ts";
+import { grantPutRecords, grantTable } from "./grants.ts";
+import { acknowledge } from "./nag.ts";
+import { functionEnvironment, ingestConfig } from "./runtime-env.ts";
 
 export interface IngestApiProps {
   readonly functionName: string;
+  /** The runtime config; the function gets its ingest slice. */
+  readonly config: RuntimeConfig;
   readonly stream: IStream;
-  readonly key: IKey;
   readonly idempotency: ITable;
   readonly schemas: ITable;
   readonly apiKeys: ITable;
-  readonly configJson: string;
+  /** Steady-state requests per second across the stage. @default 1000 */
+  readonly rateLimit?: number;
+  /** Requests per second allowed in a burst. @default 2000 */
+  readonly burstLimit?: number;
+  /** @default 1024 */
+  readonly memorySize?: number;
+  /** How long access logs and function logs are kept. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
 }
 
-/** The HTTP API and the ingest function behind every route. */
+/**
+ * The HTTP API and the ingest function behind every route of the ingest API.
+ *
+ * Authentication and authorization happen in the function, not in a Lambda authorizer: access is
+ * decided per stream (RBAC on the `{stream}` of the matched route, and per schema operation),
+ * which needs the parsed route and the caller's grants from the API keys table or the JWT in the
+ * same place. An authorizer would only see the raw path, add a second function (and cold start)
+ * to every uncached request, and its cache (keyed on the credential) would hand one stream's
+ * decision to another. The gRPC proxy forwards to the same function, so it gets the same checks.
+ * The routes are therefore open at the gateway (acknowledged below) and the function refuses
+ * unauthenticated calls; `GET /v1/health` is public by design.
+ */
 export class IngestApi extends Construct {
   public readonly api: HttpApi;
+  public readonly stage: HttpStage;
   public readonly fn: NodejsFunction;
+  public readonly accessLogs: LogGroup;
+  /** Alarms of the ingest path; the dashboard sends them to the alarm topic. */
+  public readonly alarms: readonly Alarm[];
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
-    this.fn = sluiceFunction(this, "Function", {
+    const fn = new SluiceFunction(this, "Ingest", {
+      kind: "ingest",
       functionName: props.functionName,
-      entry: `${functionsDir}ingest/handler.ts`,
-      environment: { SLUICE_CONFIG: props.configJson },
+      memorySize: props.memorySize ?? 1024,
+      // API Gateway gives up on an integration after 30 s; finish (and log) before it does.
+      timeout: Duration.seconds(29),
+      environment: functionEnvironment(props.functionName, ingestConfig(props.config)),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
-    props.stream.grantWrite(this.fn);
-    props.idempotency.grantReadWriteData(this.fn);
-    props.schemas.grantReadWriteData(this.fn);
-    props.apiKeys.grantReadData(this.fn);
-    props.key.grantEncryptDecrypt(this.fn);
+    this.fn = fn.fn;
+    grantPutRecords(props.stream, fn.role);
+    // GET /v1/health probes the stream, the schemas table (GetItem) and the key (DescribeKey,
+    // which the table grants below include) with their cheapest calls.
+    props.stream.grant(fn.role, "kinesis:DescribeStreamSummary");
+    // Claims are looked up in batches, taken with conditional puts, completed in batches and
+    // released with a delete when the put to Kinesis failed.
+    grantTable(
+      props.idempotency,
+      fn.role,
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:BatchWriteItem",
+      "dynamodb:DeleteItem",
+    );
+    // Validation and GET /v1/schemas/... read schemas (GET /v1/schemas lists the subjects with a
+    // scan); POST /v1/schemas registers new versions with conditional puts.
+    grantTable(
+      props.schemas,
+      fn.role,
+      "dynamodb:GetItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:PutItem",
+    );
+    // An API key is looked up by its hash; nothing else of the table is readable.
+    grantTable(props.apiKeys, fn.role, "dynamodb:GetItem");
 
-    this.api = new HttpApi(this, "Api", { description: "Sluice ingest API" });
+    this.api = new HttpApi(this, "Api", {
+      description: "Sluice ingest API",
+      createDefaultStage: false,
+    });
+    this.accessLogs = new LogGroup(this, "AccessLogs", {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.stage = new HttpStage(this, "Stage", {
+      httpApi: this.api,
+      stageName: "$default",
+      autoDeploy: true,
+      throttle: { rateLimit: props.rateLimit ?? 1000, burstLimit: props.burstLimit ?? 2000 },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        // Who called what and how it went; never headers, query strings or bodies (keys, payloads).
+        format: AccessLogFormat.custom(
+          JSON.stringify({
+            requestId: "$context.requestId",
+            requestTime: "$context.requestTime",
+            sourceIp: "$context.identity.sourceIp",
+            routeKey: "$context.routeKey",
+            status: "$context.status",
+            protocol: "$context.protocol",
+            responseLength: "$context.responseLength",
+            responseLatency: "$context.responseLatency",
+            integrationLatency: "$context.integrationLatency",
+            integrationStatus: "$context.integrationStatus",
+            errorMessage: "$context.error.message",
+          }),
+        ),
+      },
+    });
     const integration = new HttpLambdaIntegration("Ingest", this.fn);
     for (const route of INGEST_ROUTES) {
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
       this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
     }
-    new CfnOutput(this, "Url", { value: this.api.apiEndpoint, description: "Ingest API base URL" });
+    acknowledge(
+      this.api,
+      "AwsSolutions-APIG4",
+      "Authentication and per-stream authorization are done by the ingest function (API keys table, JWT), which needs the matched route and stream; see the IngestApi doc. GET /v1/health is public.",
+    );
+
+    this.alarms = [
+      new Alarm(this, "Throttles", {
+        alarmDescription: `${props.functionName}: invocations throttled; producers are getting 5xx`,
+        metric: this.fn.metricThrottles({ statistic: "Sum", period: Duration.minutes(5) }),
+        threshold: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+  }
+
+  /** AWS/ApiGateway 4xx, 5xx, Count and Latency of the stage. */
+  public metricClientErrors(): Metric {
+    return this.stage.metricClientError({ statistic: "Sum", period: Duration.minutes(1) });
+  }
+
+  public metricServerErrors(): Metric {
+    return this.stage.metricServerError({ statistic: "Sum", period: Duration.minutes(1) });
+  }
+
+  public metricRequests(): Metric {
+    return this.stage.metricCount({ statistic: "Sum", period: Duration.minutes(1) });
+  }
+
+  public metricLatency(statistic: "p50" | "p99"): Metric {
+    return this.stage.metricLatency({
+      statistic,
+      period: Duration.minutes(1),
+      label: `latency ${statistic}`,
+    });
   }
 }

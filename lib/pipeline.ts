@@ -1,75 +1,161 @@
-import { Duration } from "aws-cdk-lib";
+import { Arn, ArnFormat, Duration, Stack } from "aws-cdk-lib";
+import {
+  Alarm,
+  ComparisonOperator,
+  type IMetric,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
 import type { IKey } from "aws-cdk-lib/aws-kms";
-import { FilterCriteria, StartingPosition } from "aws-cdk-lib/aws-lambda";
-import { KinesisEventSource, SqsDlq } from "aws-cdk-lib/aws-lambda-event-sources";
+import {
+  EventSourceMapping,
+  FilterCriteria,
+  type IEventSourceDlq,
+  MetricType,
+  StartingPosition,
+} from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import { FilterPattern, MetricFilter, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { esmFilterPattern } from "../functions/core/esm-filter.ts";
-import type { PipelineRuntime } from "../functions/core/runtime-config.ts";
-import { functionsDir, sluiceFunction } from "./function-defaults.ts";
+import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
+import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
+import { SluiceFunction } from "./function-defaults.ts";
+import {
+  grantEventSourceRead,
+  grantInvoke,
+  grantObjectWrites,
+  grantSendMessage,
+  grantTable,
+} from "./grants.ts";
+import { acknowledge, acknowledgeWildcardResources } from "./nag.ts";
+import { functionEnvironment, PIPELINE_ENV, pipelineConfig } from "./runtime-env.ts";
 
 export interface PipelineProps {
+  /** The pipeline as the runtime config resolves it (sources, steps, transformer, sink, batch). */
   readonly pipeline: PipelineRuntime;
+  /** The whole runtime config; the pipeline's functions get their own slice of it. */
+  readonly config: RuntimeConfig;
   readonly stream: IStream;
+  /** The sink's bucket, encrypted with the key the pipeline's sink names. */
   readonly bucket: IBucket;
+  /** Key encrypting the dead-letter queue. */
   readonly key: IKey;
   readonly checkpoints: ITable;
   readonly schemas: ITable;
-  /** Serialized runtime configuration given to the functions. */
-  readonly configJson: string;
   readonly batchFunctionName: string;
   readonly transformFunctionName: string;
+  /** Namespace of the metrics derived from the batcher's logs. @default "Sluice" */
+  readonly metricsNamespace?: string;
+  /** Where a new mapping starts reading. @default StartingPosition.TRIM_HORIZON */
+  readonly startingPosition?: StartingPosition;
+  /** Iterator age at which the pipeline is late enough to alarm. @default Duration.minutes(10) */
+  readonly iteratorAgeAlarm?: Duration;
+  /** Memory of the batcher; 1769 MB is one full vCPU for Parquet encoding. @default 1769 */
+  readonly batcherMemorySize?: number;
+  /** @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+}
+
+/** The key patterns a pipeline may write: its data prefix for each source stream, and its errors. */
+export function objectKeyPatterns(pipeline: PipelineRuntime): string[] {
+  const patterns = new Set<string>();
+  for (const stream of pipeline.sources) {
+    // Up to the first value only known per record (time, fields); `{stream}` and `{pipeline}`
+    // are known here and are already key-safe by their naming rules.
+    let fixed = "";
+    let last = 0;
+    for (const m of pipeline.sink.prefix.matchAll(new RegExp(PREFIX_PLACEHOLDER.source, "g"))) {
+      fixed += pipeline.sink.prefix.slice(last, m.index);
+      last = m.index + m[0].length;
+      if (m[1] === "stream") fixed += stream;
+      else if (m[1] === "pipeline") fixed += pipeline.name;
+      else {
+        last = Number.POSITIVE_INFINITY;
+        break;
+      }
+    }
+    if (Number.isFinite(last)) fixed += pipeline.sink.prefix.slice(last);
+    patterns.add(`${fixed}*`);
+  }
+  patterns.add(`errors/${pipeline.name}/*`);
+  return [...patterns];
 }
 
 /**
- * One pipeline: its transformer (when it has steps), its batcher, and the event source mapping
- * feeding the batcher the envelopes of its source streams.
+ * One pipeline: its transformer (when it has declarative steps), its batcher, and the event source
+ * mapping feeding the batcher the envelopes of its source streams, with a dead-letter queue for
+ * batches that exhaust their retries. Its alarms: iterator age, records written to `errors/`,
+ * dead letters, throttles.
+ *
+ * Metrics derived from the batcher's logs (namespace `metricsNamespace`, dimension `Pipeline`),
+ * from the `delivered`, `failed` and `dropped` counts of its `batch committed` line:
+ * RecordsDelivered, RecordsFailed (written under `errors/`) and RecordsDropped (filtered out by a
+ * transform): the three places an accepted record can end.
+ *
+ * About 18 CloudFormation resources per pipeline (17 without a transformer): a stack holds at most
+ * 500, so one app has room for about 25 pipelines.
  */
 export class Pipeline extends Construct {
   public readonly batcher: NodejsFunction;
   public readonly transformer?: NodejsFunction;
+  public readonly mapping: EventSourceMapping;
   public readonly deadLetters: Queue;
+  public readonly alarms: readonly Alarm[];
+  private readonly namespace: string;
+  private readonly pipelineName: string;
 
   constructor(scope: Construct, id: string, props: PipelineProps) {
     super(scope, id);
     const { pipeline } = props;
-    const environment = { SLUICE_CONFIG: props.configJson, SLUICE_PIPELINE: pipeline.name };
+    this.pipelineName = pipeline.name;
+    this.namespace = props.metricsNamespace ?? "Sluice";
+    const config = pipelineConfig(props.config, pipeline.name);
+    const env = (fn: string) => functionEnvironment(fn, config, { [PIPELINE_ENV]: pipeline.name });
+    const logRetention = props.logRetention ? { logRetention: props.logRetention } : {};
 
+    let transformer: SluiceFunction | undefined;
     if (pipeline.steps.length > 0 && pipeline.transformer === props.transformFunctionName) {
-      this.transformer = sluiceFunction(this, "Transformer", {
+      transformer = new SluiceFunction(this, "Transform", {
+        kind: "transform",
         functionName: props.transformFunctionName,
-        entry: `${functionsDir}transform/handler.ts`,
-        environment,
+        // The batcher waits up to 60 s for a transformer (Firehose allows up to 5 min).
+        timeout: Duration.seconds(60),
+        environment: env(props.transformFunctionName),
+        ...logRetention,
       });
+      this.transformer = transformer.fn;
     }
 
-    this.batcher = sluiceFunction(this, "Batcher", {
+    const batcher = new SluiceFunction(this, "Batch", {
+      kind: "batch",
       functionName: props.batchFunctionName,
-      entry: `${functionsDir}batch/handler.ts`,
-      memorySize: 1769,
+      memorySize: props.batcherMemorySize ?? 1769,
       timeout: Duration.minutes(5),
-      environment,
-      bundling: {
-        // parquet-wasm's Node build loads its wasm from beside the bundle (DESIGN.md).
-        commandHooks: {
-          beforeBundling: () => [],
-          beforeInstall: () => [],
-          afterBundling: (inputDir, outputDir) => [
-            `cp "${inputDir}/node_modules/parquet-wasm/node/parquet_wasm_bg.wasm" "${outputDir}/"`,
-          ],
-        },
-      },
+      environment: env(props.batchFunctionName),
+      ...logRetention,
     });
-    props.bucket.grantReadWrite(this.batcher);
-    props.bucket.grantDelete(this.batcher);
-    props.key.grantEncryptDecrypt(this.batcher);
-    props.checkpoints.grantReadWriteData(this.batcher);
-    props.schemas.grantReadData(this.batcher);
-    this.transformer?.grantInvoke(this.batcher);
+    this.batcher = batcher.fn;
+    const role = batcher.role;
+
+    const objects = grantObjectWrites(props.bucket, role, objectKeyPatterns(pipeline));
+    acknowledgeWildcardResources(
+      role,
+      objects,
+      "S3 object ARNs can only be scoped by key prefix: these are this pipeline's own data prefix (per source stream) and errors prefix, nothing else in the bucket.",
+    );
+    grantTable(props.checkpoints, role, "dynamodb:GetItem", "dynamodb:UpdateItem");
+    grantTable(props.schemas, role, "dynamodb:GetItem", "dynamodb:Query");
+    if (transformer) {
+      grantInvoke(transformer.fn.functionArn, role);
+    } else if (pipeline.transformer !== undefined) {
+      grantInvoke(this.externalTransformerArn(pipeline.transformer), role);
+    }
 
     this.deadLetters = new Queue(this, "DeadLetters", {
       encryption: QueueEncryption.KMS,
@@ -77,20 +163,152 @@ export class Pipeline extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
-    this.batcher.addEventSource(
-      new KinesisEventSource(props.stream, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: pipeline.batch.size,
-        maxBatchingWindow: Duration.seconds(pipeline.batch.windowSeconds),
-        bisectBatchOnError: pipeline.batch.bisectOnError,
-        retryAttempts: pipeline.batch.maxRetries,
-        parallelizationFactor: 1,
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(this.deadLetters),
-        filters: [
-          FilterCriteria.filter(esmFilterPattern(pipeline.sources) as unknown as Record<string, unknown>),
-        ],
-      }),
+    acknowledge(
+      this.deadLetters,
+      "AwsSolutions-SQS3",
+      "This queue is itself a dead-letter queue: the on-failure destination of the pipeline's event source mapping.",
+    );
+    grantSendMessage(this.deadLetters, role);
+    const deadLetters = this.deadLetters;
+    const onFailure: IEventSourceDlq = { bind: () => ({ destination: deadLetters.queueArn }) };
+
+    grantEventSourceRead(props.stream, role);
+    this.mapping = new EventSourceMapping(this, "Mapping", {
+      target: this.batcher,
+      eventSourceArn: props.stream.streamArn,
+      startingPosition: props.startingPosition ?? StartingPosition.TRIM_HORIZON,
+      batchSize: pipeline.batch.size,
+      maxBatchingWindow: Duration.seconds(pipeline.batch.windowSeconds),
+      bisectBatchOnError: pipeline.batch.bisectOnError,
+      retryAttempts: pipeline.batch.maxRetries,
+      // One batcher per shard: the checkpoint and the exactly-once object keys assume one writer.
+      parallelizationFactor: 1,
+      reportBatchItemFailures: true,
+      onFailure,
+      filters: [
+        FilterCriteria.filter(esmFilterPattern(pipeline.sources) as unknown as Record<string, unknown>),
+      ],
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
+    });
+    // The mapping validates its role's access when it is created.
+    this.mapping.node.addDependency(role);
+
+    const logs = batcher.logGroup;
+    for (const [metricName, pattern, value] of [
+      ["RecordsDelivered", "batch committed", "$.delivered"],
+      ["RecordsFailed", "batch committed", "$.failed"],
+      ["RecordsDropped", "batch committed", "$.dropped"],
+    ] as const) {
+      new MetricFilter(this, metricName, {
+        logGroup: logs,
+        metricNamespace: this.namespace,
+        metricName,
+        filterPattern: FilterPattern.stringValue("$.message", "=", pattern),
+        metricValue: value,
+        dimensions: { Pipeline: "$.pipeline" },
+      });
+    }
+
+    const alarm = (id: string, description: string, metric: IMetric, threshold: number, periods = 1) =>
+      new Alarm(this, id, {
+        alarmDescription: `${pipeline.name}: ${description}`,
+        metric,
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: periods,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+    this.alarms = [
+      alarm(
+        "IteratorAgeAlarm",
+        "the batcher is falling behind the stream",
+        this.metricIteratorAge(),
+        (props.iteratorAgeAlarm ?? Duration.minutes(10)).toMilliseconds(),
+        3,
+      ),
+      alarm("ErrorRecordsAlarm", "records were written to the errors prefix", this.metricRecordsFailed(), 1),
+      alarm(
+        "DeadLettersAlarm",
+        "a batch exhausted its retries; its shard range is in the dead-letter queue",
+        this.deadLetters.metricApproximateNumberOfMessagesVisible({
+          statistic: "Maximum",
+          period: Duration.minutes(1),
+        }),
+        1,
+      ),
+      alarm("ThrottlesAlarm", "batcher or transformer invocations throttled", this.metricThrottles(), 1),
+    ];
+  }
+
+  /** Age of the newest record the batcher has read (AWS/Lambda IteratorAge, maximum). */
+  public metricIteratorAge(): Metric {
+    return this.batcher.metric("IteratorAge", { statistic: "Maximum", period: Duration.minutes(1) });
+  }
+
+  /**
+   * The event source mapping's record counts (AWS/Lambda, dimension EventSourceMappingUUID, enabled
+   * by its metrics config): PolledEventCount is what it read, FilteredOutEventCount what the filter
+   * dropped (other streams), InvokedEventCount what reached the batcher.
+   */
+  public metricMappingEvents(
+    metricName: "PolledEventCount" | "FilteredOutEventCount" | "InvokedEventCount" | "FailedInvokeEventCount",
+  ): Metric {
+    return new Metric({
+      namespace: "AWS/Lambda",
+      metricName,
+      dimensionsMap: { EventSourceMappingUUID: this.mapping.eventSourceMappingId },
+      statistic: "Sum",
+      period: Duration.minutes(1),
+    });
+  }
+
+  public metricRecordsDelivered(): Metric {
+    return this.logMetric("RecordsDelivered");
+  }
+
+  /** Records written under `errors/` by this pipeline. */
+  public metricRecordsFailed(): Metric {
+    return this.logMetric("RecordsFailed", Duration.minutes(5));
+  }
+
+  public metricRecordsDropped(): Metric {
+    return this.logMetric("RecordsDropped");
+  }
+
+  /** Throttled invocations of the batcher and, when the pipeline has one, its transformer. */
+  public metricThrottles(): IMetric {
+    const period = Duration.minutes(5);
+    const batcher = this.batcher.metricThrottles({ statistic: "Sum", period });
+    if (!this.transformer) return batcher;
+    return new MathExpression({
+      expression: "batcher + transformer",
+      usingMetrics: { batcher, transformer: this.transformer.metricThrottles({ statistic: "Sum", period }) },
+      label: "Throttles",
+      period,
+    });
+  }
+
+  private logMetric(metricName: string, period = Duration.minutes(1)): Metric {
+    return new Metric({
+      namespace: this.namespace,
+      metricName,
+      dimensionsMap: { Pipeline: this.pipelineName },
+      statistic: "Sum",
+      period,
+    });
+  }
+
+  /** A transformer named without an ARN is a function of this account and region. */
+  private externalTransformerArn(transformer: string): string {
+    if (transformer.startsWith("arn:")) return transformer;
+    return Arn.format(
+      {
+        service: "lambda",
+        resource: "function",
+        resourceName: transformer,
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      },
+      Stack.of(this),
     );
   }
 }

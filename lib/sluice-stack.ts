@@ -1,13 +1,18 @@
 import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnDatabase } from "aws-cdk-lib/aws-glue";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { Construct } from "constructs";
 import type { Manifest } from "../functions/core/manifest/types.ts";
 import { resourceNames } from "../functions/core/names.ts";
-import { runtimeConfig } from "../functions/core/runtime-config.ts";
+import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
+import { Dashboard } from "./dashboard.ts";
+import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
 import { IngestApi } from "./ingest-api.ts";
+import { glueName } from "./lake-table.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { Pipeline } from "./pipeline.ts";
+import { SchemaRegistration } from "./schema-registration.ts";
 import { Tables } from "./tables.ts";
 
 export interface SluiceStackProps extends StackProps {
@@ -21,52 +26,99 @@ export class SluiceStack extends Stack {
     const { manifest } = props;
     const names = resourceNames(manifest.name, this.account, this.region);
     const config = runtimeConfig(manifest, this.account, this.region);
-    const configJson = JSON.stringify(config);
 
-    const key = new Key(this, "Key", {
+    const key = new DataKey(this, "DataKey", {
       alias: names.kmsAlias,
-      enableKeyRotation: true,
       description: `Sluice ${manifest.name} data at rest`,
     });
-    const tables = new Tables(this, "Tables", { names: names.tables, key });
+    const tables = new Tables(this, "Tables", { names: names.tables, key: key.key });
+    new SchemaRegistration(this, "Schemas", {
+      table: tables.schemas,
+      schemas: manifest.schemas.map((s) => ({ subject: subjectOf(s.namespace, s.name), schema: s.schema })),
+    });
     const events = new EventStream(this, "Events", {
       streamName: names.eventStream,
-      key,
+      key: key.key,
       settings: manifest.kinesis,
     });
-    new IngestApi(this, "Ingest", {
+    const ingest = new IngestApi(this, "Ingest", {
       functionName: names.ingestFunction,
+      config,
       stream: events.stream,
-      key,
       idempotency: tables.idempotency,
       schemas: tables.schemas,
       apiKeys: tables.apiKeys,
-      configJson,
     });
+
+    const catalog = new CfnDatabase(this, "Catalog", {
+      catalogId: this.account,
+      databaseInput: { name: glueName(manifest.name), description: `Sluice ${manifest.name} sinks` },
+    });
+    const schemaOf = new Map(manifest.schemas.map((s) => [s.name, s.schema]));
+    const streamSchema = new Map(manifest.streams.map((s) => [s.name, schemaOf.get(s.schema)!]));
     const sinks = new Map(
-      manifest.sinks.map((s) => [
-        s.name,
-        new ParquetSink(this, `Sink-${s.name}`, { bucketName: names.bucket(s.name, s.bucket), key }),
+      manifest.sinks.map((s) => {
+        const feeding = manifest.pipelines.filter((p) => p.sink === s.name);
+        const streams = [...new Set(feeding.flatMap((p) => p.sources))];
+        // A pipeline with an output schema writes its columns; otherwise each source's own.
+        const written = new Set(
+          feeding.flatMap((p) =>
+            p.schema !== undefined ? [schemaOf.get(p.schema)!] : p.sources.map((n) => streamSchema.get(n)!),
+          ),
+        );
+        return [
+          s.name,
+          new ParquetSink(this, `Sink-${s.name}`, {
+            bucketName: names.bucket(s.name, s.bucket),
+            key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
+            catalog: {
+              database: catalog,
+              tableName: s.name,
+              prefix: s.prefix,
+              schemas: [...written],
+              streams,
+              pipelines: feeding.map((p) => p.name),
+            },
+          }),
+        ];
+      }),
+    );
+    const pipelines = new Map(
+      manifest.pipelines.map((p) => [
+        p.name,
+        new Pipeline(this, `Pipeline-${p.name}`, {
+          pipeline: config.pipelines[p.name]!,
+          config,
+          stream: events.stream,
+          bucket: sinks.get(p.sink)!.bucket,
+          key: key.key,
+          checkpoints: tables.checkpoints,
+          schemas: tables.schemas,
+          batchFunctionName: names.batchFunction(p.name),
+          transformFunctionName: names.transformFunction(p.name),
+          metricsNamespace: `Sluice/${manifest.name}`,
+        }),
       ]),
     );
-    for (const p of manifest.pipelines) {
-      new Pipeline(this, `Pipeline-${p.name}`, {
-        pipeline: config.pipelines[p.name]!,
-        stream: events.stream,
-        bucket: sinks.get(p.sink)!.bucket,
-        key,
-        checkpoints: tables.checkpoints,
-        schemas: tables.schemas,
-        configJson,
-        batchFunctionName: names.batchFunction(p.name),
-        transformFunctionName: names.transformFunction(p.name),
-      });
-    }
+    const monitoring = new Dashboard(this, "Monitoring", {
+      app: manifest.name,
+      key,
+      ingest,
+      events,
+      pipelines,
+    });
+
+    new CfnOutput(this, "IngestUrl", { value: ingest.stage.url, description: "Ingest API base URL" });
     new CfnOutput(this, "EventStreamName", { value: events.stream.streamName });
-    for (const [name, sink] of sinks)
-      new CfnOutput(this, `Bucket-${name}`, { value: sink.bucket.bucketName });
+    for (const [name, sink] of sinks) {
+      new CfnOutput(this, `Bucket-${name}`, { value: sink.bucket.bucketName, description: `Sink ${name}` });
+    }
     new CfnOutput(this, "IdempotencyTable", { value: tables.idempotency.tableName });
     new CfnOutput(this, "CheckpointsTable", { value: tables.checkpoints.tableName });
     new CfnOutput(this, "SchemasTable", { value: tables.schemas.tableName });
+    new CfnOutput(this, "ApiKeysTable", { value: tables.apiKeys.tableName });
+    new CfnOutput(this, "GlueDatabase", { value: catalog.ref, description: "Athena database of the sinks" });
+    new CfnOutput(this, "AlarmTopicArn", { value: monitoring.topic.topicArn });
+    new CfnOutput(this, "KmsKeyArn", { value: key.key.keyArn });
   }
 }

@@ -2,12 +2,14 @@
  * `npm run bench -- <name> [options]`: benchmarks that compare Sluice with peers measured in the
  * same run and print ratios. Speed is never asserted in tests; it is reported here.
  */
+import { benchColdstart } from "./coldstart.ts";
 import { benchEncode } from "./encode.ts";
 import { benchGrpc } from "./grpc.ts";
 import { benchIngest } from "./ingest.ts";
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   encode: benchEncode,
+  coldstart: benchColdstart,
   ingest: benchIngest,
   grpc: benchGrpc,
 };

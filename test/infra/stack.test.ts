@@ -1,56 +1,98 @@
-/** Template assertions on the stack synthesized from the shipped manifest. */
+/** Template assertions on the stack synthesized, bundled and cdk-nag-checked, from the shipped manifest. */
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { App } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { SluiceStack } from "../../lib/sluice-stack.ts";
+import { deflateRawSync } from "node:zlib";
+import { Match } from "aws-cdk-lib/assertions";
+import { INGEST_ROUTES } from "../../functions/ingest/routes.ts";
+import { LAMBDA_ENVIRONMENT_LIMIT_BYTES } from "../../lib/runtime-env.ts";
+import {
+  ACCOUNT,
+  asList,
+  identityStatements,
+  REGION,
+  resourcesOf,
+  type Statement,
+  type Synthesized,
+  statementsOf,
+  synthesize,
+} from "./synth.ts";
 
-let template: Template;
+let s: Synthesized;
+const getAtt = (logicalId: string) => ({ "Fn::GetAtt": [logicalId, "Arn"] });
+const idOf = (type: string, match: (p: Record<string, unknown>) => boolean = () => true) => {
+  const found = resourcesOf(s, type).filter(([, p]) => match(p));
+  assert.equal(found.length, 1, `exactly one ${type}`);
+  return found[0]![0];
+};
+const keyId = () => idOf("AWS::KMS::Key");
 
 before(() => {
-  const app = new App({ context: { "cli-telemetry": false } });
-  const stack = new SluiceStack(app, "Test", {
-    manifest: loadManifest("sluice.yaml"),
-    env: { account: "123456789012", region: "eu-west-1" },
-  });
-  template = Template.fromStack(stack);
+  s = synthesize("sluice.yaml", { bundle: true });
 });
 
-describe("SluiceStack from sluice.yaml", () => {
-  test("the event stream is KMS-encrypted, on demand, 24 h retention", () => {
-    template.hasResourceProperties("AWS::Kinesis::Stream", {
-      Name: "sluice-events",
-      StreamEncryption: { EncryptionType: "KMS", KeyId: Match.anyValue() },
-      StreamModeDetails: { StreamMode: "ON_DEMAND" },
-      RetentionPeriodHours: 24,
-    });
+describe("SluiceStack from sluice.yaml: data at rest", () => {
+  test("the data key rotates, and its policy lets the account administer it and use it only through Sluice's services", () => {
+    const [, key] = resourcesOf(s, "AWS::KMS::Key")[0]!;
+    assert.equal(key.EnableKeyRotation, true);
+    const statements = (key.KeyPolicy as { Statement: Statement[] }).Statement;
+    for (const st of statements) {
+      for (const action of asList(st.Action)) assert.ok(!action.includes("*"), `key policy action ${action}`);
+    }
+    const usage = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"];
+    for (const st of statements) {
+      const grantsUse = asList(st.Action).some((a) => usage.includes(a));
+      if (!grantsUse) continue;
+      const conditions = JSON.stringify(st.Condition ?? {});
+      assert.ok(
+        conditions.includes("kms:ViaService") ||
+          conditions.includes("kms:EncryptionContext:aws:sns:topicArn"),
+        `usage statement ${JSON.stringify(st)} is scoped`,
+      );
+    }
+    const cloudwatch = statements.find((st) =>
+      JSON.stringify(st.Principal).includes("cloudwatch.amazonaws.com"),
+    );
+    assert.ok(JSON.stringify(cloudwatch?.Condition).includes(`:sns:${REGION}:${ACCOUNT}:sluice-alarms`));
   });
 
-  test("four tables, all on demand with PITR and the Sluice key; idempotency has TTL", () => {
-    template.resourceCountIs("AWS::DynamoDB::Table", 4);
+  test("four tables, on demand, PITR, encrypted with the data key, retained; idempotency has TTL", () => {
+    s.template.resourceCountIs("AWS::DynamoDB::Table", 4);
     for (const name of ["sluice-idempotency", "sluice-checkpoints", "sluice-schemas", "sluice-api-keys"]) {
-      template.hasResourceProperties("AWS::DynamoDB::Table", {
-        TableName: name,
-        BillingMode: "PAY_PER_REQUEST",
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        SSESpecification: { SSEEnabled: true, SSEType: "KMS", KMSMasterKeyId: Match.anyValue() },
+      s.template.hasResource("AWS::DynamoDB::Table", {
+        DeletionPolicy: "Retain",
+        Properties: Match.objectLike({
+          TableName: name,
+          BillingMode: "PAY_PER_REQUEST",
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { SSEEnabled: true, SSEType: "KMS", KMSMasterKeyId: getAtt(keyId()) },
+        }),
       });
     }
-    template.hasResourceProperties("AWS::DynamoDB::Table", {
+    s.template.hasResourceProperties("AWS::DynamoDB::Table", {
       TableName: "sluice-idempotency",
       TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
     });
   });
 
-  test("the sink bucket uses SSE-KMS with a bucket key and blocks public access", () => {
-    template.hasResourceProperties("AWS::S3::Bucket", {
-      BucketName: "sluice-lake-123456789012-eu-west-1",
+  test("the event stream is encrypted with the data key, on demand, 24 h retention", () => {
+    s.template.hasResourceProperties("AWS::Kinesis::Stream", {
+      Name: "sluice-events",
+      StreamEncryption: { EncryptionType: "KMS", KeyId: getAtt(keyId()) },
+      StreamModeDetails: { StreamMode: "ON_DEMAND" },
+      RetentionPeriodHours: 24,
+    });
+  });
+
+  test("the sink bucket: SSE-KMS with a bucket key, no public access, access-logged, errors expire", () => {
+    s.template.hasResourceProperties("AWS::S3::Bucket", {
+      BucketName: `sluice-lake-${ACCOUNT}-${REGION}`,
       BucketEncryption: {
         ServerSideEncryptionConfiguration: [
           {
             BucketKeyEnabled: true,
-            ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: Match.anyValue() },
+            ServerSideEncryptionByDefault: { SSEAlgorithm: "aws:kms", KMSMasterKeyID: getAtt(keyId()) },
           },
         ],
       },
@@ -60,37 +102,446 @@ describe("SluiceStack from sluice.yaml", () => {
         IgnorePublicAcls: true,
         RestrictPublicBuckets: true,
       },
+      OwnershipControls: { Rules: [{ ObjectOwnership: "BucketOwnerEnforced" }] },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue() },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: "errors/", ExpirationInDays: 30, Status: "Enabled" }),
+        ]),
+      },
     });
   });
 
-  test("the batcher is fed by a mapping filtered to its source streams", () => {
-    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+  test("every bucket refuses requests without TLS and blocks public access", () => {
+    const buckets = resourcesOf(s, "AWS::S3::Bucket");
+    assert.equal(buckets.length, 2, "the sink and its access-log bucket");
+    for (const [id, props] of buckets) {
+      assert.deepEqual(props.PublicAccessBlockConfiguration, {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      s.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+        Bucket: { Ref: id },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: "Deny",
+              Action: "s3:*",
+              Principal: { AWS: "*" },
+              Condition: { Bool: { "aws:SecureTransport": "false" } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+
+  test("only S3 log delivery, for the sink bucket, may write the access-log bucket", () => {
+    s.template.hasResourceProperties("AWS::S3::BucketPolicy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: "Allow",
+            Principal: { Service: "logging.s3.amazonaws.com" },
+            Action: "s3:PutObject",
+            Condition: Match.objectLike({ ArnLike: { "aws:SourceArn": Match.anyValue() } }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  test("the dead-letter queue and the alarm topic are encrypted with the data key and TLS only", () => {
+    s.template.hasResourceProperties("AWS::SQS::Queue", { KmsMasterKeyId: getAtt(keyId()) });
+    s.template.hasResourceProperties("AWS::SNS::Topic", {
+      TopicName: "sluice-alarms",
+      KmsMasterKeyId: getAtt(keyId()),
+    });
+    for (const type of ["AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"]) {
+      s.template.hasResourceProperties(type, {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+          ]),
+        },
+      });
+    }
+  });
+});
+
+describe("SluiceStack from sluice.yaml: the catalog", () => {
+  test("a Glue table over the sink with the columns the batcher writes", () => {
+    s.template.hasResourceProperties("AWS::Glue::Database", { DatabaseInput: { Name: "sluice" } });
+    const [, table] = resourcesOf(s, "AWS::Glue::Table")[0]!;
+    const input = table.TableInput as {
+      StorageDescriptor: {
+        Columns: { Name: string; Type: string }[];
+        SerdeInfo: { SerializationLibrary: string };
+      };
+      PartitionKeys: { Name: string }[];
+      Parameters: Record<string, string>;
+    };
+    assert.deepEqual(
+      input.StorageDescriptor.Columns.map((c) => `${c.Name} ${c.Type}`),
+      [
+        "_id string",
+        "_event_time timestamp",
+        "_receive_time timestamp",
+        "_schema_version int",
+        "customerId string",
+        "content string",
+        "category string",
+        "isNegative boolean",
+        "tags array<string>",
+        "ts timestamp",
+        "_extra string",
+      ],
+    );
+    assert.equal(
+      input.StorageDescriptor.SerdeInfo.SerializationLibrary,
+      "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+    );
+    assert.deepEqual(
+      input.PartitionKeys.map((k) => k.Name),
+      ["stream", "dt", "hr"],
+    );
+  });
+
+  test("partitions are projected from the prefix template, so new data is queryable at once", () => {
+    const [, table] = resourcesOf(s, "AWS::Glue::Table")[0]!;
+    const params = (table.TableInput as { Parameters: Record<string, string> }).Parameters;
+    assert.deepEqual(params, {
+      classification: "parquet",
+      EXTERNAL: "TRUE",
+      "projection.enabled": "true",
+      "projection.stream.type": "enum",
+      "projection.stream.values": "feedback",
+      "projection.dt.type": "date",
+      "projection.dt.format": "yyyy-MM-dd",
+      "projection.dt.range": "NOW-3YEARS,NOW+1DAYS",
+      "projection.dt.interval": "1",
+      "projection.dt.interval.unit": "DAYS",
+      "projection.hr.type": "integer",
+      "projection.hr.range": "0,23",
+      "projection.hr.digits": "2",
+      "storage.location.template": `s3://sluice-lake-${ACCOUNT}-${REGION}/\${stream}/dt=\${dt}/hr=\${hr}/`,
+    });
+  });
+});
+
+describe("SluiceStack from sluice.yaml: the ingest API", () => {
+  test("every ingest route reaches the ingest function, with auth left to the function", () => {
+    s.template.resourceCountIs("AWS::ApiGatewayV2::Route", INGEST_ROUTES.length);
+    for (const routeKey of INGEST_ROUTES) {
+      s.template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
+        RouteKey: routeKey,
+        AuthorizationType: "NONE",
+        Target: Match.anyValue(),
+      });
+    }
+    s.template.resourceCountIs("AWS::ApiGatewayV2::Authorizer", 0);
+  });
+
+  test("the stage throttles and writes JSON access logs without headers or bodies", () => {
+    const [, stage] = resourcesOf(s, "AWS::ApiGatewayV2::Stage")[0]!;
+    assert.deepEqual(stage.DefaultRouteSettings, { ThrottlingBurstLimit: 2000, ThrottlingRateLimit: 1000 });
+    const logs = stage.AccessLogSettings as { DestinationArn: unknown; Format: string };
+    const format = JSON.parse(logs.Format) as Record<string, string>;
+    assert.equal(format.requestId, "$context.requestId");
+    assert.equal(format.status, "$context.status");
+    assert.ok(!/header|body|authorizer|querystring/i.test(logs.Format), logs.Format);
+    const accessLogs = [...s.paths].find(([, path]) => path.endsWith("/Ingest/AccessLogs/Resource"));
+    assert.deepEqual(logs.DestinationArn, getAtt(accessLogs![0]));
+  });
+});
+
+describe("SluiceStack from sluice.yaml: the pipeline", () => {
+  test("the mapping feeds the batcher its source streams with every setting of the manifest", () => {
+    const [, mapping] = resourcesOf(s, "AWS::Lambda::EventSourceMapping")[0]!;
+    assert.deepEqual(mapping, {
+      FunctionName: {
+        Ref: idOf("AWS::Lambda::Function", (p) => p.FunctionName === "sluice-feedback-lake-batch"),
+      },
+      EventSourceArn: getAtt(idOf("AWS::Kinesis::Stream")),
+      StartingPosition: "TRIM_HORIZON",
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 2,
       BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
       ParallelizationFactor: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      StartingPosition: "TRIM_HORIZON",
-      FilterCriteria: { Filters: [{ Pattern: JSON.stringify({ data: { stream: ["feedback"] } }) }] },
+      DestinationConfig: { OnFailure: { Destination: getAtt(idOf("AWS::SQS::Queue")) } },
+      FilterCriteria: { Filters: [{ Pattern: '{"data":{"stream":["feedback"]}}' }] },
+      MetricsConfig: { Metrics: ["EventCount"] },
     });
   });
 
-  test("every function is ARM64 on Node.js 22", () => {
-    const fns = template.findResources("AWS::Lambda::Function");
-    assert.ok(Object.keys(fns).length >= 2);
-    for (const fn of Object.values(fns)) {
-      const props = (fn as { Properties: Record<string, unknown> }).Properties;
-      if (String(props.Handler).startsWith("index.")) {
-        assert.deepEqual(props.Architectures, ["arm64"]);
-        assert.equal(props.Runtime, "nodejs22.x");
+  test("no transformer is deployed for a pipeline without steps", () => {
+    const names = resourcesOf(s, "AWS::Lambda::Function").map(
+      ([, p]) => p.FunctionName ?? "(schema registration)",
+    );
+    assert.deepEqual(names.sort(), ["(schema registration)", "sluice-feedback-lake-batch", "sluice-ingest"]);
+  });
+});
+
+describe("SluiceStack from sluice.yaml: functions", () => {
+  test("every function is ARM64 on Node.js 22 with its own role and log group, and logs source-mapped stacks", () => {
+    const fns = resourcesOf(s, "AWS::Lambda::Function");
+    const roles = new Set<string>();
+    for (const [, fn] of fns) {
+      assert.deepEqual(fn.Architectures, ["arm64"]);
+      assert.equal(fn.Runtime, "nodejs22.x");
+      assert.equal(fn.Handler, "index.handler");
+      roles.add(JSON.stringify(fn.Role));
+      assert.ok((fn.LoggingConfig as { LogGroup?: unknown }).LogGroup);
+      const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+      assert.equal(env.NODE_OPTIONS, "--enable-source-maps");
+    }
+    assert.equal(roles.size, fns.length);
+  });
+
+  test("each function's environment fits Lambda's 4 KB and carries only its own slice of the config", () => {
+    for (const [, fn] of resourcesOf(s, "AWS::Lambda::Function")) {
+      const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+      const bytes = Object.entries(env).reduce(
+        (n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v),
+        0,
+      );
+      assert.ok(bytes <= LAMBDA_ENVIRONMENT_LIMIT_BYTES, `${fn.FunctionName}: ${bytes} bytes`);
+      if (fn.FunctionName === undefined) {
+        assert.equal(env.SLUICE_CONFIG, undefined, "schema registration reads its input from the event");
+        continue;
+      }
+      const config = JSON.parse(env.SLUICE_CONFIG!) as { streams: object; pipelines: object };
+      if (fn.FunctionName === "sluice-ingest") assert.deepEqual(config.pipelines, {});
+      else
+        assert.deepEqual(
+          [Object.keys(config.streams), Object.keys(config.pipelines)],
+          [[], ["feedback-lake"]],
+        );
+    }
+  });
+
+  test("bundles are ESM with the SDK inside, the batcher ships parquet-wasm's wasm, and zips fit the targets", () => {
+    const limits: Record<string, number> = {
+      "sluice-ingest": 2_000_000,
+      "sluice-feedback-lake-batch": 3_000_000,
+      "schema registration": 2_000_000,
+    };
+    for (const [, fn] of resourcesOf(s, "AWS::Lambda::Function")) {
+      const name = (fn.FunctionName as string | undefined) ?? "schema registration";
+      const hash = (fn.Code as { S3Key: string }).S3Key.replace(/\.zip$/, "");
+      const dir = join(s.outdir, `asset.${hash}`);
+      const files = readdirSync(dir).sort();
+      assert.ok(
+        files.includes("index.mjs") && files.includes("index.mjs.map"),
+        `${name}: ${files.join(",")}`,
+      );
+      assert.equal(files.includes("parquet_wasm_bg.wasm"), name.endsWith("-batch"), name);
+      const code = readFileSync(join(dir, "index.mjs"), "utf8");
+      assert.ok(!/from\s*"@aws-sdk\//.test(code), `${name} imports the SDK from the runtime`);
+      const zipped = files.reduce((n, f) => n + deflateRawSync(readFileSync(join(dir, f))).length, 0);
+      assert.ok(
+        zipped <= limits[name]!,
+        `${name}: ${zipped} bytes zipped (${files.map((f) => `${f} ${statSync(join(dir, f)).size}`).join(", ")})`,
+      );
+    }
+  });
+});
+
+describe("SluiceStack from sluice.yaml: least privilege", () => {
+  test("no IAM statement has a wildcard action, an unscoped resource, or a managed policy", () => {
+    for (const { policy, statement } of identityStatements(s)) {
+      for (const action of asList(statement.Action)) assert.ok(!action.includes("*"), `${policy}: ${action}`);
+      for (const resource of asList(statement.Resource))
+        assert.notEqual(resource, "*", `${policy}: ${JSON.stringify(statement)}`);
+    }
+    for (const [id, role] of resourcesOf(s, "AWS::IAM::Role")) {
+      assert.equal(role.ManagedPolicyArns, undefined, id);
+      assert.equal(role.Policies, undefined, id);
+    }
+  });
+
+  test("wildcards appear only in S3 object ARNs under the pipeline's own prefixes", () => {
+    for (const { statement } of identityStatements(s)) {
+      for (const resource of asList(statement.Resource)) {
+        const text = JSON.stringify(resource);
+        if (!text.includes("*")) continue;
+        assert.ok(/"\/(feedback\/dt=|errors\/feedback-lake\/)\*"/.test(text), text);
       }
     }
   });
 
-  test("the HTTP API routes every ingest route to the ingest function", () => {
-    template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
-      RouteKey: "POST /v1/streams/{stream}/records",
+  test("the ingest role reaches only the stream, the idempotency, schemas and API keys tables and its logs", () => {
+    const statements = statementsOf(s, "sluice-ingest");
+    const actions = statements.flatMap((st) => asList(st.Action)).sort();
+    assert.deepEqual(
+      [...new Set(actions)],
+      [
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:PutRecords",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+      ],
+    );
+    const onApiKeys = statements.filter((st) => JSON.stringify(st.Resource).includes("TablesApiKeys"));
+    assert.deepEqual(
+      onApiKeys.flatMap((st) => asList(st.Action)),
+      ["dynamodb:GetItem"],
+    );
+  });
+
+  test("the batcher role reaches only its prefixes, checkpoints, schemas, its queue, the stream and its logs", () => {
+    const statements = statementsOf(s, "sluice-feedback-lake-batch");
+    const byResource = statements.map(
+      (st) => `${asList(st.Action).sort().join(",")} @ ${JSON.stringify(st.Resource)}`,
+    );
+    const text = byResource.join("\n");
+    assert.ok(!/kinesis:PutRecords|TablesIdempotency|TablesApiKeys|lambda:InvokeFunction/.test(text), text);
+    assert.ok(text.includes("s3:DeleteObject,s3:PutObject"));
+    assert.ok(
+      /dynamodb:GetItem,dynamodb:UpdateItem @ \[\{"Fn::GetAtt":\["TablesCheckpoints/.test(text),
+      text,
+    );
+    assert.ok(/dynamodb:GetItem,dynamodb:Query @ \[\{"Fn::GetAtt":\["TablesSchemas/.test(text), text);
+    assert.ok(/sqs:SendMessage @ \{"Fn::GetAtt":\["PipelinefeedbacklakeDeadLetters/.test(text), text);
+    assert.ok(
+      text.includes(
+        "kinesis:DescribeStream,kinesis:DescribeStreamSummary,kinesis:GetRecords,kinesis:GetShardIterator,kinesis:ListShards",
+      ),
+    );
+  });
+});
+
+describe("SluiceStack from sluice.yaml: schema registration", () => {
+  test("every deploy registers the manifest's schemas, so the first record can be validated", () => {
+    const [, resource] = resourcesOf(s, "Custom::SluiceSchemas")[0]!;
+    assert.deepEqual(resource.Table, {
+      Ref: idOf("AWS::DynamoDB::Table", (p) => p.TableName === "sluice-schemas"),
     });
-    template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "GET /v1/health" });
+    const schemas = JSON.parse(resource.Schemas as string) as {
+      subject: string;
+      schema: { title?: string };
+    }[];
+    assert.deepEqual(
+      schemas.map((x) => [x.subject, x.schema.title]),
+      [["sluice.feedback", "feedback.v1"]],
+    );
+  });
+
+  test("the registration function may only read versions from and add them to the schemas table", () => {
+    const [, fn] = resourcesOf(s, "AWS::Lambda::Function").find(([, p]) => p.FunctionName === undefined)!;
+    const roleId = (fn.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
+    const statements = identityStatements(s)
+      .filter((x) => x.roles.some((r) => (r as { Ref?: string }).Ref === roleId))
+      .map((x) => `${asList(x.statement.Action).join(",")} @ ${JSON.stringify(x.statement.Resource)}`);
+    assert.equal(statements.length, 3, statements.join("\n"));
+    assert.match(statements[0]!, /^logs:CreateLogStream,logs:PutLogEvents @/);
+    assert.match(statements[1]!, /^dynamodb:Query,dynamodb:PutItem @ \[\{"Fn::GetAtt":\["TablesSchemas/);
+    assert.match(statements[2]!, /^kms:Decrypt,kms:DescribeKey,kms:Encrypt,kms:GenerateDataKey @/);
+  });
+});
+
+describe("SluiceStack from sluice.yaml: alarms, dashboard, outputs", () => {
+  test("alarms on iterator age, error-prefix writes, dead letters and throttling notify the alarm topic", () => {
+    const topic = { Ref: idOf("AWS::SNS::Topic") };
+    const alarms = resourcesOf(s, "AWS::CloudWatch::Alarm");
+    for (const [id, alarm] of alarms) assert.deepEqual(alarm.AlarmActions, [topic], id);
+    const metrics = alarms.map(([, a]) => `${a.Namespace} ${a.MetricName}`).sort();
+    assert.deepEqual(metrics, [
+      "AWS/Kinesis PutRecords.ThrottledRecords",
+      "AWS/Lambda IteratorAge",
+      "AWS/Lambda Throttles",
+      "AWS/Lambda Throttles",
+      "AWS/SQS ApproximateNumberOfMessagesVisible",
+      "Sluice/sluice RecordsFailed",
+    ]);
+    s.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "IteratorAge",
+      Statistic: "Maximum",
+      Threshold: 600_000,
+      EvaluationPeriods: 3,
+    });
+  });
+
+  test("the error-prefix metric is derived from the batcher's own log lines", () => {
+    s.template.hasResourceProperties("AWS::Logs::MetricFilter", {
+      FilterPattern: '{ $.message = "batch committed" }',
+      MetricTransformations: [
+        {
+          MetricNamespace: "Sluice/sluice",
+          MetricName: "RecordsFailed",
+          MetricValue: "$.failed",
+          Dimensions: [{ Key: "Pipeline", Value: "$.pipeline" }],
+        },
+      ],
+    });
+  });
+
+  test("the dashboard shows iterator age, records in and out, ingest 4xx/5xx and latency p50/p99", () => {
+    const [, dashboard] = resourcesOf(s, "AWS::CloudWatch::Dashboard")[0]!;
+    const body = JSON.stringify(dashboard.DashboardBody);
+    for (const needle of [
+      "IteratorAge",
+      "PolledEventCount",
+      "InvokedEventCount",
+      "RecordsDelivered",
+      "RecordsFailed",
+      '\\"4xx\\"',
+      '\\"5xx\\"',
+      '\\"stat\\":\\"p50\\"',
+      '\\"stat\\":\\"p99\\"',
+    ]) {
+      assert.ok(body.includes(needle), needle);
+    }
+  });
+
+  test("outputs name the ingest URL, the bucket, the stream and the tables", () => {
+    const outputs = Object.keys(s.template.findOutputs("*")).sort();
+    for (const name of [
+      "IngestUrl",
+      "Bucketlake",
+      "EventStreamName",
+      "IdempotencyTable",
+      "CheckpointsTable",
+      "SchemasTable",
+      "ApiKeysTable",
+    ]) {
+      assert.ok(outputs.includes(name), `${name} in ${outputs.join(",")}`);
+    }
+  });
+});
+
+describe("SluiceStack from sluice.yaml: cdk-nag", () => {
+  test("AwsSolutions reports nothing unacknowledged", () => {
+    assert.deepEqual(s.violations, []);
+  });
+
+  test("every acknowledgement has a reason and is one of the known, justified ones", () => {
+    const ids = new Set<string>();
+    for (const sup of s.suppressions) {
+      assert.ok(sup.reason.length > 40, `${sup.acknowledgedId}: ${sup.reason}`);
+      ids.add(sup.ruleName.replace(/\[.*$/, ""));
+    }
+    assert.deepEqual([...ids].sort(), [
+      "AwsSolutions-APIG4",
+      "AwsSolutions-IAM5",
+      "AwsSolutions-KDS3",
+      "AwsSolutions-L1",
+      "AwsSolutions-SQS3",
+    ]);
   });
 });

@@ -1,0 +1,138 @@
+import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
+import {
+  type Alarm,
+  AlarmStatusWidget,
+  Dashboard as CloudWatchDashboard,
+  GraphWidget,
+  type IMetric,
+  type IWidget,
+  Row,
+  TextWidget,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { Construct } from "constructs";
+import type { DataKey } from "./data-key.ts";
+import type { EventStream } from "./event-stream.ts";
+import type { IngestApi } from "./ingest-api.ts";
+import type { Pipeline } from "./pipeline.ts";
+
+export interface DashboardProps {
+  /** Names the topic and the dashboard. */
+  readonly app: string;
+  readonly key: DataKey;
+  readonly ingest: IngestApi;
+  readonly events: EventStream;
+  /** Pipelines by name. */
+  readonly pipelines: ReadonlyMap<string, Pipeline>;
+}
+
+/**
+ * The alarm topic every Sluice alarm notifies (KMS-encrypted, TLS only, publishable only by this
+ * account's CloudWatch alarms) and one dashboard: ingest requests, 4xx/5xx and latency p50/p99;
+ * the stream's traffic and throttles; per pipeline iterator age, records in (read, filtered out,
+ * invoked), records out (delivered, to errors, dropped), dead letters and function health.
+ */
+export class Dashboard extends Construct {
+  public readonly topic: Topic;
+  public readonly dashboard: CloudWatchDashboard;
+
+  constructor(scope: Construct, id: string, props: DashboardProps) {
+    super(scope, id);
+    const topicName = `${props.app}-alarms`;
+    props.key.allowAlarmTopic(topicName);
+    this.topic = new Topic(this, "Alarms", {
+      topicName,
+      displayName: `Sluice ${props.app} alarms`,
+      masterKey: props.key.key,
+      enforceSSL: true,
+    });
+    // The TLS-only policy replaces SNS's default one, so CloudWatch's publishing is allowed here.
+    const stack = Stack.of(this);
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "CloudWatchAlarmsPublish",
+        principals: [new ServicePrincipal("cloudwatch.amazonaws.com")],
+        actions: ["sns:Publish"],
+        resources: [this.topic.topicArn],
+        conditions: {
+          ArnLike: {
+            "aws:SourceArn": stack.formatArn({
+              service: "cloudwatch",
+              resource: "alarm",
+              resourceName: "*",
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+          StringEquals: { "aws:SourceAccount": stack.account },
+        },
+      }),
+    );
+
+    const alarms: Alarm[] = [
+      ...props.ingest.alarms,
+      ...props.events.alarms,
+      ...[...props.pipelines.values()].flatMap((p) => [...p.alarms]),
+    ];
+    const action = new SnsAction(this.topic);
+    for (const alarm of alarms) alarm.addAlarmAction(action);
+
+    const graph = (title: string, left: IMetric[], right: IMetric[] = []) =>
+      new GraphWidget({ title, left, right, width: 8, height: 6 });
+    const rows: IWidget[] = [
+      new TextWidget({ markdown: `# Sluice ${props.app}`, width: 24, height: 1 }),
+      new AlarmStatusWidget({ title: "Alarms", alarms, width: 24, height: 3 }),
+      new Row(
+        graph(
+          "Ingest requests and errors",
+          [props.ingest.metricRequests()],
+          [props.ingest.metricClientErrors(), props.ingest.metricServerErrors()],
+        ),
+        graph("Ingest latency", [props.ingest.metricLatency("p50"), props.ingest.metricLatency("p99")]),
+        graph("Event stream", [props.events.metricIncomingRecords()], [props.events.metricWriteThrottles()]),
+      ),
+    ];
+    for (const [name, p] of props.pipelines) {
+      rows.push(
+        new TextWidget({ markdown: `## Pipeline ${name}`, width: 24, height: 1 }),
+        new Row(
+          graph(`${name}: iterator age`, [p.metricIteratorAge()]),
+          graph(`${name}: records in`, [
+            p.metricMappingEvents("PolledEventCount"),
+            p.metricMappingEvents("FilteredOutEventCount"),
+            p.metricMappingEvents("InvokedEventCount"),
+          ]),
+          graph(
+            `${name}: records out`,
+            [p.metricRecordsDelivered(), p.metricRecordsDropped()],
+            [
+              p.metricRecordsFailed().with({ period: Duration.minutes(1) }),
+              p.deadLetters.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum" }),
+            ],
+          ),
+        ),
+        new Row(
+          graph(
+            `${name}: batcher`,
+            [p.batcher.metricDuration({ statistic: "p99" })],
+            [p.batcher.metricErrors(), p.batcher.metricThrottles()],
+          ),
+          ...(p.transformer
+            ? [
+                graph(
+                  `${name}: transformer`,
+                  [p.transformer.metricDuration({ statistic: "p99" })],
+                  [p.transformer.metricErrors(), p.transformer.metricThrottles()],
+                ),
+              ]
+            : []),
+        ),
+      );
+    }
+    this.dashboard = new CloudWatchDashboard(this, "Dashboard", {
+      dashboardName: `${props.app}-sluice`,
+      widgets: rows.map((row) => [row]),
+    });
+  }
+}

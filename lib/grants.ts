@@ -1,0 +1,88 @@
+/**
+ * Least-privilege grants: the exact API actions Sluice's code calls, on exactly the resource, plus
+ * the KMS actions the service performs with the caller's credentials when the resource is
+ * KMS-encrypted. CDK's broad helpers (`grantReadWriteData`, `grantWrite`, `grantEncryptDecrypt`)
+ * add actions Sluice never calls and wildcard actions (`kms:ReEncrypt*`, `kms:GenerateDataKey*`).
+ */
+import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
+import type { IStream } from "aws-cdk-lib/aws-kinesis";
+import { BucketGrants, type IBucket } from "aws-cdk-lib/aws-s3";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+
+/** What DynamoDB asks KMS for on behalf of a caller reading, or also writing, an encrypted table. */
+const KMS_FOR_TABLE_READ = ["kms:Decrypt", "kms:DescribeKey"] as const;
+const KMS_FOR_TABLE_WRITE = [...KMS_FOR_TABLE_READ, "kms:Encrypt", "kms:GenerateDataKey"] as const;
+const TABLE_WRITES = new Set([
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+]);
+
+export type TableAction =
+  | "dynamodb:GetItem"
+  | "dynamodb:BatchGetItem"
+  | "dynamodb:Query"
+  | "dynamodb:Scan"
+  | "dynamodb:PutItem"
+  | "dynamodb:UpdateItem"
+  | "dynamodb:DeleteItem"
+  | "dynamodb:BatchWriteItem";
+
+/** Grants `actions` on the table (not its indexes: Sluice's tables have none) and its key. */
+export function grantTable(table: ITable, grantee: IGrantable, ...actions: TableAction[]): void {
+  table.grant(grantee, ...actions);
+  const writes = actions.some((a) => TABLE_WRITES.has(a));
+  table.encryptionKey?.grant(grantee, ...(writes ? KMS_FOR_TABLE_WRITE : KMS_FOR_TABLE_READ));
+}
+
+/** PutRecords, the only write ingest makes; Kinesis generates a data key for each encrypted put. */
+export function grantPutRecords(stream: IStream, grantee: IGrantable): void {
+  stream.grant(grantee, "kinesis:PutRecords");
+  stream.encryptionKey?.grant(grantee, "kms:GenerateDataKey");
+}
+
+/**
+ * What an event source mapping reads a stream with, using the function's role (Lambda's
+ * documented set for Kinesis, without the enhanced fan-out and ListStreams actions it does not use).
+ */
+export function grantEventSourceRead(stream: IStream, grantee: IGrantable): void {
+  stream.grant(
+    grantee,
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+  );
+  stream.encryptionKey?.grant(grantee, "kms:Decrypt");
+}
+
+/** SendMessage to a queue; SQS needs a data key, and Decrypt to reuse it, on encrypted queues. */
+export function grantSendMessage(queue: IQueue, grantee: IGrantable): void {
+  queue.grant(grantee, "sqs:SendMessage");
+  queue.encryptionMasterKey?.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt");
+}
+
+/**
+ * PutObject and DeleteObject on the objects matching `keyPatterns` (`feedback/dt=*`), with the
+ * bucket key's GenerateDataKey for SSE-KMS (single-part puts; Sluice never uploads in parts).
+ * Deleting is how a retried batch removes what a failed attempt wrote. Returns the object ARNs.
+ */
+export function grantObjectWrites(
+  bucket: IBucket,
+  grantee: IGrantable,
+  keyPatterns: readonly string[],
+): string[] {
+  const grants = BucketGrants.fromBucket(bucket);
+  for (const pattern of keyPatterns) {
+    grants.actionsOnObjectKeys(grantee, pattern, "s3:PutObject", "s3:DeleteObject", "kms:GenerateDataKey");
+  }
+  return keyPatterns.map((p) => bucket.arnForObjects(p));
+}
+
+/** InvokeFunction on exactly `functionArn`: not its versions or aliases (CDK's grantInvoke adds `:*`). */
+export function grantInvoke(functionArn: string, grantee: IGrantable): void {
+  Grant.addToPrincipal({ grantee, actions: ["lambda:InvokeFunction"], resourceArns: [functionArn] });
+}

@@ -1,0 +1,73 @@
+/**
+ * Custom resource handler: registers the manifest's schemas in the schemas table on every deploy,
+ * so a fresh stack validates records from its first request. Registering is idempotent (an
+ * identical schema is the existing version); a changed schema becomes the next version. Deleting
+ * the stack leaves the versions, as it leaves the (retained) table.
+ */
+import type { CloudFormationCustomResourceEvent } from "aws-lambda";
+import { awsSettingsFromEnv, createAwsClients } from "../../functions/core/aws-clients.ts";
+import type { JsonSchema } from "../../functions/core/manifest/types.ts";
+import { SchemaRegistry } from "../../functions/core/schema-registry.ts";
+
+export interface SchemaToRegister {
+  readonly subject: string;
+  readonly schema: JsonSchema;
+}
+
+export interface RegistrationDeps {
+  readonly register: (table: string, subject: string, schema: JsonSchema) => Promise<{ version: number }>;
+  /** Delivers CloudFormation's answer to the pre-signed response URL. */
+  readonly respond: (url: string, body: string) => Promise<void>;
+}
+
+export type RegistrationHandler = (event: CloudFormationCustomResourceEvent) => Promise<void>;
+
+export function createRegistrationHandler(deps: RegistrationDeps): RegistrationHandler {
+  return async (event) => {
+    const physicalId =
+      event.RequestType === "Create"
+        ? `${String(event.ResourceProperties.Table)}/schemas`
+        : event.PhysicalResourceId;
+    let status: "SUCCESS" | "FAILED" = "SUCCESS";
+    let reason = "";
+    const data: Record<string, string> = {};
+    try {
+      if (event.RequestType !== "Delete") {
+        const table = String(event.ResourceProperties.Table);
+        const schemas = JSON.parse(String(event.ResourceProperties.Schemas)) as SchemaToRegister[];
+        for (const s of schemas) {
+          const { version } = await deps.register(table, s.subject, s.schema);
+          data[s.subject] = String(version);
+        }
+      }
+    } catch (err) {
+      // The deployment fails and rolls back, with the reason in the stack events.
+      status = "FAILED";
+      reason = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 500);
+    }
+    // CloudFormation waits up to an hour for an answer that never comes, so one always goes out.
+    await deps.respond(
+      event.ResponseURL,
+      JSON.stringify({
+        Status: status,
+        Reason: reason || `registered ${Object.keys(data).length} schema(s)`,
+        PhysicalResourceId: physicalId,
+        StackId: event.StackId,
+        RequestId: event.RequestId,
+        LogicalResourceId: event.LogicalResourceId,
+        Data: data,
+      }),
+    );
+  };
+}
+
+const clients = createAwsClients(awsSettingsFromEnv(process.env));
+
+export const handler = createRegistrationHandler({
+  register: (table, subject, schema) => new SchemaRegistry(clients.dynamo, table).register(subject, schema),
+  respond: async (url, body) => {
+    // The pre-signed URL was signed without a content type, so none may be sent.
+    const res = await fetch(url, { method: "PUT", body, headers: { "content-type": "" } });
+    if (!res.ok) throw new Error(`CloudFormation response was refused: ${res.status}`);
+  },
+});

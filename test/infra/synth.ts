@@ -1,0 +1,132 @@
+/**
+ * Synthesizes a SluiceStack the way `cdk synth` does (cdk-nag's AwsSolutions pack included) into a
+ * temp cloud assembly, once per call: test files call it in `before` and share the result.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App, CfnResource, Validations } from "aws-cdk-lib";
+import { Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { loadManifest } from "../../functions/core/manifest/index.ts";
+import type { Manifest } from "../../functions/core/manifest/types.ts";
+import { customTransformNames } from "../../functions/transform/custom.ts";
+import { SluiceStack } from "../../lib/sluice-stack.ts";
+
+export const ACCOUNT = "123456789012";
+export const REGION = "eu-west-1";
+
+export interface NagViolation {
+  readonly ruleName: string;
+  readonly violatingConstructs: readonly { constructPath: string }[];
+}
+
+export interface NagSuppression extends NagViolation {
+  readonly acknowledgedId: string;
+  readonly acknowledgedAt: string;
+  readonly reason: string;
+}
+
+export interface Synthesized {
+  readonly stack: SluiceStack;
+  readonly template: Template;
+  /** The template as JSON, for walking every resource. */
+  readonly json: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
+  readonly outdir: string;
+  readonly violations: readonly NagViolation[];
+  readonly suppressions: readonly NagSuppression[];
+  /** Logical id -> construct path, for telling whose resource is whose. */
+  readonly paths: ReadonlyMap<string, string>;
+}
+
+export interface SynthOptions {
+  /** Bundle the functions with esbuild (slow); otherwise assets are left unbundled. @default false */
+  readonly bundle?: boolean;
+  /** Run cdk-nag. @default true */
+  readonly nag?: boolean;
+}
+
+export function manifestFixture(path: string): Manifest {
+  return loadManifest(path, { customTransforms: customTransformNames() });
+}
+
+export function synthesize(manifest: Manifest | string, options: SynthOptions = {}): Synthesized {
+  const outdir = mkdtempSync(join(tmpdir(), "sluice-infra-"));
+  // Assemblies with bundles are megabytes each; tests read them until the process ends.
+  process.on("exit", () => rmSync(outdir, { recursive: true, force: true }));
+  const app = new App({
+    outdir,
+    context: {
+      "cli-telemetry": false,
+      // Unbundled unless asked: the tests that look at code bundle once, the rest stay fast.
+      ...(options.bundle ? {} : { "aws:cdk:bundling-stacks": [] }),
+    },
+  });
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stack = new SluiceStack(app, "Test", {
+    manifest: typeof manifest === "string" ? manifestFixture(manifest) : manifest,
+    env: { account: ACCOUNT, region: REGION },
+  });
+  // Throws, with cdk-nag's report, when a finding is not acknowledged.
+  const assembly = app.synth();
+  const json = assembly.getStackArtifact(stack.artifactId).template as Synthesized["json"];
+  const report =
+    (options.nag ?? true)
+      ? (JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8")) as {
+          pluginReports: { violations: NagViolation[]; suppressedViolations?: NagSuppression[] }[];
+        })
+      : { pluginReports: [] };
+  const paths = new Map<string, string>();
+  for (const c of stack.node.findAll()) {
+    if (c instanceof CfnResource) paths.set(stack.resolve(c.logicalId) as string, c.node.path);
+  }
+  return {
+    stack,
+    template: Template.fromJSON(json),
+    json,
+    outdir,
+    violations: report.pluginReports.flatMap((r) => r.violations),
+    suppressions: report.pluginReports.flatMap((r) => r.suppressedViolations ?? []),
+    paths,
+  };
+}
+
+/** Every resource of a type, as [logicalId, properties]. */
+export function resourcesOf(s: Synthesized, type: string): [string, Record<string, unknown>][] {
+  return Object.entries(s.json.Resources)
+    .filter(([, r]) => r.Type === type)
+    .map(([id, r]) => [id, r.Properties ?? {}]);
+}
+
+export interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource?: unknown;
+  readonly Principal?: unknown;
+  readonly Condition?: unknown;
+}
+
+export const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** The statements of every identity policy in the template, with the role each is attached to. */
+export function identityStatements(
+  s: Synthesized,
+): { policy: string; roles: unknown[]; statement: Statement }[] {
+  return resourcesOf(s, "AWS::IAM::Policy").flatMap(([id, p]) =>
+    (p.PolicyDocument as { Statement: Statement[] }).Statement.map((statement) => ({
+      policy: id,
+      roles: asList(p.Roles as unknown[]),
+      statement,
+    })),
+  );
+}
+
+/** The statements granted to the role of the function whose FunctionName is `functionName`. */
+export function statementsOf(s: Synthesized, functionName: string): Statement[] {
+  const fn = resourcesOf(s, "AWS::Lambda::Function").find(([, p]) => p.FunctionName === functionName);
+  if (!fn) throw new Error(`no function ${functionName}`);
+  const roleId = ((fn[1].Role as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"] ?? [])[0];
+  return identityStatements(s)
+    .filter((x) => x.roles.some((r) => (r as { Ref?: string }).Ref === roleId))
+    .map((x) => x.statement);
+}
