@@ -2,10 +2,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, endpoint, uniqueApp } from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { authHeader } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 let runner: LocalRunner;
 
@@ -19,15 +18,7 @@ async function call(method: string, path: string, body?: unknown) {
 }
 
 before(async () => {
-  const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("api") } });
-  runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pipelines: false,
-    schemaTtlMs: 0,
-  });
+  runner = await startTestRunner("api", { pipelines: false, schemaTtlMs: 0 });
 });
 
 after(async () => {

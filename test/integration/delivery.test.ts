@@ -6,10 +6,9 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import { CheckpointStore } from "../../functions/core/checkpoints.ts";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, download, duckdb, endpoint, listKeys, uniqueApp } from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { authHeader, download, duckdb, listKeys } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 const runners: LocalRunner[] = [];
 after(async () => {
@@ -17,15 +16,8 @@ after(async () => {
 });
 
 async function start(beforeCommit?: (pipeline: string) => void): Promise<LocalRunner> {
-  const manifest = loadManifest("test/fixtures/manifests/delivery.yaml", {
-    overrides: { name: uniqueApp("dlv") },
-  });
-  const runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pollIntervalMs: 100,
+  const runner = await startTestRunner("dlv", {
+    manifestPath: "test/fixtures/manifests/delivery.yaml",
     ...(beforeCommit ? { beforeCommit } : {}),
   });
   runners.push(runner);

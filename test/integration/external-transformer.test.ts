@@ -12,10 +12,9 @@ import type {
   TransformationRecordOut,
   TransformationResponse,
 } from "../../functions/core/firehose-contract.ts";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, download, duckdb, endpoint, getBytes, listKeys, uniqueApp } from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { authHeader, download, duckdb, getBytes, listKeys } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 const ARN = "arn:aws:lambda:us-east-1:000000000000:function:ext-transformer";
 const runners: LocalRunner[] = [];
@@ -24,15 +23,8 @@ after(async () => {
 });
 
 async function start(fn: (e: TransformationEvent) => Promise<TransformationResponse>): Promise<LocalRunner> {
-  const manifest = loadManifest("test/fixtures/manifests/external.yaml", {
-    overrides: { name: uniqueApp("ext") },
-  });
-  const runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pollIntervalMs: 100,
+  const runner = await startTestRunner("ext", {
+    manifestPath: "test/fixtures/manifests/external.yaml",
     transformTimeoutMs: 200,
     transformers: new Map([[ARN, fn]]),
   });

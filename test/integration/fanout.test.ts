@@ -8,34 +8,15 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import {
-  authHeader,
-  download,
-  duckdb,
-  endpoint,
-  getBytes,
-  listKeys,
-  parquetColumnTypes,
-  uniqueApp,
-} from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { authHeader, download, duckdb, getBytes, listKeys, parquetColumnTypes } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 let runner: LocalRunner;
 const puts: { key: string; sse?: string; kmsKey?: string }[] = [];
 
 before(async () => {
-  const manifest = loadManifest("test/fixtures/manifests/fanout.yaml", {
-    overrides: { name: uniqueApp("fan") },
-  });
-  runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pollIntervalMs: 100,
-  });
+  runner = await startTestRunner("fan", { manifestPath: "test/fixtures/manifests/fanout.yaml" });
   // Read what goes on the wire, after the SDK has serialized the request.
   runner.clients.s3.middlewareStack.add(
     (next, context) => async (args) => {

@@ -4,33 +4,23 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import {
   authHeader,
   download,
   duckdb,
-  endpoint,
   FEEDBACK_V1_COLUMN_TYPES,
   listKeys,
   parquetColumnTypes,
-  uniqueApp,
   waitFor,
 } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 let runner: LocalRunner;
 let bucket: string;
 
 before(async () => {
-  const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("e2e") } });
-  runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pollIntervalMs: 100,
-  });
+  runner = await startTestRunner("e2e");
   bucket = Object.values(runner.config.pipelines)[0]!.sink.bucket;
 });
 

@@ -17,10 +17,10 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
 import { type GrpcProxy, startGrpcProxy } from "../../functions/grpc-proxy/cli.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { download, duckdb, endpoint, listKeys, uniqueApp } from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { download, duckdb, listKeys, uniqueApp } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PROTO_DIR = join(ROOT, "proto");
@@ -228,14 +228,7 @@ describe("gRPC proxy in front of the local ingest", () => {
   let auth: grpc.Metadata;
 
   before(async () => {
-    const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("grpc") } });
-    runner = await startLocalRunner({
-      manifest,
-      endpoint: endpoint(),
-      httpPort: 0,
-      logger: silentLogger,
-      pollIntervalMs: 100,
-    });
+    runner = await startTestRunner("grpc");
     ({ proxy, client } = await proxyFor(runner.url));
     auth = authMetadata(runner);
   });

@@ -5,39 +5,20 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, endpoint, uniqueApp } from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { prng } from "../bench/generate.ts";
+import { authHeader } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 let runner: LocalRunner;
 
 before(async () => {
-  const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("fuzz") } });
-  runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pipelines: false,
-  });
+  runner = await startTestRunner("fuzz", { pipelines: false });
 });
 
 after(async () => {
   await runner?.stop();
 });
-
-/** mulberry32: small, seeded, good enough to spread cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const valid = JSON.stringify({
   records: [

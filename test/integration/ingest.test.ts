@@ -4,10 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { silentLogger } from "../../functions/core/logger.ts";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
-import { type LocalRunner, startLocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, endpoint, readStream, uniqueApp } from "../support/env.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { authHeader, readStream, uniqueApp } from "../support/env.ts";
+import { startTestRunner } from "../support/runner.ts";
 
 interface Result {
   recordId: string | null;
@@ -40,14 +39,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 }
 
 before(async () => {
-  const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("ing") } });
-  runner = await startLocalRunner({
-    manifest,
-    endpoint: endpoint(),
-    httpPort: 0,
-    logger: silentLogger,
-    pipelines: false,
-  });
+  runner = await startTestRunner("ing", { pipelines: false });
 });
 
 after(async () => {
@@ -154,14 +146,7 @@ describe("ingest", () => {
 describe("ingest when Kinesis refuses", () => {
   let broken: LocalRunner;
   before(async () => {
-    const manifest = loadManifest("sluice.yaml", { overrides: { name: uniqueApp("down") } });
-    broken = await startLocalRunner({
-      manifest,
-      endpoint: endpoint(),
-      httpPort: 0,
-      logger: silentLogger,
-      pipelines: false,
-    });
+    broken = await startTestRunner("down", { pipelines: false });
     // Real fault: the stream is gone, so every PutRecords fails.
     const { DeleteStreamCommand } = await import("@aws-sdk/client-kinesis");
     await broken.clients.kinesis.send(
