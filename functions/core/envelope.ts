@@ -2,8 +2,6 @@
  * The record envelope on Kinesis. JSON, so event-source-mapping filter criteria can match
  * `stream`; see DESIGN.md "Contracts".
  */
-import { monotonicFactory } from "ulid";
-
 export interface Envelope {
   readonly v: 1;
   readonly id: string;
@@ -19,27 +17,36 @@ export interface Envelope {
   readonly meta?: Readonly<Record<string, string>>;
 }
 
-const nextUlid = monotonicFactory();
+/** What the records of one request share. */
+export type EnvelopeShared = Pick<Envelope, "stream" | "schema" | "rt">;
 
-/** A ULID: sortable by receive time, unique without coordination. */
-export function newRecordId(now: number = Date.now()): string {
-  return nextUlid(now);
-}
+/** What each record has of its own; `raw` is explained at `envelopeEncoder`. */
+export type EnvelopeOwn = Pick<Envelope, "id" | "key" | "ts" | "data" | "meta"> & { readonly raw?: string };
 
 /**
- * Serializes an envelope, data last. `rawData`, when given, is the payload's JSON text exactly as
- * the producer sent it (already parsed and validated), spliced in instead of serialized again.
- * Written by hand: the head is a handful of known fields, and this is the ingest hot path.
+ * An encoder for the envelopes of records that share a stream, schema version and receive time:
+ * the shared part is serialized once. Data goes last. `raw`, when given, is the payload's JSON text
+ * exactly as the producer sent it (already parsed and validated), spliced in instead of serialized
+ * again. Written by hand: the head is a handful of known fields, and this is the ingest hot path.
+ * `id` is a ULID, so it needs no escaping.
  */
-export function encodeEnvelope(e: Envelope, rawData?: string): Uint8Array {
+export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => Uint8Array {
   const str = JSON.stringify;
-  const meta = e.meta === undefined ? "" : `"meta":${str(e.meta)},`;
-  const json =
-    `{"v":1,"id":${str(e.id)},"stream":${str(e.stream)},` +
-    `"schema":{"name":${str(e.schema.name)},"version":${e.schema.version}},` +
-    `"key":${str(e.key)},"ts":${str(e.ts)},"rt":${str(e.rt)},${meta}"data":${rawData ?? str(e.data)}}`;
-  // Buffer.from draws small records from Node's pooled slab; TextEncoder allocates each one.
-  return Buffer.from(json, "utf8");
+  const afterId =
+    `","stream":${str(shared.stream)},` +
+    `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`;
+  const afterTs = `,"rt":${str(shared.rt)},`;
+  return (own) => {
+    const meta = own.meta === undefined ? "" : `"meta":${str(own.meta)},`;
+    const json = `{"v":1,"id":"${own.id}${afterId}${str(own.key)},"ts":${str(own.ts)}${afterTs}${meta}"data":${own.raw ?? str(own.data)}}`;
+    // Buffer.from draws small records from Node's pooled slab; TextEncoder allocates each one.
+    return Buffer.from(json, "utf8");
+  };
+}
+
+/** One envelope on its own; see `envelopeEncoder`. */
+export function encodeEnvelope(e: Envelope, raw?: string): Uint8Array {
+  return envelopeEncoder(e)(raw === undefined ? e : { ...e, raw });
 }
 
 export class EnvelopeError extends Error {

@@ -3,15 +3,22 @@
  * (batched), then claimed with a conditional write (IN_PROGRESS), put on Kinesis, and completed
  * with the original result; a claim whose put failed is released so the producer's retry works.
  * Expired items count as absent even before DynamoDB's TTL sweeps them.
+ *
+ * Claims are conditional Puts grouped 100 to a TransactWriteItems call, so a 500-key request costs
+ * 5 + 5 + 20 calls instead of 5 + 500 + 20. The price is 2 write units per claimed key instead of
+ * 1; the gain is latency (5 round trips instead of 500 contending for sockets) and CPU (each SDK
+ * command costs microseconds to build and send). A transaction is all or nothing, so when some
+ * conditions fail, DynamoDB says which (CancellationReasons, with the existing item), those keys
+ * get their outcome, and the rest go again.
  */
 import {
   BatchGetCommand,
   BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
-  PutCommand,
+  TransactWriteCommand,
 } from "@aws-sdk/lib-dynamodb";
-import { DEFAULT_BACKOFF, isTransient, withRetries } from "./backoff.ts";
+import { backoffDelay, DEFAULT_BACKOFF, isTransient, sleep, withRetries } from "./backoff.ts";
 
 export interface ClaimRequest {
   readonly key: string;
@@ -44,13 +51,36 @@ interface Item {
 /** Counts of DynamoDB calls, so the cost of a request can be reported and tested. */
 export interface CallCounter {
   batchGet: number;
-  put: number;
+  transactWrite: number;
   batchWrite: number;
   delete: number;
 }
 
+/** DynamoDB's limit on actions in one TransactWriteItems call. */
+const TRANSACTION_ITEMS = 100;
+
+interface CancellationReason {
+  Code?: string;
+  Item?: Record<string, unknown>;
+}
+
+/**
+ * The item in a cancellation reason. The document client does not unmarshall errors, so its
+ * attributes arrive as DynamoDB attribute values ({ S }, { N }); only those two types are stored.
+ */
+function itemOf(raw: Record<string, unknown> | undefined): Item | undefined {
+  if (!raw) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    const v = value as { S?: string; N?: string } | string | number;
+    out[name] =
+      typeof v === "object" && v !== null ? (v.S ?? (v.N === undefined ? undefined : Number(v.N))) : v;
+  }
+  return out as unknown as Item;
+}
+
 export class IdempotencyStore {
-  readonly calls: CallCounter = { batchGet: 0, put: 0, batchWrite: 0, delete: 0 };
+  readonly calls: CallCounter = { batchGet: 0, transactWrite: 0, batchWrite: 0, delete: 0 };
 
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
@@ -114,42 +144,94 @@ export class IdempotencyStore {
       stream,
       requests.map((r) => r.key),
     );
-    return Promise.all(
-      requests.map(async (r): Promise<ClaimOutcome> => {
-        const pk = this.pk(stream, r.key);
-        const known = this.outcomeOf(existing.get(pk), now);
-        if (known) return known;
-        const item: Item = {
-          pk,
-          status: "IN_PROGRESS",
-          recordId: r.recordId,
-          expiresAt: now + ttlSeconds,
-          lockExpiresAt: now + this.lockSeconds,
-        };
-        try {
-          this.calls.put++;
-          await withRetries(DEFAULT_BACKOFF, isTransient, () =>
-            this.dynamo.send(
-              new PutCommand({
+    const outcomes: ClaimOutcome[] = new Array(requests.length);
+    const open: number[] = [];
+    requests.forEach((r, i) => {
+      const known = this.outcomeOf(existing.get(this.pk(stream, r.key)), now);
+      if (known) outcomes[i] = known;
+      else open.push(i);
+    });
+    const chunks: number[][] = [];
+    for (let i = 0; i < open.length; i += TRANSACTION_ITEMS)
+      chunks.push(open.slice(i, i + TRANSACTION_ITEMS));
+    await Promise.all(
+      chunks.map((chunk) => this.claimChunk(stream, requests, chunk, ttlSeconds, now, outcomes)),
+    );
+    return outcomes;
+  }
+
+  private async claimChunk(
+    stream: string,
+    requests: readonly ClaimRequest[],
+    chunk: readonly number[],
+    ttlSeconds: number,
+    now: number,
+    outcomes: ClaimOutcome[],
+  ): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await sleep(backoffDelay(DEFAULT_BACKOFF, attempt));
+      const lastAttempt = attempt + 1 >= DEFAULT_BACKOFF.attempts;
+      this.calls.transactWrite++;
+      try {
+        await this.dynamo.send(
+          new TransactWriteCommand({
+            TransactItems: pending.map((i) => ({
+              Put: {
                 TableName: this.table,
-                Item: item,
+                Item: {
+                  pk: this.pk(stream, requests[i]!.key),
+                  status: "IN_PROGRESS",
+                  recordId: requests[i]!.recordId,
+                  expiresAt: now + ttlSeconds,
+                  lockExpiresAt: now + this.lockSeconds,
+                } satisfies Item,
                 // Absent, expired, or an abandoned claim: all may be taken.
                 ConditionExpression:
                   "attribute_not_exists(pk) OR expiresAt <= :now OR (#s = :inProgress AND lockExpiresAt <= :now)",
                 ExpressionAttributeNames: { "#s": "status" },
                 ExpressionAttributeValues: { ":now": now, ":inProgress": "IN_PROGRESS" },
                 ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-              }),
-            ),
-          );
-          return { kind: "claimed" };
-        } catch (err) {
-          if ((err as { name?: string }).name !== "ConditionalCheckFailedException") throw err;
-          const old = (err as { Item?: Item }).Item;
-          return this.outcomeOf(old, now) ?? { kind: "in-progress", retryAfterSeconds: 1 };
+              },
+            })),
+          }),
+        );
+        for (const i of pending) outcomes[i] = { kind: "claimed" };
+        return;
+      } catch (err) {
+        const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
+        if ((err as { name?: string }).name !== "TransactionCanceledException" || !reasons) {
+          if (!isTransient(err) || lastAttempt) throw err;
+          continue;
         }
-      }),
-    );
+        const again: number[] = [];
+        let throttled = false;
+        pending.forEach((i, pos) => {
+          const reason = reasons[pos];
+          if (reason?.Code === "ConditionalCheckFailed") {
+            outcomes[i] = this.outcomeOf(itemOf(reason.Item), now) ?? {
+              kind: "in-progress",
+              retryAfterSeconds: 1,
+            };
+          } else if (reason?.Code === "None" || reason?.Code === "TransactionConflict") {
+            again.push(i);
+          } else if (reason?.Code === "ThrottlingError" || reason?.Code === "ProvisionedThroughputExceeded") {
+            throttled = true;
+            again.push(i);
+          } else {
+            throw err;
+          }
+        });
+        pending = again;
+        if (pending.length === 0) return;
+        if (lastAttempt) {
+          if (throttled) throw err;
+          // Still contended after every retry: another request is writing these keys right now.
+          for (const i of pending) outcomes[i] = { kind: "in-progress", retryAfterSeconds: 1 };
+          return;
+        }
+      }
+    }
   }
 
   /** Marks claims completed with the original result, so retries answer `duplicate`. */

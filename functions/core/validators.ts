@@ -6,6 +6,8 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import { fullFormats } from "ajv-formats/dist/formats.js";
+import { isDateTime } from "./date-time-format.ts";
 import type { JsonSchema } from "./manifest/types.ts";
 import type { SchemaRegistry, SchemaVersion } from "./schema-registry.ts";
 
@@ -35,12 +37,18 @@ const ajvOptions = { allErrors: true, strict: false, validateFormats: true } as 
 let draft07: Ajv | undefined;
 let draft2020: Ajv | undefined;
 
+/** ajv-formats, with its `date-time` check swapped for an equal one that is several times faster. */
+function withFormats(ajv: Ajv): Ajv {
+  const reference = fullFormats["date-time"] as { compare: (a: string, b: string) => number | undefined };
+  return addFormats(ajv).addFormat("date-time", { validate: isDateTime, compare: reference.compare });
+}
+
 function ajvFor(schema: JsonSchema): Ajv {
   if (isDraft2020(schema)) {
-    draft2020 ??= addFormats(new Ajv2020(ajvOptions) as unknown as Ajv);
+    draft2020 ??= withFormats(new Ajv2020(ajvOptions) as unknown as Ajv);
     return draft2020;
   }
-  draft07 ??= addFormats(new Ajv(ajvOptions));
+  draft07 ??= withFormats(new Ajv(ajvOptions));
   return draft07;
 }
 
@@ -69,6 +77,9 @@ function describe(error: ErrorObject): Violation {
   return { path: error.instancePath || "/", message: error.message ?? error.keyword };
 }
 
+/** Shared by every valid record: the common case allocates nothing. */
+const NO_VIOLATIONS: Violation[] = Object.freeze([]) as unknown as Violation[];
+
 export function compiled(version: SchemaVersion): CompiledSchema {
   const fn = compileSchema(version.schema);
   return {
@@ -76,7 +87,7 @@ export function compiled(version: SchemaVersion): CompiledSchema {
     version: version.version,
     schema: version.schema,
     validate(record) {
-      return fn(record) ? [] : (fn.errors ?? []).map(describe);
+      return fn(record) ? NO_VIOLATIONS : (fn.errors ?? []).map(describe);
     },
   };
 }

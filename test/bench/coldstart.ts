@@ -29,7 +29,7 @@ import { deflateRawSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, KinesisStreamEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { createAwsClients } from "../../functions/core/aws-clients.ts";
-import { newRecordId } from "../../functions/core/envelope.ts";
+import { newRecordId } from "../../functions/core/record-id.ts";
 import type { TransformationEvent } from "../../functions/core/firehose-contract.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";

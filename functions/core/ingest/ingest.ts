@@ -3,9 +3,10 @@
  * an envelope and put it on Kinesis. A record is `accepted` only once Kinesis holds it.
  */
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import { type Envelope, encodeEnvelope, newRecordId } from "../envelope.ts";
+import { envelopeEncoder } from "../envelope.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
+import { newRecordId } from "../record-id.ts";
 import type { StreamRuntime } from "../runtime-config.ts";
 import type { CompiledSchema, ValidatorCache } from "../validators.ts";
 import { type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
@@ -66,14 +67,22 @@ function eventTimeOf(
 
 const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
-function partitionKeyOf(envelope: Envelope, stream: StreamRuntime): string {
+function partitionKeyOf(data: unknown, id: string, stream: StreamRuntime): string {
   if (stream.partitionKey !== undefined) {
-    const value = (envelope.data as Record<string, unknown>)[stream.partitionKey];
-    if ((typeof value === "string" && value.length > 0) || typeof value === "number") {
-      return String(value).slice(0, 256);
-    }
+    const value = (data as Record<string, unknown>)[stream.partitionKey];
+    if (typeof value === "string" && value.length > 0)
+      return value.length > 256 ? value.slice(0, 256) : value;
+    if (typeof value === "number") return String(value).slice(0, 256);
   }
-  return envelope.id;
+  return id;
+}
+
+/** A record on its way to Kinesis. */
+interface Outgoing {
+  readonly index: number;
+  readonly id: string;
+  readonly key: string | null;
+  readonly entry: KinesisEntry;
 }
 
 function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["error"] | undefined {
@@ -113,40 +122,34 @@ export async function ingestRecords(
   const rt = receivedAt.toISOString();
   const schema = await currentSchema(deps.validators, stream);
   const results: RecordResult[] = new Array(records.length);
-  const toPut: { index: number; envelope: Envelope; entry: KinesisEntry }[] = [];
+  const toPut: Outgoing[] = [];
+  const encode = envelopeEncoder({
+    stream: stream.name,
+    schema: { name: schema.subject, version: schema.version },
+    rt,
+  });
 
-  records.forEach((record, index) => {
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index]!;
     if (record.error) {
       results[index] = rejected(record.error);
-      return;
+      continue;
     }
     const violation = validated(schema, record);
     if (violation) {
       results[index] = rejected(violation);
-      return;
+      continue;
     }
     const time = eventTimeOf(record, stream, receivedAt);
     if (!time.ok) {
       results[index] = rejected(time.error);
-      return;
+      continue;
     }
-    const envelope: Envelope = {
-      v: 1,
-      id: newRecordId(receivedAt.getTime()),
-      stream: stream.name,
-      schema: { name: schema.subject, version: schema.version },
-      key: record.key ?? null,
-      ts: time.ts,
-      rt,
-      data: record.data,
-      ...(record.meta ? { meta: record.meta } : {}),
-    };
-    toPut.push({
-      index,
-      envelope,
-      entry: { data: encodeEnvelope(envelope, record.raw), partitionKey: partitionKeyOf(envelope, stream) },
-    });
-  });
+    const id = newRecordId(receivedAt.getTime());
+    const key = record.key ?? null;
+    const data = encode({ id, key, ts: time.ts, data: record.data, meta: record.meta, raw: record.raw });
+    toPut.push({ index, id, key, entry: { data, partitionKey: partitionKeyOf(record.data, id, stream) } });
+  }
 
   // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.
   const firstByKey = new Map<string, number>();
@@ -154,7 +157,7 @@ export async function ingestRecords(
   const keyed: typeof toPut = [];
   const unkeyed: typeof toPut = [];
   toPut.forEach((p, i) => {
-    const key = p.envelope.key;
+    const key = p.key;
     const first = key === null ? undefined : firstByKey.get(key);
     if (key === null) unkeyed.push(p);
     else if (first !== undefined) repeats.push({ index: p.index, of: first });
@@ -163,7 +166,7 @@ export async function ingestRecords(
       keyed.push(p);
     }
   });
-  const claims = keyed.map((p) => ({ key: p.envelope.key!, recordId: p.envelope.id }));
+  const claims = keyed.map((p) => ({ key: p.key!, recordId: p.id }));
   const outcomes =
     claims.length > 0 ? await deps.idempotency.claim(stream.name, claims, stream.idempotencyTtlSeconds) : [];
   const claimed: typeof toPut = [];
@@ -192,18 +195,18 @@ export async function ingestRecords(
     sending.forEach((p, i) => {
       const outcome = put[i]!;
       if (outcome.ok) {
-        results[p.index] = { recordId: p.envelope.id, status: "accepted" };
-        if (p.envelope.key !== null) {
+        results[p.index] = { recordId: p.id, status: "accepted" };
+        if (p.key !== null) {
           completed.push({
-            key: p.envelope.key,
-            recordId: p.envelope.id,
+            key: p.key,
+            recordId: p.id,
             shardId: outcome.shardId,
             sequenceNumber: outcome.sequenceNumber,
           });
         }
       } else {
         results[p.index] = rejected({ code: outcome.code, message: outcome.message });
-        if (p.envelope.key !== null) released.push({ key: p.envelope.key, recordId: p.envelope.id });
+        if (p.key !== null) released.push({ key: p.key, recordId: p.id });
       }
     });
     await Promise.all([

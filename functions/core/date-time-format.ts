@@ -1,0 +1,75 @@
+/**
+ * The JSON Schema `date-time` format (RFC 3339 section 5.6), accepting exactly what ajv-formats'
+ * full `date-time` accepts, without its regexes and string splits: event times are validated on
+ * every ingested record, and this runs several times faster. A test checks both agree.
+ */
+
+const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The value of `count` ASCII digits at `pos`, or -1. */
+function digits(s: string, pos: number, count: number): number {
+  let v = 0;
+  for (let i = pos; i < pos + count; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/** ajv-formats splits date from time at any `t`, `T` or whitespace. */
+function isSeparator(s: string, pos: number): boolean {
+  const c = s.charCodeAt(pos);
+  return c === 0x54 || c === 0x74 || /\s/.test(s.charAt(pos));
+}
+
+export function isDateTime(s: string): boolean {
+  // full-date: YYYY-MM-DD
+  if (s.length < 20 || s.charCodeAt(4) !== 0x2d || s.charCodeAt(7) !== 0x2d || !isSeparator(s, 10))
+    return false;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS[month]!)) return false;
+
+  // partial-time: HH:MM:SS[.frac]
+  if (s.charCodeAt(13) !== 0x3a || s.charCodeAt(16) !== 0x3a) return false;
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  if (hour < 0 || minute < 0 || second < 0) return false;
+  let i = 19;
+  if (s.charCodeAt(i) === 0x2e) {
+    const start = ++i;
+    while (i < s.length && digits(s, i, 1) >= 0) i++;
+    if (i === start) return false;
+  }
+
+  // time-offset: Z, or +HH, +HHMM, +HH:MM (ajv-formats takes the shorter forms too)
+  const c = s.charCodeAt(i);
+  let sign = 0;
+  let tzHour = 0;
+  let tzMinute = 0;
+  if (c === 0x5a || c === 0x7a) {
+    if (i + 1 !== s.length) return false;
+  } else if (c === 0x2b || c === 0x2d) {
+    sign = c === 0x2d ? -1 : 1;
+    tzHour = digits(s, i + 1, 2);
+    if (tzHour < 0) return false;
+    const rest = s.length - (i + 3);
+    if (rest === 2) tzMinute = digits(s, i + 3, 2);
+    else if (rest === 3 && s.charCodeAt(i + 3) === 0x3a) tzMinute = digits(s, i + 4, 2);
+    else if (rest !== 0) return false;
+    if (tzMinute < 0 || tzHour > 23 || tzMinute > 59) return false;
+  } else {
+    return false;
+  }
+
+  if (hour <= 23 && minute <= 59 && second < 60) return true;
+  // A leap second is allowed at 23:59:60 UTC only.
+  const utcMinute = minute - tzMinute * sign;
+  const utcHour = hour - tzHour * sign - (utcMinute < 0 ? 1 : 0);
+  return (utcHour === 23 || utcHour === -1) && (utcMinute === 59 || utcMinute === -1) && second < 61;
+}
