@@ -79,10 +79,14 @@ function skipValue(text: string, pos: number): number {
 
 /** Whether the member name in `text[start, end)` (quotes included) is `name`. */
 function nameIs(text: string, start: number, end: number, name: string): boolean {
-  if (end - start - 2 === name.length && text.startsWith(name, start + 1)) return true;
-  // An escaped name ("d\u0061ta") is rare: decode it to compare.
-  const slash = text.indexOf("\\", start);
-  return slash !== -1 && slash < end && JSON.parse(text.slice(start, end)) === name;
+  const length = end - start - 2;
+  if (length === name.length) return text.startsWith(name, start + 1);
+  // Only an escaped name ("d\u0061ta") is longer than the name it spells; such names are rare.
+  if (length < name.length) return false;
+  for (let i = start + 1; i < end - 1; i++) {
+    if (text.charCodeAt(i) === BACKSLASH) return JSON.parse(text.slice(start, end)) === name;
+  }
+  return false;
 }
 
 /** Where the object `memberSpan` last scanned ends (after its `}`): saves a second scan. */

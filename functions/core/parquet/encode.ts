@@ -1,36 +1,13 @@
 /**
- * Rows -> typed Parquet. Columns are built straight into typed arrays and wrapped as Arrow `Data`
- * (4-6x faster than Arrow's builders), handed to parquet-wasm as one Arrow IPC stream, and written
- * there. Work is column-major so each inner loop sees one value type.
+ * Rows -> typed Parquet. Columns are built straight into typed arrays laid out like Arrow arrays
+ * and written by Sluice's own Parquet writer (writer/), which reads those arrays in place. Work is
+ * column-major so each inner loop sees one value type.
  */
-import {
-  Bool,
-  type Data,
-  DateDay,
-  Field,
-  Float64,
-  Int32,
-  Int64,
-  List,
-  makeData,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  TimestampMicrosecond,
-  tableToIPC,
-  Utf8,
-} from "apache-arrow";
-import {
-  Compression,
-  EnabledStatistics,
-  Table as WasmTable,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from "parquet-wasm";
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parsedTimestamp, parseTimestamp } from "./convert.ts";
+import { writeParquetFile } from "./writer/file-writer.ts";
+import type { ColumnData, ColumnInput } from "./writer/types.ts";
 
 export type ParquetCompression = "zstd" | "snappy" | "gzip" | "none";
 
@@ -101,12 +78,7 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
   throw new Error("sluice parquet encoder requires a little-endian platform");
 }
 
-const COMPRESSION: Record<ParquetCompression, Compression> = {
-  zstd: Compression.ZSTD,
-  snappy: Compression.SNAPPY,
-  gzip: Compression.GZIP,
-  none: Compression.UNCOMPRESSED,
-};
+const COMPRESSIONS: readonly ParquetCompression[] = ["zstd", "snappy", "gzip", "none"];
 
 function jsonType(v: unknown): string {
   if (v === null) return "null";
@@ -195,19 +167,19 @@ class Utf8Writer {
     this.limit = this.buf.length - this.start;
   }
 
-  finish(): Data {
-    return makeData({
-      type: new Utf8(),
+  finish(): ColumnData {
+    return {
+      kind: "utf8",
       length: this.i,
       nullCount: this.nulls,
-      nullBitmap: this.nulls === 0 ? undefined : this.validity,
-      valueOffsets: this.offsets,
-      data: arena.closeText(this.start, this.pos),
-    });
+      validity: this.nulls === 0 ? undefined : this.validity,
+      offsets: this.offsets,
+      bytes: arena.closeText(this.start, this.pos),
+    };
   }
 }
 
-function buildString(values: readonly unknown[], sink: Sink): Data {
+function buildString(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const w = new Utf8Writer(n);
   for (let i = 0; i < n; i++) {
@@ -222,7 +194,7 @@ function buildString(values: readonly unknown[], sink: Sink): Data {
   return w.finish();
 }
 
-function buildJson(values: readonly unknown[], sink: Sink): Data {
+function buildJson(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const w = new Utf8Writer(n);
   for (let i = 0; i < n; i++) {
@@ -242,7 +214,7 @@ function buildJson(values: readonly unknown[], sink: Sink): Data {
   return w.finish();
 }
 
-function buildTimestamp(values: readonly unknown[], sink: Sink): Data {
+function buildTimestamp(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.bigint64(n);
   // Writing the two 32-bit halves avoids allocating a BigInt per value.
@@ -271,16 +243,16 @@ function buildTimestamp(values: readonly unknown[], sink: Sink): Data {
       mismatch(sink, i, "date-time string", v);
     }
   }
-  return makeData({
-    type: new TimestampMicrosecond("UTC"),
+  return {
+    kind: "timestamp",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    data: out,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    values: out,
+  };
 }
 
-function buildDate(values: readonly unknown[], sink: Sink): Data {
+function buildDate(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.int32(n);
   const validity = arena.bitmap(n);
@@ -300,16 +272,16 @@ function buildDate(values: readonly unknown[], sink: Sink): Data {
     }
     nulls++;
   }
-  return makeData({
-    type: new DateDay(),
+  return {
+    kind: "date",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    data: out,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    values: out,
+  };
 }
 
-function buildInt64(values: readonly unknown[], sink: Sink): Data {
+function buildInt64(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.bigint64(n);
   const halves = new Int32Array(out.buffer, out.byteOffset, n * 2);
@@ -346,16 +318,16 @@ function buildInt64(values: readonly unknown[], sink: Sink): Data {
     }
     nulls++;
   }
-  return makeData({
-    type: new Int64(),
+  return {
+    kind: "int64",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    data: out,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    values: out,
+  };
 }
 
-function buildInt32(values: readonly unknown[], sink: Sink): Data {
+function buildInt32(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.int32(n);
   const validity = arena.bitmap(n);
@@ -374,16 +346,16 @@ function buildInt32(values: readonly unknown[], sink: Sink): Data {
     }
     nulls++;
   }
-  return makeData({
-    type: new Int32(),
+  return {
+    kind: "int32",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    data: out,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    values: out,
+  };
 }
 
-function buildDouble(values: readonly unknown[], sink: Sink): Data {
+function buildDouble(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.float64(n);
   const validity = arena.bitmap(n);
@@ -398,16 +370,16 @@ function buildDouble(values: readonly unknown[], sink: Sink): Data {
     if (v != null) mismatch(sink, i, "number", v);
     nulls++;
   }
-  return makeData({
-    type: new Float64(),
+  return {
+    kind: "double",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    data: out,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    values: out,
+  };
 }
 
-function buildBoolean(values: readonly unknown[], sink: Sink): Data {
+function buildBoolean(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.bitmap(n);
   const validity = arena.bitmap(n);
@@ -422,13 +394,13 @@ function buildBoolean(values: readonly unknown[], sink: Sink): Data {
     if (v != null) mismatch(sink, i, "boolean", v);
     nulls++;
   }
-  return makeData({
-    type: new Bool(),
+  return {
+    kind: "boolean",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    data: out,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    values: out,
+  };
 }
 
 /** Index of the list whose items include flattened position `pos` (offsets are non-decreasing). */
@@ -443,7 +415,7 @@ function ownerOf(offsets: Int32Array, pos: number): number {
   return lo;
 }
 
-function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Data {
+function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const offsets = arena.int32(n + 1);
   const validity = arena.bitmap(n);
@@ -475,15 +447,14 @@ function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Da
       sink.extra(row, [pos - offsets[row]!, ...path], value);
     },
   };
-  const child = buildColumn(item, items, itemSink);
-  return makeData({
-    type: new List(new Field("element", child.type, true)),
+  return {
+    kind: "list",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    valueOffsets: offsets,
-    child,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    offsets,
+    item: buildColumn(item, items, itemSink),
+  };
 }
 
 /** Fills `out` with field `f` of each object (undefined where the object is missing). */
@@ -518,7 +489,7 @@ function toJsonText(v: unknown): string | undefined {
   }
 }
 
-function buildStruct(fields: readonly FieldSpec[], values: readonly unknown[], sink: Sink): Data {
+function buildStruct(fields: readonly FieldSpec[], values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const validity = arena.bitmap(n);
   const declared = new Set(fields.map((f) => f.name));
@@ -537,20 +508,19 @@ function buildStruct(fields: readonly FieldSpec[], values: readonly unknown[], s
     }
   }
   const scratch: unknown[] = new Array(n);
-  const children = fields.map((f) => {
-    fieldValues(f, objects, scratch);
-    return buildColumn(f.type, scratch, childSink(sink, f.name));
-  });
-  return makeData({
-    type: new Struct(fields.map((f, k) => new Field(f.name, children[k]!.type, true))),
+  return {
+    kind: "struct",
     length: n,
     nullCount: nulls,
-    nullBitmap: nulls === 0 ? undefined : validity,
-    children,
-  });
+    validity: nulls === 0 ? undefined : validity,
+    fields: fields.map((f) => {
+      fieldValues(f, objects, scratch);
+      return { name: f.name, data: buildColumn(f.type, scratch, childSink(sink, f.name)) };
+    }),
+  };
 }
 
-function buildColumn(type: ColumnType, values: readonly unknown[], sink: Sink): Data {
+function buildColumn(type: ColumnType, values: readonly unknown[], sink: Sink): ColumnData {
   switch (type.kind) {
     case "string":
       return buildString(values, sink);
@@ -595,16 +565,14 @@ function setIn(root: Obj, path: readonly (string | number)[], value: unknown): v
   }
 }
 
-/** Writer settings for one top-level column, chosen from the batch itself. */
+/** Writer settings for one top-level column (and every leaf under it), chosen from the batch itself. */
 interface ColumnSettings {
   dictionary: boolean;
-  statistics: EnabledStatistics;
+  statistics: boolean;
 }
 
 interface Built {
-  fields: Field[];
-  columns: Data[];
-  settings: ColumnSettings[];
+  columns: ColumnInput[];
   rejected: Map<number, ConversionError>;
 }
 
@@ -627,39 +595,40 @@ function lowCardinality(values: readonly unknown[]): boolean {
 
 /**
  * Dictionary encoding and statistics cost writer time and only pay for some columns, so they are
- * set per top-level column. Nested leaves keep the file defaults (dictionary on, which parquet
- * falls back from when it grows, and page statistics): parquet-wasm addresses columns by a single
- * name, which cannot name a nested leaf.
+ * chosen per top-level column. Nested columns try a dictionary (the writer falls back to PLAIN
+ * when it grows too big) and keep statistics.
  */
-function settingsFor(type: ColumnType, values: readonly unknown[] | undefined, data: Data): ColumnSettings {
+function settingsFor(
+  type: ColumnType,
+  values: readonly unknown[] | undefined,
+  data: ColumnData,
+): ColumnSettings {
   switch (type.kind) {
     case "boolean":
       // Bit-packed booleans are smaller than dictionary indices.
-      return { dictionary: false, statistics: EnabledStatistics.Page };
+      return { dictionary: false, statistics: true };
     case "timestamp":
       // Event times are close to unique; min/max drive time-range pruning.
-      return { dictionary: false, statistics: EnabledStatistics.Page };
+      return { dictionary: false, statistics: true };
     case "string":
     case "json": {
       const valid = data.length - data.nullCount;
-      const avg = valid === 0 ? 0 : (data.valueOffsets as Int32Array)[data.length]! / valid;
+      const bytes = data.kind === "utf8" ? data.offsets[data.length]! : 0;
+      const avg = valid === 0 ? 0 : bytes / valid;
       return {
         dictionary: values !== undefined && lowCardinality(values),
         // Min/max of free text never prunes anything and costs writer time and footer bytes.
-        statistics: avg > FREE_TEXT_BYTES ? EnabledStatistics.None : EnabledStatistics.Page,
+        statistics: avg <= FREE_TEXT_BYTES,
       };
     }
     case "int64":
     case "int32":
     case "double":
     case "date":
-      return {
-        dictionary: values !== undefined && lowCardinality(values),
-        statistics: EnabledStatistics.Page,
-      };
+      return { dictionary: values !== undefined && lowCardinality(values), statistics: true };
     case "list":
     case "struct":
-      return { dictionary: true, statistics: EnabledStatistics.Page };
+      return { dictionary: true, statistics: true };
   }
 }
 
@@ -682,15 +651,11 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
       setIn(root, path, value);
     },
   };
-  const names: string[] = [];
-  const columns: Data[] = [];
-  const settings: ColumnSettings[] = [];
+  const columns: ColumnInput[] = [];
   const values: unknown[] = new Array(n);
   const add = (name: string, type: ColumnType, sample: boolean): void => {
     const data = buildColumn(type, values, childSink(sink, name));
-    names.push(name);
-    columns.push(data);
-    settings.push(settingsFor(type, sample ? values : undefined, data));
+    columns.push({ name, data, ...settingsFor(type, sample ? values : undefined, data) });
   };
 
   for (let i = 0; i < n; i++) values[i] = rows[i]!.id;
@@ -728,38 +693,16 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   }
   add(EXTRA_COLUMN, { kind: "string" }, true);
 
-  return {
-    fields: columns.map((d, k) => new Field(names[k]!, d.type, true)),
-    columns,
-    settings,
-    rejected,
-  };
+  return { columns, rejected };
 }
 
 function writeFile(built: Built, n: number, options: EncodeOptions): Uint8Array {
-  const batch = new RecordBatch(
-    new Schema(built.fields),
-    makeData({ type: new Struct(built.fields), length: n, nullCount: 0, children: built.columns }),
-  );
-  const ipc = tableToIPC(new Table([batch]), "stream");
-  // The IPC stream holds copies of every column, so the arena is free for the next batch.
-  arena.trim();
-  const table = WasmTable.fromIPCStream(ipc);
-  // A fresh builder and properties for every file: writeParquet consumes the WriterProperties
-  // handle, and passing a consumed one silently falls back to defaults (uncompressed).
-  let props = new WriterPropertiesBuilder()
-    .setCompression(COMPRESSION[options.compression])
-    .setMaxRowGroupSize(options.rowGroupSize)
-    .setWriteBatchSize(8192)
-    .setDictionaryEnabled(true)
-    .setStatisticsEnabled(EnabledStatistics.Page)
-    .setKeyValueMetadata(new Map(Object.entries(options.metadata)));
-  for (let k = 0; k < built.fields.length; k++) {
-    const name = built.fields[k]!.name;
-    const { dictionary, statistics } = built.settings[k]!;
-    props = props.setColumnDictionaryEnabled(name, dictionary).setColumnStatisticsEnabled(name, statistics);
+  try {
+    return writeParquetFile(built.columns, n, options);
+  } finally {
+    // The writer reads the columns in the arena; only now is it free for the next batch.
+    arena.trim();
   }
-  return writeParquet(table, props.build());
 }
 
 /**
@@ -776,7 +719,7 @@ export function encodeParquet(
   if (!Number.isInteger(options.rowGroupSize) || options.rowGroupSize < 1) {
     throw new RangeError(`rowGroupSize must be a positive integer, got ${options.rowGroupSize}`);
   }
-  if (!Object.hasOwn(COMPRESSION, options.compression)) {
+  if (!COMPRESSIONS.includes(options.compression)) {
     throw new RangeError(`unknown compression ${JSON.stringify(options.compression)}`);
   }
   let built = buildBatch(plan, rows);
