@@ -1,0 +1,134 @@
+/**
+ * Column chunk statistics: null count and min/max in each type's defined sort order (signed for
+ * integers, dates and timestamps; IEEE order without NaN for doubles, with -0 as the minimum and +0
+ * as the maximum of zeros; unsigned bytewise for strings), PLAIN-encoded as parquet.thrift asks.
+ */
+import type { Statistics } from "./format.ts";
+import type { PrimitiveColumn } from "./types.ts";
+
+/** Min/max strings longer than this are left out rather than bloat the footer (null count stays). */
+const MAX_STAT_BYTES = 256;
+
+/**
+ * Statistics of values `[0, count)` where value k is at `index[k]` (or `base + k`). Callers with a
+ * dictionary pass each distinct value once.
+ */
+export function columnStatistics(
+  data: PrimitiveColumn,
+  index: Int32Array | undefined,
+  base: number,
+  count: number,
+  nullCount: number,
+): Statistics {
+  if (count === 0) return { nullCount };
+  const at = (k: number): number => (index ? index[k]! : base + k);
+  switch (data.kind) {
+    case "int32":
+    case "date": {
+      const v = data.values;
+      let min = v[at(0)]!;
+      let max = min;
+      for (let k = 1; k < count; k++) {
+        const x = v[at(k)]!;
+        if (x < min) min = x;
+        else if (x > max) max = x;
+      }
+      return { nullCount, min: int32Bytes(min), max: int32Bytes(max) };
+    }
+    case "int64":
+    case "timestamp": {
+      const w = new Int32Array(data.values.buffer, data.values.byteOffset, data.values.length * 2);
+      let minI = at(0);
+      let maxI = minI;
+      for (let k = 1; k < count; k++) {
+        const i = at(k);
+        if (less64(w, i, minI)) minI = i;
+        else if (less64(w, maxI, i)) maxI = i;
+      }
+      return { nullCount, min: int64Bytes(w, minI), max: int64Bytes(w, maxI) };
+    }
+    case "double": {
+      const v = data.values;
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      let seen = false;
+      for (let k = 0; k < count; k++) {
+        const x = v[at(k)]!;
+        if (Number.isNaN(x)) continue; // NaN has no place in the order
+        seen = true;
+        if (x < min) min = x;
+        if (x > max) max = x;
+      }
+      if (!seen) return { nullCount };
+      if (min === 0) min = -0;
+      if (max === 0) max = 0;
+      return { nullCount, min: doubleBytes(min), max: doubleBytes(max) };
+    }
+    case "boolean": {
+      const bits = data.values;
+      let anyTrue = false;
+      let anyFalse = false;
+      for (let k = 0; k < count && !(anyTrue && anyFalse); k++) {
+        const i = at(k);
+        if ((bits[i >> 3]! >> (i & 7)) & 1) anyTrue = true;
+        else anyFalse = true;
+      }
+      return { nullCount, min: Uint8Array.of(anyFalse ? 0 : 1), max: Uint8Array.of(anyTrue ? 1 : 0) };
+    }
+    case "utf8": {
+      const { offsets, bytes } = data;
+      let minI = at(0);
+      let maxI = minI;
+      for (let k = 1; k < count; k++) {
+        const i = at(k);
+        if (compareBytes(bytes, offsets, i, minI) < 0) minI = i;
+        else if (compareBytes(bytes, offsets, i, maxI) > 0) maxI = i;
+      }
+      const min = bytes.slice(offsets[minI]!, offsets[minI + 1]!);
+      const max = bytes.slice(offsets[maxI]!, offsets[maxI + 1]!);
+      if (min.length > MAX_STAT_BYTES || max.length > MAX_STAT_BYTES) return { nullCount };
+      return { nullCount, min, max };
+    }
+  }
+}
+
+/** Whether 64-bit value i is below value j; `w` holds each as (low, high) 32-bit words. */
+function less64(w: Int32Array, i: number, j: number): boolean {
+  const hi = w[2 * i + 1]!;
+  const hj = w[2 * j + 1]!;
+  if (hi !== hj) return hi < hj;
+  return w[2 * i]! >>> 0 < w[2 * j]! >>> 0;
+}
+
+/** Unsigned bytewise comparison of strings i and j, then shorter first. */
+function compareBytes(bytes: Uint8Array, offsets: Int32Array, i: number, j: number): number {
+  let a = offsets[i]!;
+  const aEnd = offsets[i + 1]!;
+  let b = offsets[j]!;
+  const bEnd = offsets[j + 1]!;
+  for (; a < aEnd && b < bEnd; a++, b++) {
+    const d = bytes[a]! - bytes[b]!;
+    if (d !== 0) return d;
+  }
+  return aEnd - a - (bEnd - b);
+}
+
+function int32Bytes(v: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setInt32(0, v, true);
+  return out;
+}
+
+function int64Bytes(w: Int32Array, i: number): Uint8Array {
+  const out = new Uint8Array(8);
+  const view = new DataView(out.buffer);
+  view.setInt32(0, w[2 * i]!, true);
+  view.setInt32(4, w[2 * i + 1]!, true);
+  return out;
+}
+
+function doubleBytes(v: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setFloat64(0, v, true);
+  return out;
+}
