@@ -73,3 +73,57 @@ export function isDateTime(s: string): boolean {
   const utcHour = hour - tzHour * sign - (utcMinute < 0 ? 1 : 0);
   return (utcHour === 23 || utcHour === -1) && (utcMinute === 59 || utcMinute === -1) && second < 61;
 }
+
+/**
+ * Epoch milliseconds of a date-time in the canonical UTC form `YYYY-MM-DDTHH:MM:SS[.fraction]Z`
+ * with every field in range, else NaN: the caller then asks Date.parse, which knows every other
+ * form. Equal to Date.parse where it answers (digits past milliseconds are dropped, as there).
+ */
+export function utcMillis(s: string): number {
+  const n = s.length;
+  if (n < 20 || n > 30 || s.charCodeAt(n - 1) !== 0x5a || s.charCodeAt(10) !== 0x54) return Number.NaN;
+  if (
+    s.charCodeAt(4) !== 0x2d ||
+    s.charCodeAt(7) !== 0x2d ||
+    s.charCodeAt(13) !== 0x3a ||
+    s.charCodeAt(16) !== 0x3a
+  ) {
+    return Number.NaN;
+  }
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  // Date.UTC reads years below 100 as 19xx.
+  if (
+    year < 100 ||
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    hour < 0 ||
+    hour > 23 ||
+    minute < 0 ||
+    minute > 59
+  ) {
+    return Number.NaN;
+  }
+  if (second < 0 || second > 59) return Number.NaN;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS[month]!)) return Number.NaN;
+  let ms = 0;
+  if (n > 20) {
+    // ".d" to ".ddddddddd" before the Z
+    if (s.charCodeAt(19) !== 0x2e || n < 22) return Number.NaN;
+    let scale = 100;
+    for (let i = 20; i < n - 1; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number.NaN;
+      ms += d * scale;
+      scale /= 10;
+    }
+    ms = Math.floor(ms);
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}

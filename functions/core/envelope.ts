@@ -36,13 +36,30 @@ export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => U
     `","stream":${str(shared.stream)},` +
     `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`;
   const afterTs = `,"rt":${str(shared.rt)},`;
+  let slab = Buffer.allocUnsafe(0);
+  let used = 0;
   return (own) => {
     const meta = own.meta === undefined ? "" : `"meta":${str(own.meta)},`;
-    const json = `{"v":1,"id":"${own.id}${afterId}${str(own.key)},"ts":${str(own.ts)}${afterTs}${meta}"data":${own.raw ?? str(own.data)}}`;
-    // Buffer.from draws small records from Node's pooled slab; TextEncoder allocates each one.
-    return Buffer.from(json, "utf8");
+    const head = `{"v":1,"id":"${own.id}${afterId}${str(own.key)},"ts":${str(own.ts)}${afterTs}${meta}"data":`;
+    const data = own.raw ?? str(own.data);
+    // The pieces are written straight into a shared slab: no joined string to flatten, and one
+    // allocation for many records. A UTF-16 unit is at most 3 UTF-8 bytes.
+    const bound = (head.length + data.length) * 3 + 1;
+    if (used + bound > slab.length) {
+      // Slabs double up to SLAB_BYTES, so a one-record request does not take a large one.
+      slab = Buffer.allocUnsafe(Math.max(bound, Math.min(SLAB_BYTES, slab.length * 2 || 4096)));
+      used = 0;
+    }
+    const start = used;
+    used += slab.write(head, used, "utf8");
+    used += slab.write(data, used, "utf8");
+    slab[used++] = 0x7d; // }
+    return slab.subarray(start, used);
   };
 }
+
+/** The largest slab envelopes are cut from. */
+const SLAB_BYTES = 256 * 1024;
 
 /** One envelope on its own; see `envelopeEncoder`. */
 export function encodeEnvelope(e: Envelope, raw?: string): Uint8Array {

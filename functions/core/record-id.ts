@@ -49,6 +49,8 @@ let lastTime = -1;
 let timePart = "";
 let randHigh = 0;
 let randLow = 0;
+/** Time and the high random half: they change together, rarely, so are joined once. */
+let prefix = "";
 
 export function newRecordId(now: number = Date.now()): string {
   if (!Number.isInteger(now) || now < 0 || now > MAX_TIME) throw new RangeError(`invalid ULID time ${now}`);
@@ -58,10 +60,12 @@ export function newRecordId(now: number = Date.now()): string {
     timePart = PAIRS[Math.floor(now / TWO_40)]! + encode40(now % TWO_40);
     randHigh = random40();
     randLow = random40();
+    prefix = timePart + encode40(randHigh);
   } else if (++randLow === TWO_40) {
     // The clock went back or stood still: keep counting from the last id so ids still sort.
     randLow = 0;
     if (++randHigh === TWO_40) throw new Error("ULID random part overflowed within one millisecond");
+    prefix = timePart + encode40(randHigh);
   }
-  return timePart + encode40(randHigh) + encode40(randLow);
+  return prefix + encode40(randLow);
 }

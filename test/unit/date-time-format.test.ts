@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fullFormats } from "ajv-formats/dist/formats.js";
-import { isDateTime } from "../../functions/core/date-time-format.ts";
+import { isDateTime, utcMillis } from "../../functions/core/date-time-format.ts";
 import { compiled } from "../../functions/core/validators.ts";
 import { prng } from "../bench/generate.ts";
 
@@ -78,4 +78,28 @@ test("schemas compiled by Sluice use it", () => {
   } as Parameters<typeof compiled>[0]);
   assert.deepEqual(schema.validate({ ts: "2026-11-23T10:00:00Z" }), []);
   assert.equal(schema.validate({ ts: "2026-02-29T10:00:00Z" })[0]?.path, "/ts");
+});
+
+test("utcMillis equals Date.parse on canonical UTC forms and declines the rest", () => {
+  const rand = prng(5);
+  const pad = (v: number, n: number) => String(v).padStart(n, "0");
+  for (let n = 0; n < 50_000; n++) {
+    const frac =
+      rand() < 0.5 ? "" : `.${String(Math.floor(rand() * 1e9)).slice(0, 1 + Math.floor(rand() * 9))}`;
+    const s =
+      `${pad(100 + Math.floor(rand() * 9900), 4)}-${pad(1 + Math.floor(rand() * 12), 2)}-${pad(1 + Math.floor(rand() * 31), 2)}` +
+      `T${pad(Math.floor(rand() * 24), 2)}:${pad(Math.floor(rand() * 60), 2)}:${pad(Math.floor(rand() * 60), 2)}${frac}Z`;
+    const fast = utcMillis(s);
+    if (!Number.isNaN(fast)) assert.equal(fast, Date.parse(s), s);
+    else assert.ok(Number.isNaN(Date.parse(s)) || /-(29|30|31)T/.test(s), s);
+  }
+  for (const s of [
+    "2026-11-23T10:00:00+00:00",
+    "2026-11-23 10:00:00Z",
+    "0099-01-01T00:00:00Z",
+    "2026-11-23T10:00:00.Z",
+  ]) {
+    assert.ok(Number.isNaN(utcMillis(s)), s);
+  }
+  assert.equal(utcMillis("2026-11-23T10:00:00.123999Z"), Date.parse("2026-11-23T10:00:00.123Z"));
 });

@@ -3,6 +3,7 @@
  * an envelope and put it on Kinesis. A record is `accepted` only once Kinesis holds it.
  */
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { utcMillis } from "../date-time-format.ts";
 import { envelopeEncoder } from "../envelope.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
@@ -32,40 +33,33 @@ function rejected(error: RecordResult["error"]): RecordResult {
   return { recordId: null, status: "rejected", ...(error ? { error } : {}) };
 }
 
-function eventTimeOf(
-  record: ParsedRecord,
-  stream: StreamRuntime,
-  receivedAt: Date,
-): { ok: true; ts: string } | { ok: false; error: ErrorDetail } {
+/** The record's event time as ISO-8601 UTC, or why it has none that can be used. */
+function eventTimeOf(record: ParsedRecord, stream: StreamRuntime, receivedAt: Date): string | ErrorDetail {
   let raw: unknown = record.time;
   let path = "/time";
   if (raw === undefined && stream.eventTimeField !== undefined) {
     raw = (record.data as Record<string, unknown>)[stream.eventTimeField];
     path = `/${stream.eventTimeField}`;
   }
-  if (raw === undefined) return { ok: true, ts: receivedAt.toISOString() };
-  const ms = typeof raw === "string" ? Date.parse(raw) : Number.NaN;
+  if (raw === undefined) return receivedAt.toISOString();
+  if (typeof raw !== "string") {
+    return { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path };
+  }
+  const utc = utcMillis(raw);
+  const ms = Number.isNaN(utc) ? Date.parse(raw) : utc;
   if (Number.isNaN(ms)) {
-    return {
-      ok: false,
-      error: { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path },
-    };
+    return { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path };
   }
   if (ms - receivedAt.getTime() > stream.maxFutureSkewSeconds * 1000) {
     return {
-      ok: false,
-      error: {
-        code: "INVALID_EVENT_TIME",
-        message: `event time is more than ${stream.maxFutureSkewSeconds} s in the future`,
-        path,
-      },
+      code: "INVALID_EVENT_TIME",
+      message: `event time is more than ${stream.maxFutureSkewSeconds} s in the future`,
+      path,
     };
   }
   // UTC forms keep their sub-millisecond digits; other offsets are normalised to UTC.
-  return { ok: true, ts: UTC_ISO.test(raw as string) ? (raw as string) : new Date(ms).toISOString() };
+  return Number.isNaN(utc) ? new Date(ms).toISOString() : raw;
 }
-
-const UTC_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 
 function partitionKeyOf(data: unknown, id: string, stream: StreamRuntime): string {
   if (stream.partitionKey !== undefined) {
@@ -140,14 +134,14 @@ export async function ingestRecords(
       results[index] = rejected(violation);
       continue;
     }
-    const time = eventTimeOf(record, stream, receivedAt);
-    if (!time.ok) {
-      results[index] = rejected(time.error);
+    const ts = eventTimeOf(record, stream, receivedAt);
+    if (typeof ts !== "string") {
+      results[index] = rejected(ts);
       continue;
     }
     const id = newRecordId(receivedAt.getTime());
     const key = record.key ?? null;
-    const data = encode({ id, key, ts: time.ts, data: record.data, meta: record.meta, raw: record.raw });
+    const data = encode({ id, key, ts, data: record.data, meta: record.meta, raw: record.raw });
     toPut.push({ index, id, key, entry: { data, partitionKey: partitionKeyOf(record.data, id, stream) } });
   }
 

@@ -722,7 +722,9 @@ export function encodeParquet(
   if (!COMPRESSIONS.includes(options.compression)) {
     throw new RangeError(`unknown compression ${JSON.stringify(options.compression)}`);
   }
+  const __t0 = performance.now();
   let built = buildBatch(plan, rows);
+  const __t1 = performance.now();
   let kept = rows;
   const rejected = [...built.rejected.values()].sort((a, b) => a.index - b.index);
   if (rejected.length > 0) {
@@ -737,5 +739,7 @@ export function encodeParquet(
     arena.trim();
     return { bytes: new Uint8Array(0), rowCount: 0, rejected };
   }
-  return { bytes: writeFile(built, kept.length, options), rowCount: kept.length, rejected };
+  const __b = writeFile(built, kept.length, options);
+  if (process.env.TIMING) console.log(`build ${(__t1 - __t0).toFixed(0)} write ${(performance.now() - __t1).toFixed(0)}`);
+  return { bytes: __b, rowCount: kept.length, rejected };
 }

@@ -13,7 +13,7 @@ import type { Compression } from "./types.ts";
  * Level 1 writes files within a few percent of level 3 here (Parquet pages are already
  * dictionary- and RLE-encoded) at a fraction of the time.
  */
-export const ZSTD_LEVEL = 1;
+export const ZSTD_LEVEL = 3;
 
 export type Compress = (bytes: Uint8Array) => Uint8Array;
 
