@@ -137,7 +137,7 @@ function wordKeys(
   return size;
 }
 
-/** Byte strings; the page holds each as a 4-byte length and the bytes. */
+/** Strings (length-prefixed records); the page holds each record as it is. */
 function byteKeys(
   offsets: Int32Array,
   bytes: Uint8Array,
@@ -150,11 +150,13 @@ function byteKeys(
   let mask = table.length - 1;
   for (let k = 0; k < count; k++) {
     const i = index ? index[k]! : base + k;
-    const a = offsets[i]!;
-    const len = offsets[i + 1]! - a;
+    const record = offsets[i]!;
+    const a = record + 4;
+    const end = offsets[i + 1]!;
+    const len = end - a;
     // FNV-1a: short keys (categories, tags, enums) hash in a few multiplies.
     let h = 0x811c9dc5 ^ len;
-    for (let p = a, end = a + len; p < end; p++) h = Math.imul(h ^ bytes[p]!, 0x01000193);
+    for (let p = a; p < end; p++) h = Math.imul(h ^ bytes[p]!, 0x01000193);
     h ^= h >>> 15;
     let slot = h & mask;
     let e: number;
@@ -170,11 +172,9 @@ function byteKeys(
       if (e === firsts.length) growEntries();
       firsts[e] = i;
       hashes[e] = h;
-      page.ensure(4 + len);
-      page.view.setUint32(page.pos, len, true);
       starts[e] = page.pos;
-      page.buf.set(bytes.subarray(a, a + len), page.pos + 4);
-      page.pos += 4 + len;
+      // The stored record is already the PLAIN form the dictionary page needs.
+      page.bytes(bytes.subarray(record, end));
       table[slot] = e + 1;
       if (size * 2 > table.length) {
         growTable(size);

@@ -1,13 +1,10 @@
 /**
  * PLAIN encoding of a run of a leaf's values: little-endian fixed-width numbers, booleans as bits,
- * byte arrays as a 4-byte length and the bytes. Value k of the run is at `index[k]` in the
+ * byte arrays as a 4-byte length and the bytes (which is how strings are stored already). Value k of the run is at `index[k]` in the
  * column, or at `base + k` when there is no index.
  */
 import type { ByteWriter } from "./byte-writer.ts";
 import type { PrimitiveColumn } from "./types.ts";
-
-/** Strings up to this long are copied byte by byte: cheaper than a subarray view per value. */
-const SHORT_COPY = 48;
 
 /** Encoded size of values `[from, to)`. */
 export function plainSize(
@@ -30,11 +27,11 @@ export function plainSize(
       return (n + 7) >> 3;
     case "utf8": {
       if (n === 0) return 0;
-      // Indices increase and null slots are empty, so the bytes between the first and the last
-      // value are exactly theirs.
+      // Indices increase and null slots are empty, so the records between the first value and
+      // the last are exactly theirs.
       const first = index ? index[from]! : base + from;
       const last = index ? index[to - 1]! : base + to - 1;
-      return n * 4 + data.offsets[last + 1]! - data.offsets[first]!;
+      return data.offsets[last + 1]! - data.offsets[first]!;
     }
   }
 }
@@ -88,7 +85,11 @@ export function writePlain(
       writeBits(out, data.values, index, base, from, to);
       return;
     case "utf8":
-      writeByteArrays(out, data.offsets, data.bytes, index, base, from, to);
+      if (to > from) {
+        const first = index ? index[from]! : base + from;
+        const last = index ? index[to - 1]! : base + to - 1;
+        out.bytes(data.bytes.subarray(data.offsets[first]!, data.offsets[last + 1]!));
+      }
       return;
   }
 }
@@ -150,35 +151,5 @@ function writeBits(
     }
   }
   if (n > 0) buf[pos++] = acc;
-  out.pos = pos;
-}
-
-function writeByteArrays(
-  out: ByteWriter,
-  offsets: Int32Array,
-  bytes: Uint8Array,
-  index: Int32Array | undefined,
-  base: number,
-  from: number,
-  to: number,
-): void {
-  const buf = out.buf;
-  let pos = out.pos;
-  for (let k = from; k < to; k++) {
-    const i = index ? index[k]! : base + k;
-    const a = offsets[i]!;
-    const len = offsets[i + 1]! - a;
-    buf[pos] = len;
-    buf[pos + 1] = len >>> 8;
-    buf[pos + 2] = len >>> 16;
-    buf[pos + 3] = len >>> 24;
-    pos += 4;
-    if (len <= SHORT_COPY) {
-      for (let b = 0; b < len; b++) buf[pos + b] = bytes[a + b]!;
-    } else {
-      buf.set(bytes.subarray(a, a + len), pos);
-    }
-    pos += len;
-  }
   out.pos = pos;
 }

@@ -30,8 +30,10 @@ export function columnStatistics(
       let max = min;
       for (let k = 1; k < count; k++) {
         const x = v[at(k)]!;
-        if (x < min) min = x;
-        else if (x > max) max = x;
+        // Max first: batches tend to arrive in ascending order (ids, times), which then costs one
+        // comparison per value.
+        if (x > max) max = x;
+        else if (x < min) min = x;
       }
       return { nullCount, min: int32Bytes(min), max: int32Bytes(max) };
     }
@@ -42,8 +44,8 @@ export function columnStatistics(
       let maxI = minI;
       for (let k = 1; k < count; k++) {
         const i = at(k);
-        if (less64(w, i, minI)) minI = i;
-        else if (less64(w, maxI, i)) maxI = i;
+        if (less64(w, maxI, i)) maxI = i;
+        else if (less64(w, i, minI)) minI = i;
       }
       return { nullCount, min: int64Bytes(w, minI), max: int64Bytes(w, maxI) };
     }
@@ -81,11 +83,12 @@ export function columnStatistics(
       let maxI = minI;
       for (let k = 1; k < count; k++) {
         const i = at(k);
-        if (compareBytes(bytes, offsets, i, minI) < 0) minI = i;
-        else if (compareBytes(bytes, offsets, i, maxI) > 0) maxI = i;
+        if (compareBytes(bytes, offsets, i, maxI) > 0) maxI = i;
+        else if (compareBytes(bytes, offsets, i, minI) < 0) minI = i;
       }
-      const min = bytes.slice(offsets[minI]!, offsets[minI + 1]!);
-      const max = bytes.slice(offsets[maxI]!, offsets[maxI + 1]!);
+      // Past each value's 4-byte length prefix.
+      const min = bytes.slice(offsets[minI]! + 4, offsets[minI + 1]!);
+      const max = bytes.slice(offsets[maxI]! + 4, offsets[maxI + 1]!);
       if (min.length > MAX_STAT_BYTES || max.length > MAX_STAT_BYTES) return { nullCount };
       return { nullCount, min, max };
     }
@@ -102,9 +105,9 @@ function less64(w: Int32Array, i: number, j: number): boolean {
 
 /** Unsigned bytewise comparison of strings i and j, then shorter first. */
 function compareBytes(bytes: Uint8Array, offsets: Int32Array, i: number, j: number): number {
-  let a = offsets[i]!;
+  let a = offsets[i]! + 4;
   const aEnd = offsets[i + 1]!;
-  let b = offsets[j]!;
+  let b = offsets[j]! + 4;
   const bEnd = offsets[j + 1]!;
   for (; a < aEnd && b < bEnd; a++, b++) {
     const d = bytes[a]! - bytes[b]!;

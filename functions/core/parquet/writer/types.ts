@@ -12,7 +12,11 @@ interface ColumnBase {
   readonly validity: Uint8Array | undefined;
 }
 
-/** UTF-8 strings: slot i is `bytes[offsets[i], offsets[i + 1])`; a null slot has zero length. */
+/**
+ * UTF-8 strings, each stored as its PLAIN encoding (4-byte little-endian length, then the bytes)
+ * at `bytes[offsets[i], offsets[i + 1])`; a null slot is empty. Values thus lie back to back in
+ * exactly their page form, and a page of them is one copy.
+ */
 export interface Utf8Column extends ColumnBase {
   readonly kind: "utf8";
   readonly offsets: Int32Array;
