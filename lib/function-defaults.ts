@@ -5,7 +5,8 @@
  * The AWS SDK is bundled, not taken from the runtime. Measured with `npm run bench -- coldstart`:
  * importing the ingest bundle takes ~120 ms with the SDK inside against ~300 ms resolving the same
  * clients from node_modules (batcher ~130 ms against ~350 ms), for 0.54 MB zipped (ingest, source
- * map included) and 2.28 MB (batcher with its wasm), under the 2 MB and 3 MB targets. Bundling
+ * map included) and well under 2 MB for the batcher (its Parquet writer is plain TypeScript), under
+ * the 2 MB and 3 MB targets. Bundling
  * also pins the SDK and @smithy versions the code is tested with: the handlers pass a bundled
  * `NodeHttpHandler` to the clients, which must not meet an older runtime-provided client.
  */
@@ -51,7 +52,9 @@ export const ESBUILD_OPTIONS = {
   sourcesContent: false,
   mainFields: ["module", "main"],
   banner: { js: ESM_BANNER },
-  external: [] as string[],
+  // The Parquet writer's ZSTD fallback for Node.js before 22.15; Lambda's Node 22 has zstd in
+  // node:zlib, so the native addon is never needed there (functions/core/parquet/writer/codec.ts).
+  external: ["zstd-napi"] as string[],
 } as const;
 
 /** Files a bundle needs beside `index.mjs`, copied after bundling. */
@@ -59,8 +62,7 @@ export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = 
   ingest: [],
   transform: [],
   schemas: [],
-  // parquet-wasm's Node build reads its wasm from beside the bundle (DESIGN.md).
-  batch: ["node_modules/parquet-wasm/node/parquet_wasm_bg.wasm"],
+  batch: [],
 };
 
 export interface SluiceFunctionProps

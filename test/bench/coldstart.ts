@@ -1,7 +1,7 @@
 /**
  * Cold start of each function as deployed: bundles every handler with the CDK app's esbuild options
  * (lib/function-defaults.ts), reports the zipped size against the targets (2 MB, 3 MB for the
- * batcher with its wasm), then in a fresh Node process per run times importing the bundle and
+ * batcher), then in a fresh Node process per run times importing the bundle and
  * handling a first 1,000-record batch against the embedded stack (or AWS_ENDPOINT_URL):
  * ingest takes two 500-record requests (its per-request limit), the batcher one Kinesis batch,
  * the transformer one Firehose-contract invocation.
@@ -29,11 +29,11 @@ import { deflateRawSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, KinesisStreamEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { createAwsClients } from "../../functions/core/aws-clients.ts";
-import { newRecordId } from "../../functions/core/record-id.ts";
 import type { TransformationEvent } from "../../functions/core/firehose-contract.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT } from "../../functions/core/names.ts";
+import { newRecordId } from "../../functions/core/record-id.ts";
 import {
   RUNTIME_CONFIG_ENV,
   type RuntimeConfig,

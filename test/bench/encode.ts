@@ -116,7 +116,7 @@ interface Contender {
 }
 
 /**
- * One warm-up each (JIT, wasm memory growth, DuckDB caches), then `runs` rounds that run every
+ * One warm-up each (JIT, arena growth, DuckDB caches), then `runs` rounds that run every
  * contender once, so load from other processes on a shared machine spreads over all of them.
  */
 async function measureInterleaved(
@@ -185,7 +185,6 @@ function peakRssKiB(): number {
 
 /** Child process: encode one ~6 MB batch in a fresh process and report its peak RSS. */
 async function rssChild(path: string): Promise<void> {
-  const { wasmMemory } = await import("parquet-wasm");
   const schema = loadSchema();
   const lines = readFileSync(path, "utf8").split("\n");
   lines.pop();
@@ -202,7 +201,6 @@ async function rssChild(path: string): Promise<void> {
       maxRssBeforeKiB: before,
       maxRssAfterFirstKiB: afterFirst,
       maxRssAfterFiveKiB: peakRssKiB(),
-      wasmMemoryBytes: wasmMemory().buffer.byteLength,
       firstEncodeMs: +(first.parseMs + first.encodeMs).toFixed(1),
     })}\n`,
   );
@@ -266,7 +264,7 @@ export async function benchEncode(args: string[]): Promise<void> {
       },
     });
 
-    // 1b. Sluice with SNAPPY: the same codec as parquetjs below, and it shows what the wasm ZSTD costs
+    // 1b. Sluice with SNAPPY: the same codec as parquetjs below
     const snappyOut = join(dir, "sluice-snappy.parquet");
     let snappyBytes = 0;
     contenders.push({
@@ -383,8 +381,7 @@ export async function benchEncode(args: string[]): Promise<void> {
       console.log(
         `  peak RSS, one ${(rss.inputBytes! / 1e6).toFixed(1)} MB batch (${rss.records} records) in a fresh process: ` +
           `${(rss.maxRssAfterFirstKiB! / 1024).toFixed(0)} MiB (${(rss.maxRssBeforeKiB! / 1024).toFixed(0)} MiB ` +
-          `before encoding; ${(rss.maxRssAfterFiveKiB! / 1024).toFixed(0)} MiB after five batches; ` +
-          `wasm memory ${(rss.wasmMemoryBytes! / 1048576).toFixed(0)} MiB)`,
+          `before encoding; ${(rss.maxRssAfterFiveKiB! / 1024).toFixed(0)} MiB after five batches)`,
       );
     }
     const summary = {

@@ -1,5 +1,5 @@
 /**
- * Scratch memory for the Arrow buffers of one batch, reused by the next batch.
+ * Scratch memory for the column buffers of one batch, reused by the next batch.
  *
  * Every column buffer is a view into one large ArrayBuffer. Allocating fresh typed arrays per
  * column per batch cost more than filling them: each large allocation counts as external memory
@@ -7,8 +7,8 @@
  * string buffers by doubling copies them several times. In steady state (a Lambda encoding
  * similar batches) the arena is already big enough and allocation is a pointer bump.
  *
- * The buffers are only needed until the batch is serialized to Arrow IPC, which copies them, so
- * the next `reset()` can hand the same bytes out again. Not re-entrant: one batch at a time.
+ * The buffers are only needed until the Parquet writer has encoded them into pages, so the next
+ * `reset()` can hand the same bytes out again. Not re-entrant: one batch at a time.
  */
 
 /** A larger arena is dropped after use instead of being kept for the next batch. */
@@ -37,7 +37,7 @@ export class Arena {
     this.used = 0;
   }
 
-  /** 8-byte aligned start of `size` free bytes (Arrow wants 8-byte alignment for 64-bit values). */
+  /** 8-byte aligned start of `size` free bytes (64-bit typed arrays need 8-byte alignment). */
   private alloc(size: number): number {
     let start = (this.used + 7) & ~7;
     if (start + size > this.ab.byteLength) {
