@@ -25,41 +25,95 @@ export type EnvelopeOwn = Pick<Envelope, "id" | "key" | "ts" | "data" | "meta"> 
 
 /**
  * An encoder for the envelopes of records that share a stream, schema version and receive time:
- * the shared part is serialized once. Data goes last. `raw`, when given, is the payload's JSON text
+ * the shared part is encoded once. Data goes last. `raw`, when given, is the payload's JSON text
  * exactly as the producer sent it (already parsed and validated), spliced in instead of serialized
- * again. Written by hand: the head is a handful of known fields, and this is the ingest hot path.
- * `id` is a ULID, so it needs no escaping.
+ * again.
+ *
+ * This is the ingest hot path, so the pieces are written straight into a shared slab rather than
+ * joined into one string first: joining makes a chain of intermediate strings that must then be
+ * flattened, which cost more than the writing. ASCII pieces (the ULID, a plain timestamp) are
+ * copied byte by byte; anything else goes through JSON.stringify and UTF-8.
  */
 export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => Uint8Array {
   const str = JSON.stringify;
-  const afterId =
+  const open = ascii('{"v":1,"id":"');
+  const afterId = utf8(
     `","stream":${str(shared.stream)},` +
-    `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`;
-  const afterTs = `,"rt":${str(shared.rt)},`;
+      `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`,
+  );
+  const keyNull = ascii("null");
+  const beforeTs = ascii(',"ts":');
+  const afterTs = utf8(`,"rt":${str(shared.rt)},`);
+  const beforeData = ascii('"data":');
   let slab = Buffer.allocUnsafe(0);
   let used = 0;
   return (own) => {
-    const meta = own.meta === undefined ? "" : `"meta":${str(own.meta)},`;
-    const head = `{"v":1,"id":"${own.id}${afterId}${str(own.key)},"ts":${str(own.ts)}${afterTs}${meta}"data":`;
+    const key = own.key === null ? undefined : str(own.key);
+    const meta = own.meta === undefined ? undefined : `"meta":${str(own.meta)},`;
     const data = own.raw ?? str(own.data);
-    // The pieces are written straight into a shared slab: no joined string to flatten, and one
-    // allocation for many records. A UTF-16 unit is at most 3 UTF-8 bytes.
-    const bound = (head.length + data.length) * 3 + 1;
+    // A UTF-16 unit is at most 3 UTF-8 bytes.
+    const bound =
+      HEAD_BYTES +
+      afterId.length +
+      afterTs.length +
+      3 * (own.id.length + own.ts.length + (key?.length ?? 0) + (meta?.length ?? 0) + data.length);
     if (used + bound > slab.length) {
       // Slabs double up to SLAB_BYTES, so a one-record request does not take a large one.
       slab = Buffer.allocUnsafe(Math.max(bound, Math.min(SLAB_BYTES, slab.length * 2 || 4096)));
       used = 0;
     }
     const start = used;
-    used += slab.write(head, used, "utf8");
-    used += slab.write(data, used, "utf8");
-    slab[used++] = 0x7d; // }
-    return slab.subarray(start, used);
+    let at = copy(slab, used, open);
+    at = writeString(slab, at, own.id);
+    at = copy(slab, at, afterId);
+    at = key === undefined ? copy(slab, at, keyNull) : at + slab.write(key, at, "utf8");
+    at = copy(slab, at, beforeTs);
+    slab[at++] = 0x22; // "
+    at = writeString(slab, at, own.ts);
+    slab[at++] = 0x22;
+    at = copy(slab, at, afterTs);
+    if (meta !== undefined) at += slab.write(meta, at, "utf8");
+    at = copy(slab, at, beforeData);
+    at += slab.write(data, at, "utf8");
+    slab[at++] = 0x7d; // }
+    used = at;
+    return slab.subarray(start, at);
   };
 }
 
 /** The largest slab envelopes are cut from. */
 const SLAB_BYTES = 256 * 1024;
+/** Room for the fixed ASCII pieces of a head and the quotes around `ts`. */
+const HEAD_BYTES = 64;
+
+function ascii(s: string): Uint8Array {
+  return Buffer.from(s, "latin1");
+}
+
+function utf8(s: string): Uint8Array {
+  return Buffer.from(s, "utf8");
+}
+
+function copy(into: Uint8Array, at: number, piece: Uint8Array): number {
+  for (let i = 0; i < piece.length; i++) into[at + i] = piece[i]!;
+  return at + piece.length;
+}
+
+/**
+ * The contents of a JSON string for `s`, which is usually plain ASCII (an id, a timestamp) and
+ * then copied as is; otherwise it is escaped by JSON.stringify and written as UTF-8.
+ */
+function writeString(into: Buffer, at: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) {
+      const quoted = JSON.stringify(s);
+      return at + into.write(quoted.slice(1, -1), at, "utf8");
+    }
+    into[at + i] = c;
+  }
+  return at + s.length;
+}
 
 /** One envelope on its own; see `envelopeEncoder`. */
 export function encodeEnvelope(e: Envelope, raw?: string): Uint8Array {
