@@ -94,13 +94,14 @@ export class IdempotencyStore {
     return `${stream}#${key}`;
   }
 
-  private async lookup(stream: string, keys: readonly string[]): Promise<Map<string, Item>> {
+  /** Items by partition key (`{stream}#{key}`). */
+  private async lookup(keys: readonly string[]): Promise<Map<string, Item>> {
     const found = new Map<string, Item>();
     for (let i = 0; i < keys.length; i += 100) {
       let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined =
         {
           [this.table]: {
-            Keys: keys.slice(i, i + 100).map((k) => ({ pk: this.pk(stream, k) })),
+            Keys: keys.slice(i, i + 100).map((pk) => ({ pk })),
             ConsistentRead: true,
           },
         };
@@ -140,28 +141,26 @@ export class IdempotencyStore {
     ttlSeconds: number,
   ): Promise<ClaimOutcome[]> {
     const now = Math.floor(this.clock() / 1000);
-    const existing = await this.lookup(
-      stream,
-      requests.map((r) => r.key),
-    );
+    const pks = requests.map((r) => this.pk(stream, r.key));
+    const existing = await this.lookup(pks);
     const outcomes: ClaimOutcome[] = new Array(requests.length);
     const open: number[] = [];
-    requests.forEach((r, i) => {
-      const known = this.outcomeOf(existing.get(this.pk(stream, r.key)), now);
+    for (let i = 0; i < pks.length; i++) {
+      const known = this.outcomeOf(existing.get(pks[i]!), now);
       if (known) outcomes[i] = known;
       else open.push(i);
-    });
+    }
     const chunks: number[][] = [];
     for (let i = 0; i < open.length; i += TRANSACTION_ITEMS)
       chunks.push(open.slice(i, i + TRANSACTION_ITEMS));
     await Promise.all(
-      chunks.map((chunk) => this.claimChunk(stream, requests, chunk, ttlSeconds, now, outcomes)),
+      chunks.map((chunk) => this.claimChunk(pks, requests, chunk, ttlSeconds, now, outcomes)),
     );
     return outcomes;
   }
 
   private async claimChunk(
-    stream: string,
+    pks: readonly string[],
     requests: readonly ClaimRequest[],
     chunk: readonly number[],
     ttlSeconds: number,
@@ -169,6 +168,9 @@ export class IdempotencyStore {
     outcomes: ClaimOutcome[],
   ): Promise<void> {
     let pending = chunk;
+    // Shared by every Put: the marshaller reads them and never changes them.
+    const names = { "#s": "status" };
+    const values = { ":now": now, ":inProgress": "IN_PROGRESS" };
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(backoffDelay(DEFAULT_BACKOFF, attempt));
       const lastAttempt = attempt + 1 >= DEFAULT_BACKOFF.attempts;
@@ -180,7 +182,7 @@ export class IdempotencyStore {
               Put: {
                 TableName: this.table,
                 Item: {
-                  pk: this.pk(stream, requests[i]!.key),
+                  pk: pks[i]!,
                   status: "IN_PROGRESS",
                   recordId: requests[i]!.recordId,
                   expiresAt: now + ttlSeconds,
@@ -189,8 +191,8 @@ export class IdempotencyStore {
                 // Absent, expired, or an abandoned claim: all may be taken.
                 ConditionExpression:
                   "attribute_not_exists(pk) OR expiresAt <= :now OR (#s = :inProgress AND lockExpiresAt <= :now)",
-                ExpressionAttributeNames: { "#s": "status" },
-                ExpressionAttributeValues: { ":now": now, ":inProgress": "IN_PROGRESS" },
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: values,
                 ReturnValuesOnConditionCheckFailure: "ALL_OLD",
               },
             })),
