@@ -56,6 +56,8 @@ export interface CallCounter {
   delete: number;
 }
 
+const CLAIMED: ClaimOutcome = Object.freeze({ kind: "claimed" });
+
 /** DynamoDB's limit on actions in one TransactWriteItems call. */
 const TRANSACTION_ITEMS = 100;
 
@@ -198,7 +200,7 @@ export class IdempotencyStore {
             })),
           }),
         );
-        for (const i of pending) outcomes[i] = { kind: "claimed" };
+        for (const i of pending) outcomes[i] = CLAIMED;
         return;
       } catch (err) {
         const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons;

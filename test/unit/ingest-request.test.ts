@@ -90,6 +90,13 @@ describe("parseIngestBody", () => {
     assert.deepEqual(records[2]!.data, { a: 3 });
   });
 
+  test("a bad NDJSON line names the byte offset of the fault in the whole body", () => {
+    const text = '{"a":"é😀"}\n  {"b":1,,}\n';
+    const [, bad] = parseIngestBody({ contentType: "application/x-ndjson", body: text });
+    const fault = Buffer.from(text).indexOf(",,") + 1;
+    assert.equal(bad!.error?.message, `malformed JSON at byte offset ${fault}`);
+  });
+
   test("malformed JSON is a 400 naming the byte offset", () => {
     const err = refused(() =>
       parseIngestBody({ contentType: "application/json", body: body('{"a": "é", }') }),

@@ -67,21 +67,12 @@ function formatOf(contentType: string | undefined): Format {
   }
 }
 
-function parseJson(
-  text: string,
-  baseOffset: number,
-): { ok: true; value: unknown } | { ok: false; error: ErrorDetail } {
-  try {
-    return { ok: true, value: JSON.parse(text) };
-  } catch (err) {
-    const match = /position (\d+)/.exec((err as Error).message);
-    const charPos = match ? Number(match[1]) : text.length;
-    const byteOffset = baseOffset + Buffer.byteLength(text.slice(0, charPos));
-    return {
-      ok: false,
-      error: { code: "INVALID_JSON", message: `malformed JSON at byte offset ${byteOffset}`, path: "" },
-    };
-  }
+/** JSON.parse's complaint about `text`, as the byte offset of the fault in the body. */
+function invalidJson(err: unknown, text: string, baseOffset: number): ErrorDetail {
+  const match = /position (\d+)/.exec((err as Error).message);
+  const charPos = match ? Number(match[1]) : text.length;
+  const byteOffset = baseOffset + Buffer.byteLength(text.slice(0, charPos));
+  return { code: "INVALID_JSON", message: `malformed JSON at byte offset ${byteOffset}`, path: "" };
 }
 
 /**
@@ -244,8 +235,12 @@ export interface IngestBody {
 
 export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_LIMITS): ParsedRecord[] {
   const format = formatOf(req.contentType);
-  const bodyBytes = typeof req.body === "string" ? Buffer.byteLength(req.body) : req.body.byteLength;
-  if (bodyBytes === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
+  if (req.body.length === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
+  // A bound on the size in bytes (a UTF-16 unit is at most 3 UTF-8 bytes): counting a large text
+  // body's UTF-8 bytes costs a pass over it, needed only when the bound exceeds the limit.
+  let bodyBytes = typeof req.body === "string" ? req.body.length * 3 : req.body.byteLength;
+  if (bodyBytes > limits.maxBodyBytes && typeof req.body === "string")
+    bodyBytes = Buffer.byteLength(req.body);
   if (bodyBytes > limits.maxBodyBytes) {
     throw new SluiceError(
       "BODY_TOO_LARGE",
@@ -265,8 +260,9 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
     const records: ParsedRecord[] = [];
     let offset = 0;
     for (const line of text.split("\n")) {
-      const lineOffset = offset;
-      offset += Buffer.byteLength(line) + 1;
+      // Character offset of the line.
+      const lineStart = offset;
+      offset += line.length + 1;
       const trimmed = line.trim();
       if (trimmed.length === 0) continue;
       const path = `/${records.length}`;
@@ -277,29 +273,31 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
           413,
         );
       }
-      const parsed = parseJson(trimmed, lineOffset);
-      records.push(
-        parsed.ok
-          ? record(
-              parsed.value,
-              { exact: Buffer.byteLength(trimmed) },
-              limits,
-              path,
-              undefined,
-              undefined,
-              undefined,
-              trimmed,
-            )
-          : { error: { ...parsed.error, path } },
-      );
+      let value: unknown;
+      try {
+        value = JSON.parse(trimmed);
+      } catch (err) {
+        // The line's byte offset is counted only now that it is needed.
+        const lineOffset = Buffer.byteLength(text.slice(0, lineStart + line.indexOf(trimmed[0]!)));
+        records.push({ error: { ...invalidJson(err, trimmed, lineOffset), path } });
+        continue;
+      }
+      const size: RecordSize =
+        trimmed.length * 3 <= limits.maxRecordBytes
+          ? { within: trimmed.length * 3 }
+          : { exact: Buffer.byteLength(trimmed) };
+      records.push(record(value, size, limits, path, undefined, undefined, undefined, trimmed));
     }
     if (records.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     return records;
   }
 
-  const parsed = parseJson(text, 0);
-  if (!parsed.ok) throw new SluiceError("INVALID_JSON", parsed.error.message, 400);
-  const value = parsed.value;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new SluiceError("INVALID_JSON", invalidJson(err, text, 0).message, 400);
+  }
 
   if (format === "cloudevent")
     return [cloudEvent(value, bodyBytes, limits, "", textOf(text, fieldSpan(text, "data")))];
@@ -354,5 +352,6 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       );
     });
   }
-  return [record(value, { exact: bodyBytes }, limits, "", req.idempotencyKey, undefined, undefined, text)];
+  const exact = typeof req.body === "string" ? Buffer.byteLength(text) : bodyBytes;
+  return [record(value, { exact }, limits, "", req.idempotencyKey, undefined, undefined, text)];
 }
