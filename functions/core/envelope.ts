@@ -41,22 +41,23 @@ export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => U
     `","stream":${str(shared.stream)},` +
       `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`,
   );
-  const keyNull = ascii("null");
-  const beforeTs = ascii(',"ts":');
-  const afterTs = utf8(`,"rt":${str(shared.rt)},`);
-  const beforeData = ascii('"data":');
+  const keyNull = ascii('null,"ts":"');
+  const beforeTs = ascii('","ts":"');
+  const rt = `","rt":${str(shared.rt)},`;
+  const afterTs = utf8(`${rt}"data":`);
+  const afterTsBeforeMeta = utf8(rt);
   let slab = Buffer.allocUnsafe(0);
   let used = 0;
   return (own) => {
-    const key = own.key === null ? undefined : str(own.key);
-    const meta = own.meta === undefined ? undefined : `"meta":${str(own.meta)},`;
+    const meta = own.meta === undefined ? undefined : `"meta":${str(own.meta)},"data":`;
     const data = own.raw ?? str(own.data);
-    // A UTF-16 unit is at most 3 UTF-8 bytes.
+    // A UTF-16 unit is at most 3 UTF-8 bytes, or 6 as a JSON escape.
     const bound =
       HEAD_BYTES +
       afterId.length +
       afterTs.length +
-      3 * (own.id.length + own.ts.length + (key?.length ?? 0) + (meta?.length ?? 0) + data.length);
+      6 * (own.id.length + own.ts.length + (own.key?.length ?? 0)) +
+      3 * ((meta?.length ?? 0) + data.length);
     if (used + bound > slab.length) {
       // Slabs double up to SLAB_BYTES, so a one-record request does not take a large one.
       slab = Buffer.allocUnsafe(Math.max(bound, Math.min(SLAB_BYTES, slab.length * 2 || 4096)));
@@ -66,14 +67,20 @@ export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => U
     let at = copy(slab, used, open);
     at = writeString(slab, at, own.id);
     at = copy(slab, at, afterId);
-    at = key === undefined ? copy(slab, at, keyNull) : at + utf8Write(slab, key, at);
-    at = copy(slab, at, beforeTs);
-    slab[at++] = 0x22; // "
+    if (own.key === null) {
+      at = copy(slab, at, keyNull);
+    } else {
+      slab[at++] = 0x22; // "
+      at = writeString(slab, at, own.key);
+      at = copy(slab, at, beforeTs);
+    }
     at = writeString(slab, at, own.ts);
-    slab[at++] = 0x22;
-    at = copy(slab, at, afterTs);
-    if (meta !== undefined) at += utf8Write(slab, meta, at);
-    at = copy(slab, at, beforeData);
+    if (meta === undefined) {
+      at = copy(slab, at, afterTs);
+    } else {
+      at = copy(slab, at, afterTsBeforeMeta);
+      at += utf8Write(slab, meta, at);
+    }
     at += utf8Write(slab, data, at);
     slab[at++] = 0x7d; // }
     used = at;
