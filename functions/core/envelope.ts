@@ -20,8 +20,18 @@ export interface Envelope {
 /** What the records of one request share. */
 export type EnvelopeShared = Pick<Envelope, "stream" | "schema" | "rt">;
 
-/** What each record has of its own; `raw` is explained at `envelopeEncoder`. */
-export type EnvelopeOwn = Pick<Envelope, "id" | "key" | "ts" | "data" | "meta"> & { readonly raw?: string };
+/**
+ * Encodes one record's envelope from what it has of its own; `raw` is explained at
+ * `envelopeEncoder`. Positional, to spare an argument object per record.
+ */
+export type EncodeEnvelope = (
+  id: string,
+  key: string | null,
+  ts: string,
+  data: unknown,
+  raw?: string,
+  meta?: Envelope["meta"],
+) => Uint8Array;
 
 /**
  * An encoder for the envelopes of records that share a stream, schema version and receive time:
@@ -34,7 +44,7 @@ export type EnvelopeOwn = Pick<Envelope, "id" | "key" | "ts" | "data" | "meta"> 
  * flattened, which cost more than the writing. ASCII pieces (the ULID, a plain timestamp) are
  * copied byte by byte; anything else goes through JSON.stringify and UTF-8.
  */
-export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => Uint8Array {
+export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
   const str = JSON.stringify;
   const open = ascii('{"v":1,"id":"');
   const afterId = utf8(
@@ -48,15 +58,15 @@ export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => U
   const afterTsBeforeMeta = utf8(rt);
   let slab = Buffer.allocUnsafe(0);
   let used = 0;
-  return (own) => {
-    const meta = own.meta === undefined ? undefined : `"meta":${str(own.meta)},"data":`;
-    const data = own.raw ?? str(own.data);
+  return (id, key, ts, value, raw, metadata) => {
+    const meta = metadata === undefined ? undefined : `"meta":${str(metadata)},"data":`;
+    const data = raw ?? str(value);
     // A UTF-16 unit is at most 3 UTF-8 bytes, or 6 as a JSON escape.
     const bound =
       HEAD_BYTES +
       afterId.length +
       afterTs.length +
-      6 * (own.id.length + own.ts.length + (own.key?.length ?? 0)) +
+      6 * (id.length + ts.length + (key?.length ?? 0)) +
       3 * ((meta?.length ?? 0) + data.length);
     if (used + bound > slab.length) {
       // Slabs double up to SLAB_BYTES, so a one-record request does not take a large one.
@@ -65,16 +75,16 @@ export function envelopeEncoder(shared: EnvelopeShared): (own: EnvelopeOwn) => U
     }
     const start = used;
     let at = copy(slab, used, open);
-    at = writeString(slab, at, own.id);
+    at = writeString(slab, at, id);
     at = copy(slab, at, afterId);
-    if (own.key === null) {
+    if (key === null) {
       at = copy(slab, at, keyNull);
     } else {
       slab[at++] = 0x22; // "
-      at = writeString(slab, at, own.key);
+      at = writeString(slab, at, key);
       at = copy(slab, at, beforeTs);
     }
-    at = writeString(slab, at, own.ts);
+    at = writeString(slab, at, ts);
     if (meta === undefined) {
       at = copy(slab, at, afterTs);
     } else {
@@ -134,7 +144,7 @@ function writeString(into: Buffer, at: number, s: string): number {
 
 /** One envelope on its own; see `envelopeEncoder`. */
 export function encodeEnvelope(e: Envelope, raw?: string): Uint8Array {
-  return envelopeEncoder(e)(raw === undefined ? e : { ...e, raw });
+  return envelopeEncoder(e)(e.id, e.key, e.ts, e.data, raw, e.meta);
 }
 
 export class EnvelopeError extends Error {

@@ -35,7 +35,7 @@ test("1,000 envelopes from one encoder all decode to what went in, after all wer
     };
     // Half as raw text, spaced differently from JSON.stringify, as a producer might send it.
     const raw = rand() < 0.5 ? JSON.stringify(data, null, 1) : undefined;
-    made.push({ expected, bytes: encode({ ...expected, raw }) });
+    made.push({ expected, bytes: encode(expected.id, expected.key, expected.ts, data, raw, meta) });
   }
   for (const { expected, bytes } of made) {
     const got = decodeEnvelope(bytes);

@@ -72,11 +72,10 @@ function partitionKeyOf(data: unknown, id: string, stream: StreamRuntime): strin
 }
 
 /** A record on its way to Kinesis. */
-interface Outgoing {
+interface Outgoing extends KinesisEntry {
   readonly index: number;
   readonly id: string;
   readonly key: string | null;
-  readonly entry: KinesisEntry;
 }
 
 function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["error"] | undefined {
@@ -141,8 +140,8 @@ export async function ingestRecords(
     }
     const id = newRecordId(receivedAt.getTime());
     const key = record.key ?? null;
-    const data = encode({ id, key, ts, data: record.data, meta: record.meta, raw: record.raw });
-    toPut.push({ index, id, key, entry: { data, partitionKey: partitionKeyOf(record.data, id, stream) } });
+    const data = encode(id, key, ts, record.data, record.raw, record.meta);
+    toPut.push({ index, id, key, data, partitionKey: partitionKeyOf(record.data, id, stream) });
   }
 
   // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.
@@ -179,11 +178,7 @@ export async function ingestRecords(
 
   const sending = [...claimed, ...unkeyed];
   if (sending.length > 0) {
-    const put = await putToKinesis(
-      deps.kinesis,
-      deps.eventStream,
-      sending.map((p) => p.entry),
-    );
+    const put = await putToKinesis(deps.kinesis, deps.eventStream, sending);
     const completed: { key: string; recordId: string; shardId: string; sequenceNumber: string }[] = [];
     const released: { key: string; recordId: string }[] = [];
     sending.forEach((p, i) => {
