@@ -374,6 +374,33 @@ describe("encodeParquet options", () => {
   });
 });
 
+describe("encodeParquet: a payload time equal to the event time", () => {
+  test("is stored as the same instant, and a different or bad one is still parsed on its own", async () => {
+    const plan = planColumns(FEEDBACK);
+    const base = { customerId: "c", content: "x", category: "bug", isNegative: false };
+    const same = "2024-06-01T12:34:56.123456Z";
+    const rows = [
+      row(0, { ...base, ts: same }, { eventTime: same }),
+      row(1, { ...base, ts: "2024-06-01T14:34:56+02:00" }, { eventTime: same }),
+      row(2, { ...base, ts: null }, { eventTime: same }),
+      row(3, { ...base, ts: "2024-06-01T12:34:56" }, { eventTime: same }),
+    ];
+    const result = encodeParquet(plan, rows, OPTIONS);
+    assert.deepEqual(
+      result.rejected.map(({ index, path }) => ({ index, path })),
+      [{ index: 3, path: "/ts" }],
+    );
+    const got = await query(
+      `SELECT epoch_us(_event_time) AS et, epoch_us(ts) AS ts FROM read_parquet('${save(result)}') ORDER BY _id`,
+    );
+    assert.deepEqual(got, [
+      { et: micros("2024-06-01T12:34:56Z", 123456), ts: micros("2024-06-01T12:34:56Z", 123456) },
+      { et: micros("2024-06-01T12:34:56Z", 123456), ts: micros("2024-06-01T12:34:56Z", 0) },
+      { et: micros("2024-06-01T12:34:56Z", 123456), ts: null },
+    ]);
+  });
+});
+
 describe("encodeParquet with a rich schema", () => {
   const plan = planColumns(RICH);
   const full = {
