@@ -759,11 +759,7 @@ export function encodeParquet(
   if (!COMPRESSIONS.includes(options.compression)) {
     throw new RangeError(`unknown compression ${JSON.stringify(options.compression)}`);
   }
-  const __w0 = performance.now();
-  const __c0 = process.cpuUsage();
   let built = buildBatch(plan, rows);
-  const __c1 = process.cpuUsage(__c0);
-  const __w1 = performance.now();
   let kept = rows;
   const rejected = [...built.rejected.values()].sort((a, b) => a.index - b.index);
   if (rejected.length > 0) {

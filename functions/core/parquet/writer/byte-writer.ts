@@ -26,6 +26,13 @@ export class ByteWriter {
     this.pos = 0;
   }
 
+  /** Empties the writer and swaps its buffer for a smaller one. */
+  shrink(capacity: number): void {
+    this.buf = new Uint8Array(capacity);
+    this.view = new DataView(this.buf.buffer);
+    this.pos = 0;
+  }
+
   u8(v: number): void {
     this.ensure(1);
     this.buf[this.pos++] = v;

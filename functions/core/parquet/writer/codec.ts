@@ -15,6 +15,10 @@ import type { Compression } from "./types.ts";
  */
 export const ZSTD_LEVEL = 1;
 
+/**
+ * Compresses one page. The result may be a view of scratch memory that the next call reuses, so
+ * copy it out before compressing again.
+ */
 export type Compress = (bytes: Uint8Array) => Uint8Array;
 
 export class CodecUnavailableError extends Error {
@@ -40,11 +44,14 @@ type ZstdZlib = {
   constants: { ZSTD_c_compressionLevel?: number };
 };
 
-interface ZstdNapi {
-  Compressor: new () => {
-    setParameters(p: { compressionLevel: number }): void;
-    compress(bytes: Uint8Array): Buffer;
+/** zstd-napi's binding: the raw context, so output goes to a reused buffer, not a fresh one a page. */
+interface ZstdBinding {
+  CCtx: new () => {
+    setParameter(param: number, value: number): void;
+    compress2(dst: Uint8Array, src: Uint8Array): number;
   };
+  CParameter: { compressionLevel: number };
+  compressBound(size: number): number;
 }
 
 let zstd: Compress | undefined;
@@ -57,19 +64,24 @@ function loadZstd(): Compress {
     const options = { params: { [levelParam]: ZSTD_LEVEL } };
     return (bytes) => native(bytes, options);
   }
-  let mod: ZstdNapi;
+  let binding: ZstdBinding;
   try {
     // Not a static import: where zlib has zstd (Lambda) the package is neither bundled nor loaded.
-    mod = createRequire(import.meta.url)("zstd-napi") as ZstdNapi;
+    binding = createRequire(import.meta.url)("zstd-napi/binding") as ZstdBinding;
   } catch (err) {
     throw new CodecUnavailableError(
       "zstd",
       `ZSTD needs Node.js 22.15 or later (node:zlib zstd) or the zstd-napi package; this is Node.js ${process.versions.node} and zstd-napi did not load: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
-  const compressor = new mod.Compressor();
-  compressor.setParameters({ compressionLevel: ZSTD_LEVEL });
-  return (bytes) => compressor.compress(bytes);
+  const cctx = new binding.CCtx();
+  cctx.setParameter(binding.CParameter.compressionLevel, ZSTD_LEVEL);
+  let out = new Uint8Array(0);
+  return (bytes) => {
+    const bound = binding.compressBound(bytes.length);
+    if (out.length < bound) out = new Uint8Array(bound);
+    return out.subarray(0, cctx.compress2(out, bytes));
+  };
 }
 
 /** The compressor for `compression`; throws CodecUnavailableError when it cannot run here. */

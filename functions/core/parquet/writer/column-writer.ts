@@ -31,6 +31,7 @@ export const DICTIONARY_BYTES = 1 << 20;
 export interface PageSink {
   /** Bytes written so far, i.e. the file offset of the next write. */
   readonly size: number;
+  /** Copies `bytes` (often scratch memory) to the end of the file. */
   write(bytes: Uint8Array): void;
 }
 
@@ -51,17 +52,16 @@ interface Written {
 }
 
 function writePage(sink: PageSink, h: PageHeader, page: Uint8Array, options: ChunkOptions): Written {
-  const data = options.compress ? options.compress(page) : page.slice();
+  const data = options.compress ? options.compress(page) : page;
   header.reset();
   writePageHeader(new CompactWriter(header), {
     ...h,
     uncompressedSize: page.length,
     compressedSize: data.length,
   });
-  const head = header.written().slice();
-  sink.write(head);
+  sink.write(header.written());
   sink.write(data);
-  return { uncompressed: head.length + page.length, compressed: head.length + data.length };
+  return { uncompressed: header.pos + page.length, compressed: header.pos + data.length };
 }
 
 /** Appends levels with their 4-byte length prefix (data page v1). */

@@ -22,25 +22,27 @@ export const CREATED_BY = "sluice version 0.1.0 (build sluice-parquet-writer)";
 
 const MAGIC = new TextEncoder().encode("PAR1");
 
-/** Collects the file's pieces and joins them once at the end. */
-class FileSink implements PageSink {
-  size = 0;
-  private readonly parts: Uint8Array[] = [];
+/** A file bigger than this has its buffer dropped after use rather than kept for the next. */
+const MAX_RETAINED_BYTES = 64 * 1024 * 1024;
 
-  write(bytes: Uint8Array): void {
-    this.parts.push(bytes);
-    this.size += bytes.length;
-  }
+/** The file being written, in a buffer reused from file to file (one file at a time). */
+const file = new ByteWriter(1 << 20);
 
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const p of this.parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
-  }
+const sink: PageSink = {
+  get size() {
+    return file.pos;
+  },
+  write(bytes) {
+    file.bytes(bytes);
+  },
+};
+
+/** The finished file, copied out of the reused buffer. */
+function finish(): Uint8Array {
+  const bytes = file.written().slice();
+  file.reset();
+  if (file.buf.length > MAX_RETAINED_BYTES) file.shrink(1 << 20);
+  return bytes;
 }
 
 /** Tuning the tests turn down to get many pages from little data. */
@@ -74,7 +76,7 @@ export function writeParquetFile(
     pageBytes: limits.pageBytes ?? PAGE_BYTES,
     dictionaryBytes: limits.dictionaryBytes ?? DICTIONARY_BYTES,
   };
-  const sink = new FileSink();
+  file.reset();
   sink.write(MAGIC);
   const rowGroups: RowGroup[] = [];
   for (let from = 0; from < rowCount; from += options.rowGroupSize) {
@@ -106,5 +108,5 @@ export function writeParquetFile(
   footer.u32(length);
   footer.bytes(MAGIC);
   sink.write(footer.written());
-  return sink.finish();
+  return finish();
 }
