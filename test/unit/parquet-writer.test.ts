@@ -489,6 +489,10 @@ describe("writeParquetFile read back by DuckDB", () => {
     const path = write({
       s: { shape: "utf8", values: ["b", "é", null, "z", "a"] },
       d: { shape: "utf8", values: ["b", "é", null, "z", "a"], dictionary: true },
+      long: {
+        shape: "utf8",
+        values: ["prefix-aaaa-z", "prefix-aaaa-é", null, "prefix-aaaa", "prefix-aaaa-y"],
+      },
       i: { shape: "int64", values: [5, -3, null, 2 ** 40, 0] },
       n: { shape: "int32", values: [5, -3, null, 7, 0] },
       t: { shape: "timestamp", values: [10n, -10n, null, 0n, 5n] },
@@ -504,6 +508,7 @@ describe("writeParquetFile read back by DuckDB", () => {
         // Strings compare as unsigned bytes: "é" (0xC3 0xA9) sorts after "z".
         ["s", "a", "é", 1n],
         ["d", "a", "é", 1n],
+        ["long", "prefix-aaaa", "prefix-aaaa-é", 1n],
         ["i", "-3", String(2 ** 40), 1n],
         ["n", "-3", "7", 1n],
         ["t", "1969-12-31 23:59:59.99999+00", "1970-01-01 00:00:00.00001+00", 1n],
