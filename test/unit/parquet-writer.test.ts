@@ -23,6 +23,7 @@ import type {
   ColumnData,
   ColumnInput,
   Compression,
+  Utf8Column,
   WriteOptions,
 } from "../../functions/core/parquet/writer/types.ts";
 import { prng } from "../bench/generate.ts";
@@ -462,6 +463,48 @@ describe("writeParquetFile read back by DuckDB", () => {
       got.map((r) => [r.few, r.plain, r.many, r.nums]),
       few.map((f, i) => [f, f, many[i], nums[i]]),
     );
+  });
+
+  test("a column dictionary-encoded already: values, per-chunk dictionaries and statistics of what each chunk uses", async () => {
+    const distinct = column("utf8", ["zeta", "alpha", "mid", "unused"]) as Utf8Column;
+    const slots = [0, 2, null, 0, 1, 2, null, 2];
+    const { validity, nullCount } = validityOf(slots);
+    const data: Utf8Column = {
+      ...distinct,
+      length: slots.length,
+      nullCount,
+      validity,
+      indices: Int32Array.from(slots, (v) => v ?? 0),
+    };
+    const expected = slots.map((v) => (v === null ? null : ["zeta", "alpha", "mid"][v]));
+    for (const [dictionary, limits, encodings] of [
+      [true, {}, "PLAIN, RLE, RLE_DICTIONARY"],
+      [false, {}, "PLAIN, RLE"],
+      [true, { dictionaryBytes: 8 }, "PLAIN, RLE"],
+    ] as const) {
+      const bytes = writeParquetFile(
+        [{ name: "v", data, dictionary, statistics: true }],
+        slots.length,
+        { ...OPTIONS, rowGroupSize: 4 },
+        limits,
+      );
+      const path = join(dir, `w${fileCount++}.parquet`);
+      writeFileSync(path, bytes);
+      const got = await query(`SELECT v FROM read_parquet('${path}')`);
+      assert.deepEqual(
+        got.map((r) => r.v),
+        expected,
+      );
+      const meta = await chunks(path);
+      assert.deepEqual(
+        meta.map((c) => [c.encodings, c.stats_min_value, c.stats_max_value, c.stats_null_count]),
+        [
+          [encodings, "mid", "zeta", 1n],
+          [encodings, "alpha", "mid", 1n],
+        ],
+        `dictionary ${dictionary}, ${JSON.stringify(limits)}`,
+      );
+    }
   });
 
   test("each codec is written and read back", async () => {

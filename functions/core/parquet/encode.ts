@@ -7,7 +7,7 @@ import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parsedTimestamp, parseTimestamp } from "./convert.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
-import type { ColumnData, ColumnInput, Int64Column } from "./writer/types.ts";
+import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
 
 export type ParquetCompression = "zstd" | "snappy" | "gzip" | "none";
 
@@ -166,6 +166,11 @@ class Utf8Writer {
     this.offsets[++this.i] = this.pos;
   }
 
+  /** Bytes written so far. */
+  get size(): number {
+    return this.pos;
+  }
+
   private grow(need: number): void {
     if (this.pos + need > 0x7fffffff) throw new RangeError("string column exceeds 2 GiB in one batch");
     this.start = arena.growText(this.start, this.pos, need);
@@ -198,6 +203,60 @@ function buildString(values: readonly unknown[], sink: Sink): ColumnData {
     }
   }
   return w.finish();
+}
+
+/** The distinct strings of the column being dictionary-encoded, numbered in order of first use. */
+const distinctStrings = new Map<string, number>();
+/** Past this many distinct values (or bytes of them) a column is better written PLAIN. */
+const MAX_DISTINCT = 1 << 16;
+const MAX_DISTINCT_BYTES = 1 << 20;
+
+/**
+ * Strings as a dictionary-encoded column: each distinct string encoded once and a number per
+ * slot. Short JSON strings are interned by V8, so the lookup is mostly a pointer hash. Undefined
+ * when there turn out to be too many distinct values.
+ */
+function buildStringDictionary(values: readonly unknown[], sink: Sink): ColumnData | undefined {
+  const n = values.length;
+  const indices = arena.int32(n);
+  const validity = arena.bitmap(n);
+  const w = new Utf8Writer(MAX_DISTINCT); // last: it holds the arena's open text region
+  distinctStrings.clear();
+  let nulls = 0;
+  try {
+    for (let i = 0; i < n; i++) {
+      const v = values[i];
+      if (typeof v === "string") {
+        let e = distinctStrings.get(v);
+        if (e === undefined) {
+          e = distinctStrings.size;
+          if (e === MAX_DISTINCT || w.size > MAX_DISTINCT_BYTES) {
+            w.finish();
+            return undefined;
+          }
+          distinctStrings.set(v, e);
+          w.push(v);
+        }
+        indices[i] = e;
+        validity[i >> 3]! |= 1 << (i & 7);
+      } else {
+        if (v != null) mismatch(sink, i, "string", v);
+        nulls++;
+      }
+    }
+  } finally {
+    distinctStrings.clear();
+  }
+  const table = w.finish() as Utf8Column;
+  return {
+    kind: "utf8",
+    length: n,
+    nullCount: nulls,
+    validity: nulls === 0 ? undefined : validity,
+    offsets: table.offsets.subarray(0, table.length + 1),
+    bytes: table.bytes,
+    indices,
+  };
 }
 
 function buildJson(values: readonly unknown[], sink: Sink): ColumnData {
@@ -553,7 +612,7 @@ function buildStruct(fields: readonly FieldSpec[], values: readonly unknown[], s
 function buildColumn(type: ColumnType, values: readonly unknown[], sink: Sink): ColumnData {
   switch (type.kind) {
     case "string":
-      return buildString(values, sink);
+      return (lowCardinality(values) && buildStringDictionary(values, sink)) || buildString(values, sink);
     case "json":
       return buildJson(values, sink);
     case "timestamp":

@@ -5,7 +5,7 @@
  */
 import { ByteWriter } from "./byte-writer.ts";
 import type { Compress } from "./codec.ts";
-import { buildDictionary, type Dictionary } from "./dictionary.ts";
+import { buildDictionary, chunkDictionary, type Dictionary } from "./dictionary.ts";
 import {
   type ColumnChunk,
   Encoding,
@@ -83,13 +83,25 @@ export function writeColumnChunk(
   const data = leaf.chain[leaf.chain.length - 1] as PrimitiveColumn;
   const levels = computeLevels(leaf.chain, from, to);
   const { index, base, valueCount } = levels;
-  const dict =
-    leaf.input.dictionary && valueCount > 0
-      ? buildDictionary(data, index, base, valueCount, options.dictionaryBytes)
+  // A column encoded already has its chunk dictionary for the cost of a remap, and needs it for
+  // statistics (its data are distinct values, not slots) even when the chunk is written PLAIN.
+  const distinct =
+    data.kind === "utf8" && data.indices !== undefined && valueCount > 0
+      ? chunkDictionary({ ...data, indices: data.indices }, index, base, valueCount)
       : undefined;
+  const dict = !leaf.input.dictionary
+    ? undefined
+    : distinct !== undefined
+      ? distinct.page.length <= options.dictionaryBytes
+        ? distinct
+        : undefined
+      : valueCount > 0
+        ? buildDictionary(data, index, base, valueCount, options.dictionaryBytes)
+        : undefined;
+  const known = dict ?? distinct;
   const statistics = leaf.input.statistics
-    ? dict
-      ? columnStatistics(data, dict.firsts, 0, dict.size, levels.count - valueCount)
+    ? known
+      ? columnStatistics(data, known.firsts, 0, known.size, levels.count - valueCount)
       : columnStatistics(data, index, base, valueCount, levels.count - valueCount)
     : undefined;
 

@@ -6,7 +6,7 @@
  * The result's arrays are scratch reused by the next call.
  */
 import { ByteWriter } from "./byte-writer.ts";
-import type { PrimitiveColumn } from "./types.ts";
+import type { PrimitiveColumn, Utf8Column } from "./types.ts";
 
 export interface Dictionary {
   /** The dictionary page's values, PLAIN-encoded. */
@@ -46,6 +46,46 @@ function growTable(size: number): void {
     while (table[slot] !== 0) slot = (slot + 1) & mask;
     table[slot] = e + 1;
   }
+}
+
+let local = new Int32Array(0);
+
+/**
+ * The dictionary of one chunk of an already dictionary-encoded string column: the distinct values
+ * the chunk uses, in order of first use, and each value's index among them. No hashing: the
+ * column's own indices are remapped. `firsts` holds distinct-value numbers of the column.
+ */
+export function chunkDictionary(
+  data: Utf8Column & { indices: Int32Array },
+  index: Int32Array | undefined,
+  base: number,
+  count: number,
+): Dictionary {
+  const { offsets, bytes } = data;
+  const entries = offsets.length - 1;
+  if (local.length < entries) local = new Int32Array(Math.max(entries, local.length * 2));
+  local.fill(-1, 0, entries);
+  if (indices.length < count) indices = new Int32Array(Math.max(count, indices.length * 2));
+  page.reset();
+  let size = 0;
+  for (let k = 0; k < count; k++) {
+    const g = data.indices[index ? index[k]! : base + k]!;
+    let e = local[g]!;
+    if (e < 0) {
+      e = size++;
+      local[g] = e;
+      if (e === firsts.length) growEntries();
+      firsts[e] = g;
+      page.bytes(bytes.subarray(offsets[g]!, offsets[g + 1]!));
+    }
+    indices[k] = e;
+  }
+  return {
+    page: page.written(),
+    size,
+    indices: indices.subarray(0, count),
+    firsts: firsts.subarray(0, size),
+  };
 }
 
 /**

@@ -27,6 +27,14 @@ export function plainSize(
       return (n + 7) >> 3;
     case "utf8": {
       if (n === 0) return 0;
+      if (data.indices !== undefined) {
+        let size = 0;
+        for (let k = from; k < to; k++) {
+          const e = data.indices[index ? index[k]! : base + k]!;
+          size += data.offsets[e + 1]! - data.offsets[e]!;
+        }
+        return size;
+      }
       // Indices increase and null slots are empty, so the records between the first value and
       // the last are exactly theirs.
       const first = index ? index[from]! : base + from;
@@ -85,7 +93,9 @@ export function writePlain(
       writeBits(out, data.values, index, base, from, to);
       return;
     case "utf8":
-      if (to > from) {
+      if (data.indices !== undefined) {
+        writeEntries(out, data.offsets, data.bytes, data.indices, index, base, from, to);
+      } else if (to > from) {
         const first = index ? index[from]! : base + from;
         const last = index ? index[to - 1]! : base + to - 1;
         out.bytes(data.bytes.subarray(data.offsets[first]!, data.offsets[last + 1]!));
@@ -151,5 +161,32 @@ function writeBits(
     }
   }
   if (n > 0) buf[pos++] = acc;
+  out.pos = pos;
+}
+
+/** Strings of a dictionary-encoded column, each copied from its distinct value. */
+function writeEntries(
+  out: ByteWriter,
+  offsets: Int32Array,
+  bytes: Uint8Array,
+  indices: Int32Array,
+  index: Int32Array | undefined,
+  base: number,
+  from: number,
+  to: number,
+): void {
+  const buf = out.buf;
+  let pos = out.pos;
+  for (let k = from; k < to; k++) {
+    const e = indices[index ? index[k]! : base + k]!;
+    const a = offsets[e]!;
+    const end = offsets[e + 1]!;
+    if (end - a <= 64) {
+      for (let b = a; b < end; b++) buf[pos++] = bytes[b]!;
+    } else {
+      buf.set(bytes.subarray(a, end), pos);
+      pos += end - a;
+    }
+  }
   out.pos = pos;
 }

@@ -21,6 +21,12 @@ export interface Utf8Column extends ColumnBase {
   readonly kind: "utf8";
   readonly offsets: Int32Array;
   readonly bytes: Uint8Array;
+  /**
+   * Present when the column is dictionary-encoded already: slot i then holds distinct value
+   * `indices[i]`, and `offsets`/`bytes` hold the distinct values (entry k at
+   * `bytes[offsets[k], offsets[k + 1])`) instead of one record per slot.
+   */
+  readonly indices?: Int32Array;
 }
 
 /** `date` holds days since 1970-01-01. */
