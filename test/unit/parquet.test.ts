@@ -623,6 +623,13 @@ describe("timestamp and date parsing", () => {
     }
   });
 
+  test("a date is checked even right after a valid one (the last date is remembered)", () => {
+    assert.deepEqual(ts("2024-01-01T00:00:00Z"), [epoch("2024-01-01T00:00:00Z"), 0]);
+    assert.equal(ts("2023-16-33T00:00:00Z"), undefined);
+    assert.equal(ts("2024-01-00T00:00:00Z"), undefined);
+    assert.deepEqual(ts("2024-01-01T00:00:01Z"), [epoch("2024-01-01T00:00:01Z"), 0]);
+  });
+
   test("full-date", () => {
     assert.equal(parseDate("1970-01-01"), 0);
     assert.equal(parseDate("2024-03-01"), Date.UTC(2024, 2, 1) / 86_400_000);

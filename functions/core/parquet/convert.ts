@@ -58,8 +58,8 @@ export function parseDate(s: string): number {
   return s.length === 10 ? parseYmd(s) : Number.NaN;
 }
 
-/** The date part of the last timestamp parsed, which `startsWith` can never match initially. */
-let lastDate = "\u0000";
+/** The date of the last valid timestamp, as year * 10000 + month * 100 + day, and its day number. */
+let lastDateKey = -1;
 let lastDays = Number.NaN;
 
 /**
@@ -71,14 +71,20 @@ let lastDays = Number.NaN;
 export function parseTimestamp(s: string): boolean {
   const len = s.length;
   if (len < 20) return false;
+  // Timestamps in a batch mostly share their date, so the last valid one is remembered. Reading
+  // its digits is cheap; validating it and counting days is not, and neither is startsWith.
+  const y = four(s, 0);
+  const m = two(s, 5);
+  const d = two(s, 8);
+  if ((y | m | d) < 0 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return false;
+  const key = y * 10000 + m * 100 + d;
   let days: number;
-  // Timestamps in a batch mostly share their date, so the last valid one is remembered.
-  if (s.startsWith(lastDate)) {
+  if (key === lastDateKey) {
     days = lastDays;
   } else {
     days = parseYmd(s);
     if (Number.isNaN(days)) return false;
-    lastDate = s.slice(0, 10);
+    lastDateKey = key;
     lastDays = days;
   }
   const sep = s.charCodeAt(10);
