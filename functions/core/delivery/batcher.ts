@@ -14,14 +14,13 @@ import { type ColumnPlan, encodeParquet, type ParquetRow, planColumns } from "..
 import { compilePrefix } from "../prefix.ts";
 import type { PipelineRuntime } from "../runtime-config.ts";
 import type { ValidatorCache } from "../validators.ts";
+import { SLUICE_VERSION } from "../version.ts";
 import { decodeRecords, shardOf } from "./decode.ts";
 import { errorObjects } from "./error-files.ts";
 import { deleteObjects, putObjects } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
 import { transformItems } from "./transform.ts";
 import type { DeliveryFailure, DeliveryItem, OutputObject } from "./types.ts";
-
-export const SLUICE_VERSION = "0.1.0";
 
 export interface BatcherDeps {
   readonly pipeline: PipelineRuntime;

@@ -3,6 +3,7 @@
  * the Thrift footer, its length, "PAR1".
  */
 
+import { SLUICE_VERSION } from "../../version.ts";
 import { ByteWriter } from "./byte-writer.ts";
 import { CODEC_IDS, compressor } from "./codec.ts";
 import {
@@ -18,7 +19,7 @@ import { CompactWriter } from "./thrift.ts";
 import type { ColumnInput, WriteOptions } from "./types.ts";
 
 /** FileMetaData.created_by: application, version and build, the form readers parse. */
-export const CREATED_BY = "sluice version 0.1.0 (build sluice-parquet-writer)";
+export const CREATED_BY = `sluice version ${SLUICE_VERSION} (build sluice-parquet-writer)`;
 
 const MAGIC = new TextEncoder().encode("PAR1");
 
