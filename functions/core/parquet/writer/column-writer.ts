@@ -87,17 +87,14 @@ export function writeColumnChunk(
   // statistics (its data are distinct values, not slots) even when the chunk is written PLAIN.
   const distinct =
     data.kind === "utf8" && data.indices !== undefined && valueCount > 0
-      ? chunkDictionary({ ...data, indices: data.indices }, index, base, valueCount)
+      ? chunkDictionary(data.offsets, data.bytes, data.indices, index, base, valueCount)
       : undefined;
-  const dict = !leaf.input.dictionary
-    ? undefined
-    : distinct !== undefined
-      ? distinct.page.length <= options.dictionaryBytes
-        ? distinct
-        : undefined
-      : valueCount > 0
-        ? buildDictionary(data, index, base, valueCount, options.dictionaryBytes)
-        : undefined;
+  let dict: Dictionary | undefined;
+  if (leaf.input.dictionary && distinct !== undefined) {
+    dict = distinct.page.length <= options.dictionaryBytes ? distinct : undefined;
+  } else if (leaf.input.dictionary && valueCount > 0) {
+    dict = buildDictionary(data, index, base, valueCount, options.dictionaryBytes);
+  }
   const known = dict ?? distinct;
   const statistics = leaf.input.statistics
     ? known

@@ -6,7 +6,7 @@
  * The result's arrays are scratch reused by the next call.
  */
 import { ByteWriter } from "./byte-writer.ts";
-import type { PrimitiveColumn, Utf8Column } from "./types.ts";
+import type { PrimitiveColumn } from "./types.ts";
 
 export interface Dictionary {
   /** The dictionary page's values, PLAIN-encoded. */
@@ -51,17 +51,19 @@ function growTable(size: number): void {
 let local = new Int32Array(0);
 
 /**
- * The dictionary of one chunk of an already dictionary-encoded string column: the distinct values
- * the chunk uses, in order of first use, and each value's index among them. No hashing: the
- * column's own indices are remapped. `firsts` holds distinct-value numbers of the column.
+ * The dictionary of one chunk of an already dictionary-encoded string column (distinct values in
+ * `offsets`/`bytes`, value k's number in `slots`): the distinct values the chunk uses, in order of
+ * first use, and each value's index among them. No hashing: the column's own numbers are
+ * remapped. `firsts` holds the column's numbers of the chunk's entries.
  */
 export function chunkDictionary(
-  data: Utf8Column & { indices: Int32Array },
+  offsets: Int32Array,
+  bytes: Uint8Array,
+  slots: Int32Array,
   index: Int32Array | undefined,
   base: number,
   count: number,
 ): Dictionary {
-  const { offsets, bytes } = data;
   const entries = offsets.length - 1;
   if (local.length < entries) local = new Int32Array(Math.max(entries, local.length * 2));
   local.fill(-1, 0, entries);
@@ -69,7 +71,7 @@ export function chunkDictionary(
   page.reset();
   let size = 0;
   for (let k = 0; k < count; k++) {
-    const g = data.indices[index ? index[k]! : base + k]!;
+    const g = slots[index ? index[k]! : base + k]!;
     let e = local[g]!;
     if (e < 0) {
       e = size++;
