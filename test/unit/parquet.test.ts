@@ -401,6 +401,29 @@ describe("encodeParquet: a payload time equal to the event time", () => {
   });
 });
 
+describe("encodeParquet: strings that look repetitive at first", () => {
+  test("a column that turns out to have more distinct values than a dictionary holds is written exactly", async () => {
+    const plan = planColumns(FEEDBACK);
+    const n = 70_000; // past the 65,536 distinct values a build-time dictionary takes
+    const rows = Array.from({ length: n }, (_, i) =>
+      row(i, {
+        customerId: i < 2000 ? `c${i % 10}` : `unique-${i}`,
+        content: "x",
+        category: "bug",
+        isNegative: false,
+        ts: null,
+      }),
+    );
+    const path = save(encodeParquet(plan, rows, { ...OPTIONS, rowGroupSize: 50_000 }));
+    const [agg] = await query(
+      `SELECT count(*)::INTEGER AS n, count(DISTINCT customerId)::INTEGER AS distinct_ids,
+              min(customerId) AS lo, max(customerId) AS hi
+       FROM read_parquet('${path}')`,
+    );
+    assert.deepEqual(agg, { n, distinct_ids: 10 + n - 2000, lo: "c0", hi: "unique-9999" });
+  });
+});
+
 describe("encodeParquet with a rich schema", () => {
   const plan = planColumns(RICH);
   const full = {
