@@ -4,6 +4,8 @@
  * every ingested record, and this runs several times faster. A test checks both agree.
  */
 
+import { daysFromCivil } from "./parquet/convert.ts";
+
 const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** The value of `count` ASCII digits at `pos`, or -1. */
@@ -126,14 +128,4 @@ export function utcMillis(s: string): number {
     ms = Math.floor(ms);
   }
   return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
-}
-
-/** Days from 1970-01-01 to a proleptic Gregorian date (Hinnant's algorithm; cheaper than Date.UTC). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month + (month > 2 ? -3 : 9)) + 2) / 5) + day - 1;
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146_097 + doe - 719_468;
 }
