@@ -36,29 +36,26 @@ function rejected(error: RecordResult["error"]): RecordResult {
 /** The record's event time as ISO-8601 UTC, or why it has none that can be used. */
 function eventTimeOf(record: ParsedRecord, stream: StreamRuntime, receivedAt: Date): string | ErrorDetail {
   let raw: unknown = record.time;
-  let path = "/time";
-  if (raw === undefined && stream.eventTimeField !== undefined) {
-    raw = (record.data as Record<string, unknown>)[stream.eventTimeField];
-    path = `/${stream.eventTimeField}`;
-  }
+  const fromField = raw === undefined && stream.eventTimeField !== undefined;
+  if (fromField) raw = (record.data as Record<string, unknown>)[stream.eventTimeField!];
   if (raw === undefined) return receivedAt.toISOString();
-  if (typeof raw !== "string") {
-    return { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path };
-  }
-  const utc = utcMillis(raw);
-  const ms = Number.isNaN(utc) ? Date.parse(raw) : utc;
-  if (Number.isNaN(ms)) {
-    return { code: "INVALID_EVENT_TIME", message: "event time is not an ISO-8601 date-time", path };
-  }
+  const utc = typeof raw === "string" ? utcMillis(raw) : Number.NaN;
+  const ms = Number.isNaN(utc) && typeof raw === "string" ? Date.parse(raw) : utc;
+  if (Number.isNaN(ms)) return timeError("event time is not an ISO-8601 date-time", fromField, stream);
   if (ms - receivedAt.getTime() > stream.maxFutureSkewSeconds * 1000) {
-    return {
-      code: "INVALID_EVENT_TIME",
-      message: `event time is more than ${stream.maxFutureSkewSeconds} s in the future`,
-      path,
-    };
+    return timeError(
+      `event time is more than ${stream.maxFutureSkewSeconds} s in the future`,
+      fromField,
+      stream,
+    );
   }
   // UTC forms keep their sub-millisecond digits; other offsets are normalised to UTC.
-  return Number.isNaN(utc) ? new Date(ms).toISOString() : raw;
+  return Number.isNaN(utc) ? new Date(ms).toISOString() : (raw as string);
+}
+
+/** Built only on failure: the path names the field the time came from. */
+function timeError(message: string, fromField: boolean, stream: StreamRuntime): ErrorDetail {
+  return { code: "INVALID_EVENT_TIME", message, path: fromField ? `/${stream.eventTimeField}` : "/time" };
 }
 
 function partitionKeyOf(data: unknown, id: string, stream: StreamRuntime): string {

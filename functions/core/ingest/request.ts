@@ -111,74 +111,82 @@ function walk(v: unknown, depth: number, limits: IngestLimits): number {
 }
 
 /**
- * The record's size in bytes: `source` is either its exact source length, or the length of the
- * body holding it, a bound that spares serializing records that cannot be too large.
+ * Where a record sits in the request, as a JSON pointer: `prefix` alone, or `prefix` + `index`
+ * when `index` is not negative. Built only for errors: most records have none.
  */
-export type RecordSize = { readonly exact: number } | { readonly within: number };
+function pointer(prefix: string, index: number, rest: string): string {
+  return index < 0 ? prefix + rest : `${prefix}${index}${rest}`;
+}
 
+/**
+ * `bytes` is the record's exact size in bytes when `exact`, or else a bound on it (the size of the
+ * text holding it), which spares serializing records that cannot be too large.
+ */
 function checkRecord(
   data: unknown,
-  size: RecordSize,
+  bytes: number,
+  exact: boolean,
   limits: IngestLimits,
-  path: string,
 ): ErrorDetail | undefined {
   if (data === null || typeof data !== "object" || Array.isArray(data)) {
-    return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path };
+    return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path: "/data" };
   }
   // Depth is checked first, so serializing below never recurses deeper than the limit.
   const tooComplex = complexity(data, limits);
-  if (tooComplex) return { code: "RECORD_TOO_COMPLEX", message: `record has ${tooComplex}`, path };
-  const bytes =
-    "exact" in size
-      ? size.exact
-      : size.within <= limits.maxRecordBytes
-        ? 0
-        : Buffer.byteLength(JSON.stringify(data));
-  if (bytes > limits.maxRecordBytes) {
+  if (tooComplex) return { code: "RECORD_TOO_COMPLEX", message: `record has ${tooComplex}`, path: "/data" };
+  const size = exact ? bytes : bytes <= limits.maxRecordBytes ? 0 : Buffer.byteLength(JSON.stringify(data));
+  if (size > limits.maxRecordBytes) {
     return {
       code: "RECORD_TOO_LARGE",
-      message: `record is ${bytes} bytes; the limit is ${limits.maxRecordBytes}`,
-      path,
+      message: `record is ${size} bytes; the limit is ${limits.maxRecordBytes}`,
+      path: "/data",
     };
   }
   return undefined;
 }
 
-function checkKey(key: unknown, limits: IngestLimits, path: string): ErrorDetail | undefined {
+function checkKey(key: unknown, limits: IngestLimits): ErrorDetail | undefined {
   if (key === undefined) return undefined;
   if (typeof key !== "string" || key.length === 0 || key.length > limits.maxKeyLength) {
     return {
       code: "INVALID_IDEMPOTENCY_KEY",
       message: `idempotency key must be a string of 1 to ${limits.maxKeyLength} characters`,
-      path,
+      path: "/key",
     };
   }
   return undefined;
 }
 
-function checkTime(time: unknown, path: string): ErrorDetail | undefined {
+function checkTime(time: unknown): ErrorDetail | undefined {
   if (time === undefined) return undefined;
   if (typeof time !== "string" || Number.isNaN(Date.parse(time))) {
-    return { code: "INVALID_EVENT_TIME", message: "event time must be an ISO-8601 date-time", path };
+    return { code: "INVALID_EVENT_TIME", message: "event time must be an ISO-8601 date-time", path: "/time" };
   }
   return undefined;
 }
 
+/**
+ * Where a record is and how big it is; see `pointer` and `checkRecord`. Callers reuse one Site for
+ * all records of a body, moving `index`: `record` reads it and keeps nothing.
+ */
+interface Site {
+  prefix: string;
+  index: number;
+  bytes: number;
+  exact: boolean;
+}
+
 function record(
   data: unknown,
-  size: RecordSize,
+  site: Site,
   limits: IngestLimits,
-  path: string,
   key?: unknown,
   time?: unknown,
   meta?: Record<string, string>,
   raw?: string,
 ): ParsedRecord {
-  const error =
-    checkKey(key, limits, `${path}/key`) ??
-    checkTime(time, `${path}/time`) ??
-    checkRecord(data, size, limits, `${path}/data`);
-  if (error) return { error };
+  const error = checkKey(key, limits) ?? checkTime(time) ?? checkRecord(data, site.bytes, site.exact, limits);
+  if (error) return { error: { ...error, path: pointer(site.prefix, site.index, error.path ?? "") } };
   // One object literal with the same shape every time: the hot path of every request.
   return {
     data,
@@ -194,13 +202,8 @@ function textOf(text: string, span: Span | undefined): string | undefined {
   return span === undefined ? undefined : text.slice(span.start, span.end);
 }
 
-function cloudEvent(
-  value: unknown,
-  bodyBytes: number,
-  limits: IngestLimits,
-  path: string,
-  raw: string | undefined,
-): ParsedRecord {
+function cloudEvent(value: unknown, site: Site, limits: IngestLimits, raw: string | undefined): ParsedRecord {
+  const path = pointer(site.prefix, site.index, "");
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return { error: { code: "INVALID_REQUEST", message: "a CloudEvent must be a JSON object", path } };
   }
@@ -222,7 +225,7 @@ function cloudEvent(
   const meta: Record<string, string> = { "ce.type": ce.type, "ce.source": ce.source };
   if (typeof ce.subject === "string") meta["ce.subject"] = ce.subject;
   const data = ce.data;
-  return record(data, { within: bodyBytes }, limits, path, ce.id, ce.time, meta, raw);
+  return record(data, site, limits, ce.id, ce.time, meta, raw);
 }
 
 export interface IngestBody {
@@ -258,6 +261,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   }
   if (format === "ndjson") {
     const records: ParsedRecord[] = [];
+    const site: Site = { prefix: "/", index: 0, bytes: 0, exact: false };
     let offset = 0;
     for (const line of text.split("\n")) {
       // Character offset of the line.
@@ -265,7 +269,6 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       offset += line.length + 1;
       const trimmed = line.trim();
       if (trimmed.length === 0) continue;
-      const path = `/${records.length}`;
       if (records.length >= limits.maxRecords) {
         throw new SluiceError(
           "TOO_MANY_RECORDS",
@@ -279,14 +282,13 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       } catch (err) {
         // The line's byte offset is counted only now that it is needed.
         const lineOffset = Buffer.byteLength(text.slice(0, lineStart + line.indexOf(trimmed[0]!)));
-        records.push({ error: { ...invalidJson(err, trimmed, lineOffset), path } });
+        records.push({ error: { ...invalidJson(err, trimmed, lineOffset), path: `/${records.length}` } });
         continue;
       }
-      const size: RecordSize =
-        trimmed.length * 3 <= limits.maxRecordBytes
-          ? { within: trimmed.length * 3 }
-          : { exact: Buffer.byteLength(trimmed) };
-      records.push(record(value, size, limits, path, undefined, undefined, undefined, trimmed));
+      site.index = records.length;
+      site.exact = trimmed.length * 3 > limits.maxRecordBytes;
+      site.bytes = site.exact ? Buffer.byteLength(trimmed) : trimmed.length * 3;
+      records.push(record(value, site, limits, undefined, undefined, undefined, trimmed));
     }
     if (records.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     return records;
@@ -299,8 +301,10 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
     throw new SluiceError("INVALID_JSON", invalidJson(err, text, 0).message, 400);
   }
 
+  // Records inside the body: its size bounds theirs.
+  const site: Site = { prefix: "", index: -1, bytes: bodyBytes, exact: false };
   if (format === "cloudevent")
-    return [cloudEvent(value, bodyBytes, limits, "", textOf(text, fieldSpan(text, "data")))];
+    return [cloudEvent(value, site, limits, textOf(text, fieldSpan(text, "data")))];
   if (format === "cloudevents-batch") {
     if (!Array.isArray(value))
       throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
@@ -313,7 +317,11 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       );
     }
     const spans = itemSpans(text, undefined, "data");
-    return value.map((v, i) => cloudEvent(v, bodyBytes, limits, `/${i}`, textOf(text, spans?.[i])));
+    site.prefix = "/";
+    return value.map((v, i) => {
+      site.index = i;
+      return cloudEvent(v, site, limits, textOf(text, spans?.[i]));
+    });
   }
 
   if (
@@ -332,26 +340,23 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       );
     }
     const spans = itemSpans(text, "records", "data");
+    site.prefix = "/records/";
     return items.map((item, i) => {
-      const path = `/records/${i}`;
       if (item === null || typeof item !== "object" || Array.isArray(item) || !("data" in item)) {
         return {
-          error: { code: "INVALID_REQUEST", message: 'each batch item must be an object with "data"', path },
+          error: {
+            code: "INVALID_REQUEST",
+            message: 'each batch item must be an object with "data"',
+            path: `/records/${i}`,
+          },
         };
       }
       const { data, key, time } = item as { data: unknown; key?: unknown; time?: unknown };
-      return record(
-        data,
-        { within: bodyBytes },
-        limits,
-        path,
-        key,
-        time,
-        undefined,
-        textOf(text, spans?.[i]),
-      );
+      site.index = i;
+      return record(data, site, limits, key, time, undefined, textOf(text, spans?.[i]));
     });
   }
-  const exact = typeof req.body === "string" ? Buffer.byteLength(text) : bodyBytes;
-  return [record(value, { exact }, limits, "", req.idempotencyKey, undefined, undefined, text)];
+  site.exact = true;
+  site.bytes = typeof req.body === "string" ? Buffer.byteLength(text) : bodyBytes;
+  return [record(value, site, limits, req.idempotencyKey, undefined, undefined, text)];
 }
