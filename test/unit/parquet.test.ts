@@ -9,7 +9,12 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
-import { parseDate, parsedTimestamp, parseTimestamp } from "../../functions/core/parquet/convert.ts";
+import {
+  parseDate,
+  parsedTimestamp,
+  parseTimestamp,
+  timestampMicros,
+} from "../../functions/core/parquet/convert.ts";
 import {
   type EncodeOptions,
   type EncodeResult,
@@ -651,6 +656,39 @@ describe("timestamp and date parsing", () => {
     assert.equal(ts("2023-16-33T00:00:00Z"), undefined);
     assert.equal(ts("2024-01-00T00:00:00Z"), undefined);
     assert.deepEqual(ts("2024-01-01T00:00:01Z"), [epoch("2024-01-01T00:00:01Z"), 0]);
+  });
+
+  test("timestampMicros agrees with parseTimestamp, on its short path for UTC and off it", () => {
+    const forms = [
+      "2024-06-01T12:34:56Z",
+      "2024-06-01T12:34:56.123Z",
+      "2024-06-01T12:34:56.123456789Z",
+      "2024-06-01T12:34:56.1z",
+      "2024-06-01 12:34:56.5+00:00",
+      "2024-06-01T12:34:56,5+02",
+      "2016-12-31T23:59:60Z",
+      "1969-12-31T23:59:59.999999Z",
+      "2024-02-29T00:00:00Z",
+      // Invalid: the short path must not accept what the general parser refuses.
+      "2023-02-29T00:00:00Z",
+      "2024-13-01T00:00:00Z",
+      "2024-06-01T24:00:00Z",
+      "2024-06-01T12:60:00Z",
+      "2024-06-01T12:34:56.Z",
+      "2024-06-01T12:34:56.12a4Z",
+      "2024-06-01T12:34:5:Z",
+      "2024-06-01X12:34:56Z",
+      "2024/06/01T12:34:56Z",
+    ];
+    for (const s of forms) {
+      const expected = ts(s);
+      const got = timestampMicros(s);
+      if (expected === undefined) assert.ok(Number.isNaN(got), s);
+      else assert.equal(got, expected[0] * 1e6 + expected[1], s);
+    }
+    // Valid but beyond what a double holds exactly: NaN here, parseTimestamp has it.
+    assert.ok(Number.isNaN(timestampMicros("0001-01-01T00:00:00Z")));
+    assert.deepEqual(ts("0001-01-01T00:00:00Z"), [-62135596800, 0]);
   });
 
   test("full-date", () => {

@@ -62,6 +62,105 @@ export function parseDate(s: string): number {
 let lastDateKey = -1;
 let lastDays = Number.NaN;
 
+/** Microseconds fit a double exactly while |seconds| stays below this (years ~1685 to ~2255). */
+const SAFE_SECONDS = 9_000_000_000;
+
+/**
+ * `parseTimestamp` as one number: microseconds since the epoch, or NaN when `s` is not a timestamp
+ * or lies too far from 1970 for a double to hold its microseconds exactly (`parseTimestamp` tells
+ * the two apart). The form nearly every producer writes, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, is
+ * read without the general parser's branches; anything else, or anything invalid, goes through it.
+ */
+export function timestampMicros(s: string): number {
+  const len = s.length;
+  if (len >= 20 && s.charCodeAt(len - 1) === 90 /* Z */ && (len === 20 || len >= 22)) {
+    const y0 = s.charCodeAt(0) - 48;
+    const y1 = s.charCodeAt(1) - 48;
+    const y2 = s.charCodeAt(2) - 48;
+    const y3 = s.charCodeAt(3) - 48;
+    const m0 = s.charCodeAt(5) - 48;
+    const m1 = s.charCodeAt(6) - 48;
+    const d0 = s.charCodeAt(8) - 48;
+    const d1 = s.charCodeAt(9) - 48;
+    const h0 = s.charCodeAt(11) - 48;
+    const h1 = s.charCodeAt(12) - 48;
+    const i0 = s.charCodeAt(14) - 48;
+    const i1 = s.charCodeAt(15) - 48;
+    const s0 = s.charCodeAt(17) - 48;
+    const s1 = s.charCodeAt(18) - 48;
+    // d is a digit (0..9) exactly when neither d nor d + 6 has a bit above the lowest four.
+    const digits =
+      y0 |
+      (y0 + 6) |
+      y1 |
+      (y1 + 6) |
+      y2 |
+      (y2 + 6) |
+      y3 |
+      (y3 + 6) |
+      m0 |
+      (m0 + 6) |
+      m1 |
+      (m1 + 6) |
+      d0 |
+      (d0 + 6) |
+      d1 |
+      (d1 + 6) |
+      h0 |
+      (h0 + 6) |
+      h1 |
+      (h1 + 6) |
+      i0 |
+      (i0 + 6) |
+      i1 |
+      (i1 + 6) |
+      s0 |
+      (s0 + 6) |
+      s1 |
+      (s1 + 6);
+    const hh = h0 * 10 + h1;
+    const mi = i0 * 10 + i1;
+    const ss = s0 * 10 + s1;
+    if (
+      (digits & ~15) === 0 &&
+      s.charCodeAt(4) === 45 &&
+      s.charCodeAt(7) === 45 &&
+      s.charCodeAt(10) === 84 /* T */ &&
+      s.charCodeAt(13) === 58 &&
+      s.charCodeAt(16) === 58 &&
+      hh <= 23 &&
+      mi <= 59 &&
+      ss <= 60 &&
+      (len === 20 || s.charCodeAt(19) === 46) /* . */
+    ) {
+      const key = (((y0 * 10 + y1) * 10 + y2) * 10 + y3) * 10000 + (m0 * 10 + m1) * 100 + d0 * 10 + d1;
+      let days = lastDays;
+      if (key !== lastDateKey) {
+        days = parseYmd(s);
+        if (Number.isNaN(days)) return Number.NaN;
+        lastDateKey = key;
+        lastDays = days;
+      }
+      let micros = 0;
+      let scale = 100000;
+      let p = 20;
+      for (; p < len - 1; p++) {
+        const d = s.charCodeAt(p) - 48;
+        if (d < 0 || d > 9) break;
+        micros += d * scale;
+        scale = (scale / 10) | 0;
+      }
+      const seconds = days * 86400 + hh * 3600 + mi * 60 + ss;
+      if (p >= len - 1 && seconds > -SAFE_SECONDS && seconds < SAFE_SECONDS) return seconds * 1e6 + micros;
+    }
+  }
+  if (!parseTimestamp(s)) return Number.NaN;
+  const seconds = parsedTimestamp.seconds;
+  return seconds > -SAFE_SECONDS && seconds < SAFE_SECONDS
+    ? seconds * 1e6 + parsedTimestamp.micros
+    : Number.NaN;
+}
+
 /**
  * RFC 3339 date-time (`2024-06-01T12:34:56.123456Z`, `...+02:00`), plus the ISO 8601 offset
  * spellings `+0200` and `+02` and a `,` decimal mark. An offset is required. Fractions beyond

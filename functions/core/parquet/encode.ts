@@ -5,7 +5,7 @@
  */
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
-import { parseDate, parsedTimestamp, parseTimestamp } from "./convert.ts";
+import { parseDate, parsedTimestamp, parseTimestamp, timestampMicros } from "./convert.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
 
@@ -64,8 +64,6 @@ type Obj = Record<string, unknown>;
 const TWO_32 = 4294967296;
 const TWO_63 = 2 ** 63;
 const TWO_31 = 2147483648;
-/** Above this many seconds, seconds * 1e6 no longer fits a double exactly (year ~2255). */
-const SAFE_SECONDS = 9_000_000_000;
 /** Values looked at to guess whether dictionary encoding pays for a column. */
 const DICTIONARY_SAMPLE = 1024;
 /** Strings up to this many UTF-16 units are tried as ASCII in JS before `Buffer#write`. */
@@ -295,6 +293,8 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
   const knownValidity = known?.column.validity;
   const knownHalves =
     known && new Int32Array(known.column.values.buffer, known.column.values.byteOffset, n * 2);
+  // Read once: where these modules run as CommonJS (tsx), each use of an import is a getter call.
+  const toMicros = timestampMicros;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
@@ -308,18 +308,21 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
       validity[i >> 3]! |= 1 << (i & 7);
       continue;
     }
-    if (typeof v === "string" && parseTimestamp(v)) {
-      const s = parsedTimestamp.seconds;
-      if (s > -SAFE_SECONDS && s < SAFE_SECONDS) {
-        const m = s * 1_000_000 + parsedTimestamp.micros;
+    if (typeof v === "string") {
+      const m = toMicros(v);
+      if (m === m) {
         const hi = Math.floor(m / TWO_32);
         halves[2 * i] = m - hi * TWO_32;
         halves[2 * i + 1] = hi;
-      } else {
-        out[i] = BigInt(s) * 1_000_000n + BigInt(parsedTimestamp.micros);
+        validity[i >> 3]! |= 1 << (i & 7);
+        continue;
       }
-      validity[i >> 3]! |= 1 << (i & 7);
-      continue;
+      if (parseTimestamp(v)) {
+        // Too far from 1970 for a double; rare enough for a BigInt.
+        out[i] = BigInt(parsedTimestamp.seconds) * 1_000_000n + BigInt(parsedTimestamp.micros);
+        validity[i >> 3]! |= 1 << (i & 7);
+        continue;
+      }
     }
     nulls++;
     if (typeof v === "string") {
