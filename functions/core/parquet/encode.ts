@@ -507,23 +507,23 @@ function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Co
   const n = values.length;
   const offsets = arena.int32(n + 1);
   const validity = arena.bitmap(n);
+  // Items are gathered in the same pass that finds the lists: a second pass would fetch every
+  // list from memory again.
+  const items: unknown[] = [];
   let nulls = 0;
   let total = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (Array.isArray(v)) {
-      total += v.length;
+      const len = v.length;
+      for (let j = 0; j < len; j++) items[total + j] = v[j];
+      total += len;
       validity[i >> 3]! |= 1 << (i & 7);
     } else {
       if (v != null) mismatch(sink, i, "array", v);
       nulls++;
     }
     offsets[i + 1] = total;
-  }
-  const items: unknown[] = new Array(total);
-  for (let i = 0, k = 0; i < n; i++) {
-    const v = values[i];
-    if (Array.isArray(v)) for (let j = 0; j < v.length; j++) items[k++] = v[j];
   }
   const itemSink: Sink = {
     error: (pos, code, path, message) => {
