@@ -580,12 +580,21 @@ describe("rejected rows", () => {
   test("a non-object payload is rejected at the root", () => {
     const result = encodeParquet(
       plan,
-      [good(0), row(1, ["array"] as unknown as Record<string, unknown>), good(2)],
+      [
+        good(0),
+        row(1, ["array"] as unknown as Record<string, unknown>),
+        good(2),
+        row(3, "text" as unknown as Record<string, unknown>, { receiveTime: "later" }),
+      ],
       OPTIONS,
     );
     assert.deepEqual(
       result.rejected.map(({ index, code, path }) => ({ index, code, path })),
-      [{ index: 1, code: "TYPE_MISMATCH", path: "" }],
+      [
+        { index: 1, code: "TYPE_MISMATCH", path: "" },
+        // A bad envelope is still reported first.
+        { index: 3, code: "INVALID_TIMESTAMP", path: "/_receive_time" },
+      ],
     );
     assert.equal(result.rowCount, 2);
   });

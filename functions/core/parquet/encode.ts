@@ -759,6 +759,7 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   const fields = plan.fields;
   const index = fieldIndex(fields);
   const fieldValues = fields.map(() => new Array<unknown>(n));
+  let notObjects: number[] | undefined;
   for (let i = 0; i < n; i++) {
     const row = rows[i]!;
     ids[i] = row.id;
@@ -766,11 +767,8 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
     receiveTimes[i] = row.receiveTime;
     versions[i] = row.schemaVersion;
     const d: unknown = row.data;
-    if (isObj(d)) {
-      spreadFields(d, i, fields, index, fieldValues, sink);
-    } else {
-      sink.error(i, "TYPE_MISMATCH", "", `expected the record to be an object, got ${jsonType(d)}`);
-    }
+    if (isObj(d)) spreadFields(d, i, fields, index, fieldValues, sink);
+    else (notObjects ??= []).push(i);
   }
 
   const columns: ColumnInput[] = [];
@@ -786,6 +784,11 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   add("_event_time", { kind: "timestamp" }, eventTimes, known.column);
   add("_receive_time", { kind: "timestamp" }, receiveTimes);
   add("_schema_version", { kind: "int32" }, versions);
+  // Reported after the envelope columns, whose errors come first.
+  for (const i of notObjects ?? []) {
+    const d = rows[i]!.data;
+    sink.error(i, "TYPE_MISMATCH", "", `expected the record to be an object, got ${jsonType(d)}`);
+  }
   for (let k = 0; k < fields.length; k++) {
     const f = fields[k]!;
     const values = fieldValues[k]!;
