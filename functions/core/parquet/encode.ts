@@ -6,6 +6,7 @@
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parsedTimestamp, parseTimestamp, timestampMicros } from "./convert.ts";
+import { ValueArrays } from "./value-arrays.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
 
@@ -105,6 +106,7 @@ function childSink(parent: Sink, name: string): Sink {
 }
 
 const arena = new Arena();
+const valueArrays = new ValueArrays();
 
 /**
  * UTF-8 column writer: encodes each value with one `Buffer#write` straight into the arena (3x faster
@@ -509,7 +511,8 @@ function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Co
   const validity = arena.bitmap(n);
   // Items are gathered in the same pass that finds the lists: a second pass would fetch every
   // list from memory again.
-  const items: unknown[] = [];
+  // As many items as lists is a guess; the array grows past it when needed.
+  const items = valueArrays.take(n);
   let nulls = 0;
   let total = 0;
   for (let i = 0; i < n; i++) {
@@ -525,6 +528,7 @@ function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Co
     }
     offsets[i + 1] = total;
   }
+  items.length = total;
   const itemSink: Sink = {
     error: (pos, code, path, message) => {
       const row = ownerOf(offsets, pos);
@@ -598,7 +602,7 @@ function buildStruct(fields: readonly FieldSpec[], values: readonly unknown[], s
   const n = values.length;
   const validity = arena.bitmap(n);
   const index = fieldIndex(fields);
-  const fieldValues = fields.map(() => new Array<unknown>(n));
+  const fieldValues = fields.map(() => valueArrays.take(n));
   let nulls = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
@@ -732,6 +736,15 @@ function settingsFor(type: ColumnType, values: readonly unknown[], data: ColumnD
 }
 
 function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
+  try {
+    return convertRows(plan, rows);
+  } finally {
+    // The columns are built; the values gathered for them are no longer needed.
+    valueArrays.giveBack();
+  }
+}
+
+function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   const n = rows.length;
   arena.reset();
   const rejected = new Map<number, ConversionError>();
@@ -752,13 +765,13 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   };
 
   // One pass over the rows takes every value out of them; the columns are then built one by one.
-  const ids: unknown[] = new Array(n);
-  const eventTimes: unknown[] = new Array(n);
-  const receiveTimes: unknown[] = new Array(n);
-  const versions: unknown[] = new Array(n);
+  const ids = valueArrays.take(n);
+  const eventTimes = valueArrays.take(n);
+  const receiveTimes = valueArrays.take(n);
+  const versions = valueArrays.take(n);
   const fields = plan.fields;
   const index = fieldIndex(fields);
-  const fieldValues = fields.map(() => new Array<unknown>(n));
+  const fieldValues = fields.map(() => valueArrays.take(n));
   let notObjects: number[] | undefined;
   for (let i = 0; i < n; i++) {
     const row = rows[i]!;
@@ -797,7 +810,7 @@ function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
     add(f.name, f.type, values, data);
   }
 
-  const extras: unknown[] = new Array(n);
+  const extras = valueArrays.take(n);
   if (overlays !== undefined) {
     for (let i = 0; i < n; i++) {
       const o = overlays[i];
