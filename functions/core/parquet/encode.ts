@@ -754,7 +754,7 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
       if (!rejected.has(index)) rejected.set(index, { index, code, path, message });
     },
     extra: (pos, path, value) => {
-      overlays ??= new Array(n);
+      overlays ??= valueArrays.take(n) as (Obj | undefined)[];
       let root = overlays[pos];
       if (root === undefined) {
         root = Object.create(null) as Obj;
