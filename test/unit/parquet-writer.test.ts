@@ -388,6 +388,33 @@ describe("writeParquetFile read back by DuckDB", () => {
     }
   });
 
+  test("top-level lists of scalars, with and without nulls, across pages and row groups, randomised", async () => {
+    const rand = prng(7);
+    const list = (nulls: boolean): (number | null)[] | null =>
+      nulls && rand() < 0.1
+        ? null
+        : Array.from({ length: Math.floor(rand() * 4) }, () =>
+            nulls && rand() < 0.2 ? null : Math.floor(rand() * 50),
+          );
+    const plain = Array.from({ length: 3000 }, () => list(false));
+    const holey = Array.from({ length: 3000 }, () => list(true));
+    const words = plain.map((l) => l?.map((x) => `w${x}`) ?? null);
+    for (const dictionary of [false, true]) {
+      const path = write(
+        {
+          plain: { shape: { list: "int64" }, values: plain, dictionary },
+          holey: { shape: { list: "int32" }, values: holey, dictionary },
+          words: { shape: { list: "utf8" }, values: words, dictionary },
+        },
+        { rowGroupSize: 700 },
+        { pageBytes: 512 },
+      );
+      assert.deepEqual(await jsonColumn(path, "plain"), plain, `dictionary: ${dictionary}`);
+      assert.deepEqual(await jsonColumn(path, "holey"), holey, `dictionary: ${dictionary}`);
+      assert.deepEqual(await jsonColumn(path, "words"), words, `dictionary: ${dictionary}`);
+    }
+  });
+
   test("row groups of rowGroupSize rows; big columns split into several pages", async () => {
     const n = 10_000;
     const values = Array.from({ length: n }, (_, i) => (i % 7 === 0 ? null : `value ${i}`));
