@@ -312,7 +312,7 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
     }
     if (typeof v === "string") {
       const m = toMicros(v);
-      if (m === m) {
+      if (!Number.isNaN(m)) {
         const hi = Math.floor(m / TWO_32);
         halves[2 * i] = m - hi * TWO_32;
         halves[2 * i + 1] = hi;
@@ -780,8 +780,12 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
     receiveTimes[i] = row.receiveTime;
     versions[i] = row.schemaVersion;
     const d: unknown = row.data;
-    if (isObj(d)) spreadFields(d, i, fields, index, fieldValues, sink);
-    else (notObjects ??= []).push(i);
+    if (isObj(d)) {
+      spreadFields(d, i, fields, index, fieldValues, sink);
+    } else {
+      notObjects ??= [];
+      notObjects.push(i);
+    }
   }
 
   const columns: ColumnInput[] = [];
