@@ -23,7 +23,10 @@ export class ValueArrays {
 
   /** Empties every array lent since the last call and keeps it for the next batch. */
   giveBack(): void {
-    for (const a of this.lent) {
+    // Last lent is first kept, so a batch like the last takes each array back in the same role
+    // (and at the same size).
+    for (let k = this.lent.length - 1; k >= 0; k--) {
+      const a = this.lent[k]!;
       if (a.length > MAX_RETAINED_SLOTS) continue;
       a.fill(undefined);
       this.free.push(a);

@@ -16,7 +16,7 @@ import {
 } from "./format.ts";
 import { computeLevels, type Levels } from "./levels.ts";
 import { plainSize, writePlain } from "./plain.ts";
-import { bitWidth, writeHybrid } from "./rle.ts";
+import { bitWidth, writeHybrid, writeRun } from "./rle.ts";
 import type { Leaf } from "./schema.ts";
 import { columnStatistics } from "./statistics.ts";
 import { CompactWriter } from "./thrift.ts";
@@ -64,12 +64,22 @@ function writePage(sink: PageSink, h: PageHeader, page: Uint8Array, options: Chu
   return { uncompressed: header.pos + page.length, compressed: header.pos + data.length };
 }
 
-/** Appends levels with their 4-byte length prefix (data page v1). */
-function writeLevels(out: ByteWriter, levels: Uint8Array, from: number, to: number, max: number): void {
+/**
+ * Appends levels with their 4-byte length prefix (data page v1). `levels` undefined: all are
+ * `max`, one run.
+ */
+function writeLevels(
+  out: ByteWriter,
+  levels: Uint8Array | undefined,
+  from: number,
+  to: number,
+  max: number,
+): void {
   out.ensure(4);
   const at = out.pos;
   out.pos += 4;
-  writeHybrid(out, levels, from, to, bitWidth(max));
+  if (levels === undefined) writeRun(out, to - from, max, (bitWidth(max) + 7) >> 3);
+  else writeHybrid(out, levels, from, to, bitWidth(max));
   out.view.setUint32(at, out.pos - at - 4, true);
 }
 
@@ -178,6 +188,9 @@ function writeDataPages(
     if (perPage >= valueCount) {
       s = count;
       v = valueCount;
+    } else if (def === undefined) {
+      s = Math.min(count, target);
+      v = s;
     } else if (rep === undefined) {
       while (s < count && v < target) {
         if (def[s] === maxDef) v++;
@@ -185,7 +198,7 @@ function writeDataPages(
       }
     } else {
       while (s < count && (v < target || rep[s] !== 0)) {
-        if (def[s] === maxDef) v++;
+        if (def![s] === maxDef) v++;
         s++;
       }
     }

@@ -11,7 +11,11 @@ import type { ColumnData, ListColumn } from "./types.ts";
 export interface Levels {
   /** Level slots: one per value, null and empty list. */
   readonly count: number;
-  readonly def: Uint8Array;
+  /**
+   * Undefined when every slot holds a value of a column under no list (a top-level column
+   * without nulls): each definition level is then the maximum, 1.
+   */
+  readonly def: Uint8Array | undefined;
   /** Undefined when the leaf is under no list (every level 0). */
   readonly rep: Uint8Array | undefined;
   readonly valueCount: number;
@@ -57,11 +61,10 @@ export function computeLevels(chain: readonly ColumnData[], from: number, to: nu
   const rows = to - from;
   const top = chain[0]!;
   if (chain.length === 1) {
-    const def = u8("def", 0, rows).subarray(0, rows);
     if (top.nullCount === 0) {
-      def.fill(1);
-      return { count: rows, def, rep: undefined, valueCount: rows, index: undefined, base: from };
+      return { count: rows, def: undefined, rep: undefined, valueCount: rows, index: undefined, base: from };
     }
+    const def = u8("def", 0, rows).subarray(0, rows);
     const index = i32(0, rows);
     const validity = top.validity!;
     let v = 0;

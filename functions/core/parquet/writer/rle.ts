@@ -52,7 +52,8 @@ export function writeHybrid(
   }
 }
 
-function writeRun(out: ByteWriter, count: number, value: number, valueBytes: number): void {
+/** One RLE run: `value` (in `valueBytes` bytes, little-endian) repeated `count` times. */
+export function writeRun(out: ByteWriter, count: number, value: number, valueBytes: number): void {
   out.varint(count * 2);
   out.ensure(valueBytes);
   const buf = out.buf;
