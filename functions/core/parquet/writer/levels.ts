@@ -58,30 +58,45 @@ function isValid(validity: Uint8Array, i: number): boolean {
 
 /** Levels of rows `[from, to)` for the leaf reached through `chain` (top-level column first). */
 export function computeLevels(chain: readonly ColumnData[], from: number, to: number): Levels {
-  const rows = to - from;
   const top = chain[0]!;
+  // One function per shape, each with its own loops: one function for all of them was optimized
+  // for one shape and deoptimized by the next, chunk after chunk.
   if (chain.length === 1) {
-    if (top.nullCount === 0) {
-      return { count: rows, def: undefined, rep: undefined, valueCount: rows, index: undefined, base: from };
-    }
-    const def = u8("def", 0, rows).subarray(0, rows);
-    const index = i32(0, rows);
-    const validity = top.validity!;
-    let v = 0;
-    for (let s = 0; s < rows; s++) {
-      const i = from + s;
-      if (isValid(validity, i)) {
-        def[s] = 1;
-        index[v++] = i;
-      } else {
-        def[s] = 0;
-      }
-    }
-    return { count: rows, def, rep: undefined, valueCount: v, index, base: 0 };
+    if (top.nullCount > 0) return flatLevels(top.validity!, from, to);
+    return {
+      count: to - from,
+      def: undefined,
+      rep: undefined,
+      valueCount: to - from,
+      index: undefined,
+      base: from,
+    };
   }
-
   if (chain.length === 2 && top.kind === "list") return listLevels(top, chain[1]!, from, to);
+  return nestedLevels(chain, from, to);
+}
 
+/** A top-level column with nulls. */
+function flatLevels(validity: Uint8Array, from: number, to: number): Levels {
+  const rows = to - from;
+  const def = u8("def", 0, rows).subarray(0, rows);
+  const index = i32(0, rows);
+  let v = 0;
+  for (let s = 0; s < rows; s++) {
+    const i = from + s;
+    if (isValid(validity, i)) {
+      def[s] = 1;
+      index[v++] = i;
+    } else {
+      def[s] = 0;
+    }
+  }
+  return { count: rows, def, rep: undefined, valueCount: v, index, base: 0 };
+}
+
+/** Any nesting, a level at a time. */
+function nestedLevels(chain: readonly ColumnData[], from: number, to: number): Levels {
+  const rows = to - from;
   let gen = 0;
   let count = rows;
   let def = u8("def", gen, count);
