@@ -62,16 +62,41 @@ export function parseDate(s: string): number {
 let lastDateKey = -1;
 let lastDays = Number.NaN;
 
+const TWO_32 = 4294967296;
 /** Microseconds fit a double exactly while |seconds| stays below this (years ~1685 to ~2255). */
 const SAFE_SECONDS = 9_000_000_000;
 
 /**
- * `parseTimestamp` as one number: microseconds since the epoch, or NaN when `s` is not a timestamp
- * or lies too far from 1970 for a double to hold its microseconds exactly (`parseTimestamp` tells
- * the two apart). The form nearly every producer writes, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, is
- * read without the general parser's branches; anything else, or anything invalid, goes through it.
+ * Stores `seconds * 1e6 + micros` as two 32-bit halves, low first, at `out[at]`: how an INT64
+ * column holds it, without a BigInt or a boxed double per value.
  */
-export function timestampMicros(s: string): number {
+function storeMicros(seconds: number, micros: number, out: Int32Array, at: number): void {
+  if (seconds > -SAFE_SECONDS && seconds < SAFE_SECONDS) {
+    const m = seconds * 1e6 + micros;
+    const hi = Math.floor(m / TWO_32);
+    out[at] = m - hi * TWO_32;
+    out[at + 1] = hi;
+    return;
+  }
+  // seconds = a * 2^16 + b, so seconds * 1e6 = a * 15625 * 2^22 + b * 1e6, and every product and
+  // sum below stays an exact double.
+  const a = Math.floor(seconds / 65536);
+  const b = seconds - a * 65536;
+  const p = a * 15625;
+  const pHi = Math.floor(p / 1024);
+  const low = (p - pHi * 1024) * 4194304 + b * 1e6 + micros;
+  const carry = Math.floor(low / TWO_32);
+  out[at] = low - carry * TWO_32;
+  out[at + 1] = pHi + carry;
+}
+
+/**
+ * `parseTimestamp` into an INT64 column: the microseconds since the epoch as two 32-bit halves at
+ * `out[at]` (see storeMicros); false when `s` is not a timestamp. The form nearly every producer
+ * writes, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, is read without the general parser's branches;
+ * anything else, or anything invalid, goes through it.
+ */
+export function parseTimestampInto(s: string, out: Int32Array, at: number): boolean {
   const len = s.length;
   if (len >= 20 && s.charCodeAt(len - 1) === 90 /* Z */ && (len === 20 || len >= 22)) {
     const y0 = s.charCodeAt(0) - 48;
@@ -137,7 +162,7 @@ export function timestampMicros(s: string): number {
       let days = lastDays;
       if (key !== lastDateKey) {
         days = parseYmd(s);
-        if (Number.isNaN(days)) return Number.NaN;
+        if (Number.isNaN(days)) return false;
         lastDateKey = key;
         lastDays = days;
       }
@@ -150,15 +175,15 @@ export function timestampMicros(s: string): number {
         micros += d * scale;
         scale = (scale / 10) | 0;
       }
-      const seconds = days * 86400 + hh * 3600 + mi * 60 + ss;
-      if (p >= len - 1 && seconds > -SAFE_SECONDS && seconds < SAFE_SECONDS) return seconds * 1e6 + micros;
+      if (p >= len - 1) {
+        storeMicros(days * 86400 + hh * 3600 + mi * 60 + ss, micros, out, at);
+        return true;
+      }
     }
   }
-  if (!parseTimestamp(s)) return Number.NaN;
-  const seconds = parsedTimestamp.seconds;
-  return seconds > -SAFE_SECONDS && seconds < SAFE_SECONDS
-    ? seconds * 1e6 + parsedTimestamp.micros
-    : Number.NaN;
+  if (!parseTimestamp(s)) return false;
+  storeMicros(parsedTimestamp.seconds, parsedTimestamp.micros, out, at);
+  return true;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
-import { parseDate, parsedTimestamp, parseTimestamp, timestampMicros } from "./convert.ts";
+import { parseDate, parseTimestampInto } from "./convert.ts";
 import { ValueArrays } from "./value-arrays.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
@@ -295,8 +295,6 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
   const knownValidity = known?.column.validity;
   const knownHalves =
     known && new Int32Array(known.column.values.buffer, known.column.values.byteOffset, n * 2);
-  // Read once: where these modules run as CommonJS (tsx), each use of an import is a getter call.
-  const toMicros = timestampMicros;
   let nulls = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
@@ -310,21 +308,9 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
       validity[i >> 3]! |= 1 << (i & 7);
       continue;
     }
-    if (typeof v === "string") {
-      const m = toMicros(v);
-      if (!Number.isNaN(m)) {
-        const hi = Math.floor(m / TWO_32);
-        halves[2 * i] = m - hi * TWO_32;
-        halves[2 * i + 1] = hi;
-        validity[i >> 3]! |= 1 << (i & 7);
-        continue;
-      }
-      if (parseTimestamp(v)) {
-        // Too far from 1970 for a double; rare enough for a BigInt.
-        out[i] = BigInt(parsedTimestamp.seconds) * 1_000_000n + BigInt(parsedTimestamp.micros);
-        validity[i >> 3]! |= 1 << (i & 7);
-        continue;
-      }
+    if (typeof v === "string" && parseTimestampInto(v, halves, 2 * i)) {
+      validity[i >> 3]! |= 1 << (i & 7);
+      continue;
     }
     nulls++;
     if (typeof v === "string") {
