@@ -520,6 +520,22 @@ describe("encodeParquet with a rich schema", () => {
   });
 });
 
+describe("encodeParquet: undeclared fields named like Object.prototype's", () => {
+  test("are kept in _extra as their own keys, at the top level and nested", async () => {
+    const plan = planColumns(RICH);
+    const data = JSON.parse(
+      '{"count": 1, "__proto__": {"x": 1}, "toString": "t", "address": {"zip": 1, "constructor": 2, "__proto__": [3]}}',
+    ) as Record<string, unknown>;
+    const result = encodeParquet(plan, [row(0, data)], OPTIONS);
+    assert.deepEqual(result.rejected, []);
+    const [got] = await query(`SELECT _extra FROM read_parquet('${save(result)}')`);
+    assert.equal(
+      got?._extra,
+      '{"__proto__":{"x":1},"toString":"t","address":{"constructor":2,"__proto__":[3]}}',
+    );
+  });
+});
+
 describe("rejected rows", () => {
   const plan = planColumns(RICH);
   const good = (i: number) => row(i, { count: i, seenAt: "2024-06-01T00:00:00Z" });
