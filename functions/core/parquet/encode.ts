@@ -497,8 +497,8 @@ function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Co
   const validity = arena.bitmap(n);
   // Items are gathered in the same pass that finds the lists: a second pass would fetch every
   // list from memory again.
-  // As many items as lists is a guess; the array grows past it when needed.
-  const items = valueArrays.take(n);
+  // The array grows as items come; its length is set once they are counted.
+  const items = valueArrays.takeAny();
   let nulls = 0;
   let total = 0;
   for (let i = 0; i < n; i++) {

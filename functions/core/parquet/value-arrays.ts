@@ -15,8 +15,17 @@ export class ValueArrays {
 
   /** An array of `n` undefined slots, valid until `giveBack`. */
   take(n: number): unknown[] {
-    const a = this.free.pop() ?? [];
+    const a = this.takeAny();
     a.length = n;
+    return a;
+  }
+
+  /**
+   * An array of undefined slots, as long as it was: for a caller that sets the length once it
+   * knows it. Shrinking an array and growing it back reallocates it.
+   */
+  takeAny(): unknown[] {
+    const a = this.free.pop() ?? [];
     this.lent.push(a);
     return a;
   }
