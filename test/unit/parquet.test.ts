@@ -292,6 +292,19 @@ describe("encodeParquet with feedback.v1", () => {
   test("ZSTD by default", async () => {
     assert.deepEqual(await codecs(path), ["ZSTD"]);
   });
+
+  test("min/max statistics for short strings, dictionary-encoded or not, and none for free text", async () => {
+    const stats = await query(
+      `SELECT path_in_schema AS p, stats_min_value AS lo, stats_max_value AS hi
+       FROM parquet_metadata('${path}') WHERE path_in_schema IN ('customerId', 'category', 'content')`,
+    );
+    assert.deepEqual(Object.fromEntries(stats.map((s) => [s.p, [s.lo, s.hi]])), {
+      customerId: ["cus_1", "cus_3"],
+      category: ["bug", "praise"],
+      // Its values average under 64 bytes here, so it has them too; the bench's free text has none.
+      content: ["", "x"],
+    });
+  });
 });
 
 describe("encodeParquet options", () => {

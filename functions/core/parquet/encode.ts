@@ -704,6 +704,14 @@ function lowCardinality(values: readonly unknown[]): boolean {
   return seen.size * 2 <= count;
 }
 
+/** Average UTF-8 bytes of a string column's values (of its distinct values, when it has a dictionary). */
+function averageBytes(data: Utf8Column): number {
+  const count = data.indices === undefined ? data.length - data.nullCount : data.offsets.length - 1;
+  // Less each value's 4-byte length prefix.
+  const bytes = data.offsets[data.offsets.length - 1]! - 4 * count;
+  return count === 0 ? 0 : bytes / count;
+}
+
 /**
  * Dictionary encoding and statistics cost writer time and only pay for some columns, so they are
  * chosen per top-level column. Nested columns try a dictionary (the writer falls back to PLAIN
@@ -719,10 +727,7 @@ function settingsFor(type: ColumnType, values: readonly unknown[], data: ColumnD
       return { dictionary: false, statistics: true };
     case "string":
     case "json": {
-      const valid = data.length - data.nullCount;
-      // Less each value's 4-byte length prefix.
-      const bytes = data.kind === "utf8" ? data.offsets[data.length]! - 4 * valid : 0;
-      const avg = valid === 0 ? 0 : bytes / valid;
+      const avg = data.kind === "utf8" ? averageBytes(data) : 0;
       return {
         dictionary: lowCardinality(values),
         // Min/max of free text never prunes anything and costs writer time and footer bytes.
