@@ -40,7 +40,11 @@ const sink: PageSink = {
 
 /** The finished file, copied out of the reused buffer. */
 function finish(): Uint8Array {
-  const bytes = file.written().slice();
+  const written = file.written();
+  // Uninitialized (every byte is copied over, so zeroing megabytes first would be wasted) and not
+  // from the shared pool, so the file owns its whole ArrayBuffer.
+  const bytes = Buffer.allocUnsafeSlow(written.length);
+  bytes.set(written);
   file.reset();
   if (file.buf.length > MAX_RETAINED_BYTES) file.shrink(1 << 20);
   return bytes;
