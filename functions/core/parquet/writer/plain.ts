@@ -68,16 +68,6 @@ export function writePlain(
       return;
     case "int64":
     case "timestamp":
-      copyWords(
-        out,
-        new Uint32Array(data.values.buffer, data.values.byteOffset, data.values.length * 2),
-        2,
-        index,
-        base,
-        from,
-        to,
-      );
-      return;
     case "double":
       copyWords(
         out,
