@@ -46,13 +46,10 @@ export type EncodeEnvelope = (
  */
 export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
   const str = JSON.stringify;
-  const open = ascii('{"v":1,"id":"');
   const afterId = utf8(
     `","stream":${str(shared.stream)},` +
       `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`,
   );
-  const keyNull = ascii('null,"ts":"');
-  const beforeTs = ascii('","ts":"');
   const rt = `","rt":${str(shared.rt)},`;
   const afterTs = utf8(`${rt}"data":`);
   const afterTsBeforeMeta = utf8(rt);
@@ -74,15 +71,15 @@ export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
       used = 0;
     }
     const start = used;
-    let at = copy(slab, used, open);
+    let at = copy(slab, used, OPEN);
     at = writeString(slab, at, id);
     at = copy(slab, at, afterId);
     if (key === null) {
-      at = copy(slab, at, keyNull);
+      at = copy(slab, at, KEY_NULL);
     } else {
       slab[at++] = 0x22; // "
       at = writeString(slab, at, key);
-      at = copy(slab, at, beforeTs);
+      at = copy(slab, at, BEFORE_TS);
     }
     at = writeString(slab, at, ts);
     if (meta === undefined) {
@@ -98,6 +95,11 @@ export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
   };
 }
 
+/** The fixed ASCII pieces of every head, encoded once per container rather than per request. */
+const OPEN = Buffer.from('{"v":1,"id":"', "latin1");
+const KEY_NULL = Buffer.from('null,"ts":"', "latin1");
+const BEFORE_TS = Buffer.from('","ts":"', "latin1");
+
 /** The largest slab envelopes are cut from. */
 const SLAB_BYTES = 256 * 1024;
 /** Room for the fixed ASCII pieces of a head and the quotes around `ts`. */
@@ -111,10 +113,6 @@ type Utf8Writable = Buffer & { utf8Write(s: string, offset: number, length: numb
 
 function utf8Write(into: Buffer, s: string, at: number): number {
   return (into as Utf8Writable).utf8Write(s, at, into.length - at);
-}
-
-function ascii(s: string): Uint8Array {
-  return Buffer.from(s, "latin1");
 }
 
 function utf8(s: string): Uint8Array {
