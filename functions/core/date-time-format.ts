@@ -129,3 +129,9 @@ export function utcMillis(s: string): number {
   }
   return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
 }
+
+/** Epoch milliseconds of an ISO-8601 date-time, or NaN: canonical UTC without Date.parse. */
+export function epochMillis(s: string): number {
+  const utc = utcMillis(s);
+  return Number.isNaN(utc) ? Date.parse(s) : utc;
+}

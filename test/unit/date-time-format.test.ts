@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fullFormats } from "ajv-formats/dist/formats.js";
-import { isDateTime, utcMillis } from "../../functions/core/date-time-format.ts";
+import { epochMillis, isDateTime, utcMillis } from "../../functions/core/date-time-format.ts";
 import { compiled } from "../../functions/core/validators.ts";
 import { prng } from "../bench/generate.ts";
 
@@ -80,7 +80,7 @@ test("schemas compiled by Sluice use it", () => {
   assert.equal(schema.validate({ ts: "2026-02-29T10:00:00Z" })[0]?.path, "/ts");
 });
 
-test("utcMillis equals Date.parse on canonical UTC forms and declines the rest", () => {
+test("utcMillis equals Date.parse on canonical UTC forms and declines the rest; epochMillis equals Date.parse", () => {
   const rand = prng(5);
   const pad = (v: number, n: number) => String(v).padStart(n, "0");
   for (let n = 0; n < 50_000; n++) {
@@ -92,6 +92,7 @@ test("utcMillis equals Date.parse on canonical UTC forms and declines the rest",
     const fast = utcMillis(s);
     if (!Number.isNaN(fast)) assert.equal(fast, Date.parse(s), s);
     else assert.ok(Number.isNaN(Date.parse(s)) || /-(29|30|31)T/.test(s), s);
+    assert.ok(Object.is(epochMillis(s), Date.parse(s)), s);
   }
   for (const s of [
     "2026-11-23T10:00:00+00:00",
@@ -100,6 +101,7 @@ test("utcMillis equals Date.parse on canonical UTC forms and declines the rest",
     "2026-11-23T10:00:00.Z",
   ]) {
     assert.ok(Number.isNaN(utcMillis(s)), s);
+    assert.ok(Object.is(epochMillis(s), Date.parse(s)), s);
   }
   assert.equal(utcMillis("2026-11-23T10:00:00.123999Z"), Date.parse("2026-11-23T10:00:00.123Z"));
 });

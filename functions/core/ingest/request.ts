@@ -10,6 +10,7 @@
  * - `application/cloudevents+json` / `application/cloudevents-batch+json`: structured mode;
  *   `id` is the idempotency key, `time` the event time, `type`/`source`/`subject` kept as metadata.
  */
+import { epochMillis } from "../date-time-format.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
 import { fieldSpan, itemSpans, type Span } from "./json-spans.ts";
 
@@ -159,7 +160,7 @@ function checkKey(key: unknown, limits: IngestLimits): ErrorDetail | undefined {
 
 function checkTime(time: unknown): ErrorDetail | undefined {
   if (time === undefined) return undefined;
-  if (typeof time !== "string" || Number.isNaN(Date.parse(time))) {
+  if (typeof time !== "string" || Number.isNaN(epochMillis(time))) {
     return { code: "INVALID_EVENT_TIME", message: "event time must be an ISO-8601 date-time", path: "/time" };
   }
   return undefined;
