@@ -89,10 +89,32 @@ function payloads(n: number): string[] {
   return generateFeedback(n).map((r) => JSON.stringify(r));
 }
 
+/** Records a request or call carries. */
+const BATCH = 500;
+
+/** Milliseconds to send records [0, total) in batches of BATCH, `concurrency` batches in flight. */
+async function inBatches(
+  total: number,
+  concurrency: number,
+  send: (from: number, to: number) => Promise<void>,
+): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const from = next;
+        next += BATCH;
+        await send(from, Math.min(total, from + BATCH));
+      }
+    }),
+  );
+  return performance.now() - started;
+}
+
 async function loadDirect(target: string, texts: string[], concurrency: number): Promise<number> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const url = new URL("/v1/streams/feedback/records", target);
-  let next = 0;
   const post = (body: string) =>
     new Promise<void>((resolve, reject) => {
       const req = http.request(url, {
@@ -114,19 +136,10 @@ async function loadDirect(target: string, texts: string[], concurrency: number):
       req.on("error", reject);
       req.end(body);
     });
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (;;) {
-        const from = next;
-        next += 500;
-        if (from >= texts.length) return;
-        const items = texts.slice(from, from + 500).map((t) => `{"data":${t}}`);
-        await post(`{"records":[${items.join(",")}]}`);
-      }
-    }),
-  );
-  const ms = performance.now() - started;
+  const ms = await inBatches(texts.length, concurrency, (from, to) => {
+    const items = texts.slice(from, to).map((t) => `{"data":${t}}`);
+    return post(`{"records":[${items.join(",")}]}`);
+  });
   agent.destroy();
   return ms;
 }
@@ -147,27 +160,16 @@ async function loadGrpcBatch(address: string, texts: string[], concurrency: numb
   const client = ingestClient(address);
   const call = (client as unknown as { IngestBatch: Unary }).IngestBatch.bind(client);
   const records = texts.map((t) => ({ stream: "feedback", json: Buffer.from(t) }));
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (;;) {
-        const from = next;
-        next += 500;
-        if (from >= records.length) return;
-        await new Promise<void>((resolve, reject) =>
-          call({ records: records.slice(from, from + 500) }, (err, res) =>
-            err
-              ? reject(err)
-              : res!.acks.length === Math.min(500, records.length - from)
-                ? resolve()
-                : reject(new Error("acks missing")),
-          ),
-        );
-      }
-    }),
+  const ms = await inBatches(
+    records.length,
+    concurrency,
+    (from, to) =>
+      new Promise<void>((resolve, reject) =>
+        call({ records: records.slice(from, to) }, (err, res) =>
+          err ? reject(err) : res!.acks.length === to - from ? resolve() : reject(new Error("acks missing")),
+        ),
+      ),
   );
-  const ms = performance.now() - started;
   client.close();
   return ms;
 }
