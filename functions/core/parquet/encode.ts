@@ -8,6 +8,7 @@
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parseTimestampInto } from "./convert.ts";
+import { asBuffer, asciiString, JsonRecordReader, SPAN, type Spans } from "./json-reader.ts";
 import { ValueArrays } from "./value-arrays.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
@@ -21,8 +22,11 @@ export interface ParquetRow {
   /** ISO-8601 (RFC 3339, with offset). */
   receiveTime: string;
   schemaVersion: number;
-  /** The record payload (parsed JSON). */
-  data: Record<string, unknown>;
+  /**
+   * The record payload: parsed, or its UTF-8 JSON text as received. The text is read straight
+   * into columns, which costs far less than parsing it into objects first; the file is the same.
+   */
+  data: Record<string, unknown> | Uint8Array;
 }
 
 /**
@@ -33,7 +37,8 @@ export interface ParquetRow {
  */
 export interface ConversionError {
   index: number;
-  code: "TYPE_MISMATCH" | "INVALID_TIMESTAMP" | "OUT_OF_RANGE";
+  /** INVALID_JSON: the payload was given as text, and it is not JSON. */
+  code: "TYPE_MISMATCH" | "INVALID_TIMESTAMP" | "OUT_OF_RANGE" | "INVALID_JSON";
   path: string;
   message: string;
 }
@@ -159,6 +164,28 @@ class Utf8Writer {
     this.offsets[this.i] = this.pos;
   }
 
+  /** A string given as its UTF-8 bytes, `src[start, end)`. */
+  pushBytes(src: Uint8Array, start: number, end: number): void {
+    const len = end - start;
+    if (this.pos + 4 + len > this.limit) this.grow(4 + len);
+    const at = this.start + this.pos + 4;
+    const buf = this.buf;
+    if (len <= SHORT_STRING) {
+      for (let k = 0; k < len; k++) buf[at + k] = src[start + k]!;
+    } else {
+      // A plain view: Buffer#subarray goes through Buffer's species constructor, several times slower.
+      buf.set(new Uint8Array(src.buffer, src.byteOffset + start, len), at);
+    }
+    buf[at - 4] = len;
+    buf[at - 3] = len >>> 8;
+    buf[at - 2] = len >>> 16;
+    buf[at - 1] = len >>> 24;
+    this.pos += 4 + len;
+    const i = this.i++;
+    this.validity[i >> 3]! |= 1 << (i & 7);
+    this.offsets[this.i] = this.pos;
+  }
+
   pushNull(): void {
     this.nulls++;
     this.offsets[++this.i] = this.pos;
@@ -188,13 +215,21 @@ class Utf8Writer {
   }
 }
 
-function buildString(values: readonly unknown[], sink: Sink): ColumnData {
+/** Where a string column's values left as spans (`SPAN`) are: in the texts of the batch's rows. */
+interface SpanSource {
+  readonly spans: Spans;
+  readonly rows: readonly ParquetRow[];
+}
+
+function buildString(values: readonly unknown[], sink: Sink, from?: SpanSource): ColumnData {
   const n = values.length;
   const w = new Utf8Writer(n);
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (typeof v === "string") {
       w.push(v);
+    } else if (v === SPAN) {
+      w.pushBytes(from!.rows[i]!.data as Uint8Array, from!.spans.start[i]!, from!.spans.end[i]!);
     } else {
       if (v != null) mismatch(sink, i, "string", v);
       w.pushNull();
@@ -287,7 +322,12 @@ interface KnownTimes {
  * `known`: a column of the same rows whose strings this one often repeats (the envelope's event
  * time is usually the payload's own time field, verbatim); equal strings reuse its values.
  */
-function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTimes): Int64Column {
+function buildTimestamp(
+  values: readonly unknown[],
+  sink: Sink,
+  known?: KnownTimes,
+  from?: SpanSource,
+): Int64Column {
   const n = values.length;
   const out = arena.bigint64(n);
   // Writing the two 32-bit halves avoids allocating a BigInt per value.
@@ -299,7 +339,8 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
     known && new Int32Array(known.column.values.buffer, known.column.values.byteOffset, n * 2);
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    const v = values[i];
+    // A string left in the record's text is made here, so it dies young.
+    const v = values[i] === SPAN ? spanString(from!, i) : values[i];
     if (
       knownStrings !== undefined &&
       v === knownStrings[i] &&
@@ -330,13 +371,13 @@ function buildTimestamp(values: readonly unknown[], sink: Sink, known?: KnownTim
   };
 }
 
-function buildDate(values: readonly unknown[], sink: Sink): ColumnData {
+function buildDate(values: readonly unknown[], sink: Sink, from?: SpanSource): ColumnData {
   const n = values.length;
   const out = arena.int32(n);
   const validity = arena.bitmap(n);
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    const v = values[i];
+    const v = values[i] === SPAN ? spanString(from!, i) : values[i];
     if (typeof v === "string") {
       const days = parseDate(v);
       if (!Number.isNaN(days)) {
@@ -693,16 +734,32 @@ interface Built {
  * High-cardinality columns (ids, free text, event times) only spend writer time on a dictionary
  * that parquet abandons once it grows.
  */
-function lowCardinality(values: readonly unknown[]): boolean {
+function lowCardinality(values: readonly unknown[], from?: SpanSource): boolean {
   const seen = new Set<unknown>();
   let count = 0;
   for (let i = 0; i < values.length && count < DICTIONARY_SAMPLE; i++) {
     const v = values[i];
     if (v == null) continue;
     count++;
-    seen.add(v);
+    seen.add(v === SPAN ? spanString(from!, i) : v);
   }
   return seen.size * 2 <= count;
+}
+
+/** The string a span stands for (spans are plain ASCII, so their bytes are their characters). */
+function spanString(from: SpanSource, i: number): string {
+  return asciiString(asBuffer(from.rows[i]!.data as Uint8Array), from.spans.start[i]!, from.spans.end[i]!);
+}
+
+/**
+ * A top-level string column read from texts: kept as spans when it will be written PLAIN (ids,
+ * free text), made into strings when it will get a dictionary, whose lookups need them.
+ */
+function buildSpanned(values: unknown[], sink: Sink, from: SpanSource, low: boolean): ColumnData {
+  if (low) {
+    for (let i = 0; i < values.length; i++) if (values[i] === SPAN) values[i] = spanString(from, i);
+  }
+  return (low && buildStringDictionary(values, sink)) || buildString(values, sink, from);
 }
 
 /** Average UTF-8 bytes of a string column's values (of its distinct values, when it has a dictionary). */
@@ -718,7 +775,14 @@ function averageBytes(data: Utf8Column): number {
  * chosen per top-level column. Nested columns try a dictionary (the writer falls back to PLAIN
  * when it grows too big) and keep statistics.
  */
-function settingsFor(type: ColumnType, values: readonly unknown[], data: ColumnData): ColumnSettings {
+function settingsFor(
+  type: ColumnType,
+  values: readonly unknown[],
+  data: ColumnData,
+  /** Whether the column is low-cardinality, when the caller knows already. */
+  known?: boolean,
+): ColumnSettings {
+  const low = (): boolean => known ?? lowCardinality(values);
   switch (type.kind) {
     case "boolean":
       // Bit-packed booleans are smaller than dictionary indices.
@@ -730,7 +794,7 @@ function settingsFor(type: ColumnType, values: readonly unknown[], data: ColumnD
     case "json": {
       const avg = data.kind === "utf8" ? averageBytes(data) : 0;
       return {
-        dictionary: lowCardinality(values),
+        dictionary: low(),
         // Min/max of free text never prunes anything and costs writer time and footer bytes.
         statistics: avg <= FREE_TEXT_BYTES,
       };
@@ -739,11 +803,23 @@ function settingsFor(type: ColumnType, values: readonly unknown[], data: ColumnD
     case "int32":
     case "double":
     case "date":
-      return { dictionary: lowCardinality(values), statistics: true };
+      return { dictionary: low(), statistics: true };
     case "list":
     case "struct":
       return { dictionary: true, statistics: true };
   }
+}
+
+/** One reader per plan: it holds the plan's field names as bytes. */
+const readers = new WeakMap<CompiledPlan, JsonRecordReader>();
+
+function readerFor(plan: CompiledPlan, index: ReadonlyMap<string, number>): JsonRecordReader {
+  let reader = readers.get(plan);
+  if (reader === undefined) {
+    reader = new JsonRecordReader(plan.fields, index);
+    readers.set(plan, reader);
+  }
+  return reader;
 }
 
 function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
@@ -783,26 +859,61 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   const fields = plan.fields;
   const index = fieldIndex(fields);
   const fieldValues = fields.map(() => valueArrays.take(n));
-  let notObjects: number[] | undefined;
+  let reader: JsonRecordReader | undefined;
+  let spans: (Spans | undefined)[] | undefined;
+  const extra = (pos: number, key: string, value: unknown): void => sink.extra(pos, [key], value);
+  /** Records that are not objects (or, given as text, not JSON), reported after the envelope. */
+  let badRecords: ConversionError[] | undefined;
   for (let i = 0; i < n; i++) {
     const row = rows[i]!;
     ids[i] = row.id;
     eventTimes[i] = row.eventTime;
     receiveTimes[i] = row.receiveTime;
     versions[i] = row.schemaVersion;
-    const d: unknown = row.data;
+    let d: unknown = row.data;
+    if (d instanceof Uint8Array) {
+      reader ??= readerFor(plan, index);
+      spans ??= fields.map((_, k) =>
+        reader!.spans(k) ? { start: arena.int32(n), end: arena.int32(n) } : undefined,
+      );
+      if (reader.read(d, i, fieldValues, spans, extra)) continue;
+      for (const values of fieldValues) values[i] = undefined;
+      try {
+        d = JSON.parse(asBuffer(d).toString("utf8"));
+      } catch {
+        badRecords ??= [];
+        badRecords.push({
+          index: i,
+          code: "INVALID_JSON",
+          path: "",
+          message: "the record is not valid JSON",
+        });
+        continue;
+      }
+    }
     if (isObj(d)) {
       spreadFields(d, i, fields, index, fieldValues, sink);
     } else {
-      notObjects ??= [];
-      notObjects.push(i);
+      badRecords ??= [];
+      badRecords.push({
+        index: i,
+        code: "TYPE_MISMATCH",
+        path: "",
+        message: `expected the record to be an object, got ${jsonType(d)}`,
+      });
     }
   }
 
   const columns: ColumnInput[] = [];
-  const add = (name: string, type: ColumnType, values: readonly unknown[], data?: ColumnData): void => {
+  const add = (
+    name: string,
+    type: ColumnType,
+    values: readonly unknown[],
+    data?: ColumnData,
+    low?: boolean,
+  ): void => {
     data ??= buildColumn(type, values, childSink(sink, name));
-    columns.push({ name, data, ...settingsFor(type, values, data) });
+    columns.push({ name, data, ...settingsFor(type, values, data, low) });
   };
   add("_id", { kind: "string" }, ids);
   const known: KnownTimes = {
@@ -813,16 +924,23 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   add("_receive_time", { kind: "timestamp" }, receiveTimes);
   add("_schema_version", { kind: "int32" }, versions);
   // Reported after the envelope columns, whose errors come first.
-  for (const i of notObjects ?? []) {
-    const d = rows[i]!.data;
-    sink.error(i, "TYPE_MISMATCH", "", `expected the record to be an object, got ${jsonType(d)}`);
-  }
+  for (const e of badRecords ?? []) sink.error(e.index, e.code, e.path, e.message);
   for (let k = 0; k < fields.length; k++) {
     const f = fields[k]!;
     const values = fieldValues[k]!;
+    const span = spans?.[k];
+    const from = span && { spans: span, rows };
+    // Sampled before the builders below make strings of (some) spans.
+    const low = from && f.type.kind !== "timestamp" && lowCardinality(values, from);
     const data =
-      f.type.kind === "timestamp" ? buildTimestamp(values, childSink(sink, f.name), known) : undefined;
-    add(f.name, f.type, values, data);
+      f.type.kind === "timestamp"
+        ? buildTimestamp(values, childSink(sink, f.name), known, from)
+        : f.type.kind === "date"
+          ? buildDate(values, childSink(sink, f.name), from)
+          : from !== undefined
+            ? buildSpanned(values, childSink(sink, f.name), from, low!)
+            : undefined;
+    add(f.name, f.type, values, data, low);
   }
 
   const extras = valueArrays.take(n);
