@@ -872,7 +872,10 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
     versions[i] = row.schemaVersion;
     let d: unknown = row.data;
     if (d instanceof Uint8Array) {
-      reader ??= readerFor(plan, index);
+      if (reader === undefined) {
+        reader = readerFor(plan, index);
+        reader.begin();
+      }
       spans ??= fields.map((_, k) =>
         reader!.spans(k) ? { start: arena.int32(n), end: arena.int32(n) } : undefined,
       );

@@ -40,6 +40,15 @@ const STRING_BYTE = new Uint8Array(256).map((_, c) =>
   c === QUOTE ? CLOSE : c === BACKSLASH ? ESCAPE : c < 0x20 ? CONTROL : c >= 0x80 ? WIDE : PLAIN,
 );
 
+/**
+ * A string field's first values are made into (cached) strings; if fewer than half of them were
+ * made before, the field's values are unlikely to repeat and are left as spans from then on.
+ */
+const PROBES = 256;
+const PROBING = 0;
+const STRINGS = 1;
+const SPANS = 2;
+
 /** Strings up to this long are looked up among those seen before instead of made again. */
 const SHORT = 16;
 const CACHE_SLOTS = 4096;
@@ -47,8 +56,11 @@ const CACHE_SLOTS = 4096;
 /** Thrown inside the reader to give up on a record; caught by `read`. */
 const GIVE_UP = new Error("json-reader: needs JSON.parse");
 
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+/** The first position at or after `p` that is not JSON whitespace. */
+function skipWs(t: Uint8Array, p: number): number {
+  let c = t[p];
+  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = t[++p];
+  return p;
 }
 
 /**
@@ -87,33 +99,44 @@ export function cacheSlot(t: Uint8Array, start: number, end: number): number {
 
 /** The plain ASCII string `t[start, end)`. */
 export function asciiString(t: Uint8Array, start: number, end: number): string {
-  const text = t as Text;
   const len = end - start;
-  if (len > SHORT) return text.latin1Slice(start, end);
+  if (len > SHORT) return (t as Text).latin1Slice(start, end);
   const slot = cacheSlot(t, start, end);
   const seen = cache[slot];
   if (seen !== undefined && seen.length === len) {
     let k = 0;
     while (k < len && seen.charCodeAt(k) === t[start + k]) k++;
-    if (k === len) return seen;
+    if (k === len) {
+      hits++;
+      return seen;
+    }
   }
-  const made = text.latin1Slice(start, end);
+  const made = (t as Text).latin1Slice(start, end);
   cache[slot] = made;
   return made;
 }
+
+/** Cache hits so far: a field's hit rate tells whether its values repeat. */
+let hits = 0;
 
 export class JsonRecordReader {
   private readonly names: readonly Uint8Array[];
   /** For each field: whether its strings may be left as spans. */
   private readonly spanning: readonly boolean[];
   private t = Buffer.alloc(0) as Text;
+  /** The value read last (the readers below return where it ends). */
+  private v: unknown;
   /** Set by `scanString`: the string scanned last has an escape. */
   private escaped = false;
-  private p = 0;
   /** Items of the array being read; arrays are then made at their exact size. */
   private readonly items: unknown[] = [];
   private readonly extraKeys: string[] = [];
   private readonly extraValues: unknown[] = [];
+  private extras = 0;
+  /** Per field, for this batch: PROBING, STRINGS or SPANS, and the probes' cache hits. */
+  private readonly mode: Uint8Array;
+  private readonly probes: Int32Array;
+  private readonly probeHits: Int32Array;
 
   constructor(
     fields: readonly FieldSpec[],
@@ -124,6 +147,16 @@ export class JsonRecordReader {
     this.spanning = fields.map(
       (f) => f.type.kind === "string" || f.type.kind === "timestamp" || f.type.kind === "date",
     );
+    this.mode = new Uint8Array(fields.length);
+    this.probes = new Int32Array(fields.length);
+    this.probeHits = new Int32Array(fields.length);
+  }
+
+  /** Starts a batch: which fields' values repeat is found out again. */
+  begin(): void {
+    this.mode.fill(PROBING);
+    this.probes.fill(0);
+    this.probeHits.fill(0);
   }
 
   /** Whether field `f`'s strings may come as spans (then `spans[f]` must be given to `read`). */
@@ -144,116 +177,102 @@ export class JsonRecordReader {
     extra: (pos: number, key: string, value: unknown) => void,
   ): boolean {
     this.t = asBuffer(text) as Text;
-    this.p = 0;
-    this.extraKeys.length = 0;
-    this.extraValues.length = 0;
+    this.extras = 0;
     try {
       this.object(pos, out, spans);
     } catch (err) {
       if (err === GIVE_UP) return false;
       throw err;
     }
-    for (let k = 0; k < this.extraKeys.length; k++) extra(pos, this.extraKeys[k]!, this.extraValues[k]);
+    for (let k = 0; k < this.extras; k++) {
+      extra(pos, this.extraKeys[k]!, this.extraValues[k]);
+      this.extraValues[k] = undefined;
+    }
     return true;
-  }
-
-  private ws(): number {
-    const t = this.t;
-    let p = this.p;
-    let c = t[p]!;
-    while (isWs(c)) c = t[++p]!;
-    this.p = p;
-    return c;
   }
 
   private object(pos: number, out: readonly unknown[][], spans: readonly (Spans | undefined)[]): void {
     const t = this.t;
-    if (this.ws() !== OPEN_BRACE) throw GIVE_UP;
-    this.p++;
-    let c = this.ws();
+    const names = this.names;
+    let p = skipWs(t, 0);
+    if (t[p] !== OPEN_BRACE) throw GIVE_UP;
+    p = skipWs(t, p + 1);
     let next = 0;
-    if (c === CLOSE_BRACE) {
-      this.p++;
+    if (t[p] === CLOSE_BRACE) {
+      p++;
     } else {
       for (;;) {
-        if (c !== QUOTE) throw GIVE_UP;
-        const ks = ++this.p;
-        let p = ks;
-        c = t[p]!;
-        while (c !== QUOTE) {
-          // Escaped or non-ASCII names are rare; JSON.parse decodes them. The range test is
-          // also false for `undefined`, past the end of the text.
-          if (!(c >= 0x20 && c < 0x80) || c === BACKSLASH) throw GIVE_UP;
-          c = t[++p]!;
-        }
-        const ke = p;
-        this.p = p + 1;
-        if (this.ws() !== COLON) throw GIVE_UP;
-        this.p++;
-        let f = next < this.names.length && this.nameIs(ks, ke, this.names[next]!) ? next : -1;
+        if (t[p] !== QUOTE) throw GIVE_UP;
+        const ks = p + 1;
+        // Names mostly come in declaration order: try the next field's name first.
+        let f = next < names.length ? matchName(t, ks, names[next]!, next) : -1;
         let key: string | undefined;
-        if (f < 0) {
+        if (f >= 0) {
+          p = ks + names[f]!.length + 1;
+        } else {
+          const ke = scanName(t, ks);
           key = asciiString(t, ks, ke);
           f = this.index.get(key) ?? -1;
+          p = ke + 1;
         }
-        const first = this.ws();
+        p = skipWs(t, p);
+        if (t[p] !== COLON) throw GIVE_UP;
+        p = skipWs(t, p + 1);
+        const c = t[p]!;
         if (f >= 0) {
-          const span = first === QUOTE && this.spanning[f] ? spans[f] : undefined;
-          out[f]![pos] = span ? this.stringOrSpan(span, pos) : this.value(first);
+          const span = c === QUOTE && this.spanning[f] ? spans[f] : undefined;
+          if (span !== undefined) {
+            p = this.stringOrSpan(p, span, pos, f);
+          } else {
+            p = this.value(p, c);
+          }
+          out[f]![pos] = this.v;
           next = f + 1;
         } else {
-          this.extraKeys.push(key!);
-          this.extraValues.push(this.value(first));
+          p = this.value(p, c);
+          this.extraKeys[this.extras] = key!;
+          this.extraValues[this.extras++] = this.v;
         }
-        c = this.ws();
-        if (c === COMMA) {
-          this.p++;
-          c = this.ws();
+        p = skipWs(t, p);
+        const d = t[p];
+        if (d === COMMA) {
+          p = skipWs(t, p + 1);
           continue;
         }
-        if (c !== CLOSE_BRACE) throw GIVE_UP;
-        this.p++;
+        if (d !== CLOSE_BRACE) throw GIVE_UP;
+        p++;
         break;
       }
     }
-    this.ws();
-    if (this.p !== t.length) throw GIVE_UP;
+    if (skipWs(t, p) !== t.length) throw GIVE_UP;
   }
 
-  private nameIs(start: number, end: number, name: Uint8Array): boolean {
-    if (end - start !== name.length) return false;
-    const t = this.t;
-    for (let k = 0; k < name.length; k++) if (t[start + k] !== name[k]) return false;
-    return true;
-  }
-
-  /** One JSON value starting at `this.p`, whose first byte is `c`. */
-  private value(c: number): unknown {
-    if (c === QUOTE) return this.string();
-    if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number();
-    if (c === 0x74) return this.literal("true", true);
-    if (c === 0x66) return this.literal("false", false);
-    if (c === 0x6e) return this.literal("null", null);
-    if (c === OPEN_BRACKET) return this.array();
-    if (c === OPEN_BRACE) return this.nested();
+  /** One JSON value starting at `p` with byte `c`, into `this.v`; returns where it ends. */
+  private value(p: number, c: number): number {
+    if (c === QUOTE) return this.string(p);
+    if (c === MINUS || (c >= ZERO && c <= NINE)) return this.number(p);
+    if (c === 0x74) return this.literal(p, TRUE, true);
+    if (c === 0x66) return this.literal(p, FALSE, false);
+    if (c === 0x6e) return this.literal(p, NULL, null);
+    if (c === OPEN_BRACKET) return this.array(p);
+    if (c === OPEN_BRACE) return this.nested(p);
     throw GIVE_UP;
   }
 
-  private literal(word: string, value: unknown): unknown {
+  private literal(p: number, word: Uint8Array, value: unknown): number {
     const t = this.t;
-    const p = this.p;
-    for (let k = 0; k < word.length; k++) if (t[p + k] !== word.charCodeAt(k)) throw GIVE_UP;
-    this.p = p + word.length;
-    return value;
+    for (let k = 0; k < word.length; k++) if (t[p + k] !== word[k]) throw GIVE_UP;
+    this.v = value;
+    return p + word.length;
   }
 
   /**
-   * Scans the string at `this.p` to its closing quote. Returns its end, negated when the string
-   * needs decoding (an escape or a non-ASCII byte) rather than being plain ASCII.
+   * Scans the string whose opening quote is at `p` to its closing quote. Returns the closing
+   * quote's position, negated when the string needs decoding (an escape or a non-ASCII byte).
    */
-  private scanString(): number {
+  private scanString(p: number): number {
     const t = this.t;
-    let p = this.p + 1;
+    p++;
     let plain = true;
     this.escaped = false;
     for (;;) {
@@ -274,22 +293,24 @@ export class JsonRecordReader {
     }
   }
 
-  private string(): string {
-    const start = this.p;
-    const scanned = this.scanString();
-    const end = scanned < 0 ? -scanned : scanned;
-    this.p = end + 1;
-    if (scanned >= 0) return asciiString(this.t, start + 1, end);
-    return this.decode(start, end);
+  private string(p: number): number {
+    const scanned = this.scanString(p);
+    if (scanned >= 0) {
+      this.v = asciiString(this.t, p + 1, scanned);
+      return scanned + 1;
+    }
+    this.v = this.decode(p, -scanned);
+    return -scanned + 1;
   }
 
-  /** A string needing decoding; JSON.parse validates its escapes. */
+  /** A string needing decoding, from its opening quote at `start` to its closing one at `end`. */
   private decode(start: number, end: number): string {
     const t = this.t;
     // Without a backslash only the UTF-8 needs decoding; utf8Slice replaces malformed sequences
     // exactly as decoding the whole text would (the quotes around them are ASCII).
     if (!this.escaped) return t.utf8Slice(start + 1, end);
     try {
+      // JSON.parse validates the escapes.
       return JSON.parse(t.utf8Slice(start, end + 1)) as string;
     } catch {
       throw GIVE_UP;
@@ -297,25 +318,36 @@ export class JsonRecordReader {
   }
 
   /**
-   * A top-level string field: plain ASCII stays in the text as a span (its bytes are its UTF-8);
+   * A string field's value: plain ASCII stays in the text as a span (its bytes are its UTF-8);
    * anything else is decoded to a string.
    */
-  private stringOrSpan(span: Spans, pos: number): unknown {
-    const start = this.p;
-    const scanned = this.scanString();
+  private stringOrSpan(p: number, span: Spans, pos: number, f: number): number {
+    const scanned = this.scanString(p);
     if (scanned >= 0) {
-      this.p = scanned + 1;
-      span.start[pos] = start + 1;
+      const mode = this.mode[f]!;
+      // Repeating short values (enums, codes) as shared strings: no allocation, and the
+      // dictionary encoder's lookups become pointer compares.
+      if (mode !== SPANS && scanned - p - 1 <= SHORT) {
+        const before = hits;
+        this.v = asciiString(this.t, p + 1, scanned);
+        if (mode === PROBING) {
+          const probes = ++this.probes[f]!;
+          const repeats = (this.probeHits[f]! += hits - before);
+          if (probes === PROBES) this.mode[f] = repeats * 2 >= probes ? STRINGS : SPANS;
+        }
+        return scanned + 1;
+      }
+      span.start[pos] = p + 1;
       span.end[pos] = scanned;
-      return SPAN;
+      this.v = SPAN;
+      return scanned + 1;
     }
-    this.p = -scanned + 1;
-    return this.decode(start, -scanned);
+    this.v = this.decode(p, -scanned);
+    return -scanned + 1;
   }
 
-  private number(): number {
+  private number(start: number): number {
     const t = this.t;
-    const start = this.p;
     let p = start;
     let negative = false;
     if (t[p] === MINUS) {
@@ -349,53 +381,52 @@ export class JsonRecordReader {
       if (!(c >= ZERO && c <= NINE)) throw GIVE_UP;
       while (c >= ZERO && c <= NINE) c = t[++p]!;
     }
-    this.p = p;
-    if (exact) return negative ? -v : v;
-    // A JSON number literal converts as JSON.parse converts it.
-    return Number(t.latin1Slice(start, p));
+    // Otherwise a JSON number literal converts as JSON.parse converts it.
+    this.v = exact ? (negative ? -v : v) : Number(t.latin1Slice(start, p));
+    return p;
   }
 
-  /** Arrays of plain strings (tags, labels) are read here; anything else goes to JSON.parse. */
-  private array(): unknown[] {
-    const start = this.p;
-    this.p++;
+  /** Arrays of strings (tags, labels) are read here; anything else goes to JSON.parse. */
+  private array(start: number): number {
+    const t = this.t;
     const items = this.items;
-    items.length = 0;
-    let c = this.ws();
-    if (c === CLOSE_BRACKET) {
-      this.p++;
-      return [];
+    let n = 0;
+    let p = skipWs(t, start + 1);
+    if (t[p] === CLOSE_BRACKET) {
+      this.v = [];
+      return p + 1;
     }
     for (;;) {
-      if (c !== QUOTE) {
-        this.p = start;
-        return this.nested() as unknown[];
-      }
-      items.push(this.string());
-      c = this.ws();
+      if (t[p] !== QUOTE) return this.nested(start);
+      p = this.string(p);
+      items[n++] = this.v;
+      p = skipWs(t, p);
+      const c = t[p];
       if (c === COMMA) {
-        this.p++;
-        c = this.ws();
+        p = skipWs(t, p + 1);
         continue;
       }
       if (c !== CLOSE_BRACKET) throw GIVE_UP;
-      this.p++;
-      return items.slice();
+      const array = new Array<unknown>(n);
+      for (let k = 0; k < n; k++) {
+        array[k] = items[k];
+        items[k] = undefined;
+      }
+      this.v = array;
+      return p + 1;
     }
   }
 
-  /** An array or object at `this.p`: its extent found by bracket counting, its value by JSON.parse. */
-  private nested(): unknown {
+  /** An array or object at `start`: its extent found by bracket counting, its value by JSON.parse. */
+  private nested(start: number): number {
     const t = this.t;
-    const start = this.p;
     let p = start;
     let depth = 0;
     for (;;) {
       const c = t[p];
       if (c === undefined) throw GIVE_UP;
       if (c === QUOTE) {
-        this.p = p;
-        const end = this.scanString();
+        const end = this.scanString(p);
         p = (end < 0 ? -end : end) + 1;
         continue;
       }
@@ -409,11 +440,34 @@ export class JsonRecordReader {
       }
       p++;
     }
-    this.p = p;
     try {
-      return JSON.parse(t.utf8Slice(start, p));
+      this.v = JSON.parse(t.utf8Slice(start, p));
     } catch {
       throw GIVE_UP;
     }
+    return p;
   }
+}
+
+const TRUE = Buffer.from("true");
+const FALSE = Buffer.from("false");
+const NULL = Buffer.from("null");
+
+/** `f` when the name at `start` (after its opening quote) is `name`, else -1. */
+function matchName(t: Uint8Array, start: number, name: Uint8Array, f: number): number {
+  const len = name.length;
+  for (let k = 0; k < len; k++) if (t[start + k] !== name[k]) return -1;
+  return t[start + len] === QUOTE ? f : -1;
+}
+
+/** The closing quote of the name starting at `start`; escaped or non-ASCII names are left to JSON.parse. */
+function scanName(t: Uint8Array, start: number): number {
+  let p = start;
+  let c = t[p]!;
+  while (c !== QUOTE) {
+    // The range test is also false for `undefined`, past the end of the text.
+    if (!(c >= 0x20 && c < 0x80) || c === BACKSLASH) throw GIVE_UP;
+    c = t[++p]!;
+  }
+  return p;
 }
