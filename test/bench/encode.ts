@@ -1,7 +1,7 @@
 /**
- * Parquet encoding benchmark: Sluice (JSON.parse + planColumns + encodeParquet, ZSTD) against DuckDB
- * (read_json -> COPY parquet ZSTD) and @dsnp/parquetjs, all on one core in the same run, plus peak
- * RSS for one 6 MB batch measured in a fresh child process.
+ * Parquet encoding benchmark: Sluice (each record's JSON text -> encodeParquet, ZSTD, as the
+ * batcher runs it) against DuckDB (read_json -> COPY parquet ZSTD) and @dsnp/parquetjs, all on one
+ * core in the same run, plus peak RSS for one 6 MB batch measured in a fresh child process.
  *
  *   npm run bench -- encode [--records N] [--runs R] [--skip-parquetjs]
  *   npx tsx test/bench/encode.ts [same flags]
@@ -38,6 +38,7 @@ interface Timing {
 
 interface Envelope {
   ids: string[];
+  eventTimes: string[];
   receiveTimes: string[];
 }
 
@@ -64,41 +65,58 @@ function parseArgs(args: string[]): { records: number; runs: number; parquetjs: 
 }
 
 /**
- * Envelope fields come from Kinesis in the batcher, so they are prepared outside the timed part.
- * They go through JSON like the real envelope does: built strings would be V8 ropes, which cost
- * more to encode than the flat strings JSON.parse returns.
+ * What the batcher has of each record before encoding, prepared outside the timed part: the
+ * envelope's fields (they go through JSON like the real envelope does: built strings would be V8
+ * ropes, which cost more to encode than the flat strings JSON.parse returns) and the payload's
+ * JSON text, a view into the record's bytes.
  */
 function makeEnvelope(lines: readonly string[]): Envelope {
   const ids: string[] = [];
+  const eventTimes: string[] = [];
   const receiveTimes: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     ids.push(`01J${i.toString(32).toUpperCase().padStart(23, "0")}`);
     const ts = (JSON.parse(lines[i]!) as { ts: string }).ts;
+    eventTimes.push(ts);
     receiveTimes.push(new Date(Date.parse(ts) + 150 + (i % 97)).toISOString());
   }
-  return JSON.parse(JSON.stringify({ ids, receiveTimes })) as Envelope;
+  return JSON.parse(JSON.stringify({ ids, eventTimes, receiveTimes })) as Envelope;
 }
 
-/** The Sluice path as the batcher runs it: parse each record, then encode. */
+function payloadTexts(lines: readonly string[]): Buffer[] {
+  const all = Buffer.from(lines.join("\n"), "utf8");
+  const out: Buffer[] = [];
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const end = i === lines.length - 1 ? all.length : all.indexOf(0x0a, at);
+    out.push(all.subarray(at, end));
+    at = end + 1;
+  }
+  return out;
+}
+
+/**
+ * The Sluice path as the batcher runs it: each payload's JSON text into encodeParquet. With
+ * `parsed`, the way it ran before: JSON.parse each payload, then encode the objects.
+ */
 function sluiceEncode(
   schema: JsonSchema,
-  lines: readonly string[],
+  input: { lines: readonly string[]; texts: readonly Buffer[] },
   env: Envelope,
   compression: ParquetCompression = "zstd",
-): { bytes: Uint8Array; parseMs: number; encodeMs: number } {
-  const t0 = performance.now();
-  const rows: ParquetRow[] = new Array(lines.length);
-  for (let i = 0; i < lines.length; i++) {
-    const data = JSON.parse(lines[i]!) as Record<string, unknown>;
+  parsed = false,
+): Uint8Array {
+  const n = input.texts.length;
+  const rows: ParquetRow[] = new Array(n);
+  for (let i = 0; i < n; i++) {
     rows[i] = {
       id: env.ids[i]!,
-      eventTime: data.ts as string,
+      eventTime: env.eventTimes[i]!,
       receiveTime: env.receiveTimes[i]!,
       schemaVersion: 1,
-      data,
+      data: parsed ? (JSON.parse(input.lines[i]!) as Record<string, unknown>) : input.texts[i]!,
     };
   }
-  const t1 = performance.now();
   const plan = planColumns(schema);
   const result = encodeParquet(plan, rows, {
     compression,
@@ -107,7 +125,7 @@ function sluiceEncode(
   });
   if (result.rejected.length > 0)
     throw new Error(`unexpected rejections: ${JSON.stringify(result.rejected[0])}`);
-  return { bytes: result.bytes, parseMs: t1 - t0, encodeMs: performance.now() - t1 };
+  return result.bytes;
 }
 
 interface Contender {
@@ -189,19 +207,22 @@ async function rssChild(path: string): Promise<void> {
   const lines = readFileSync(path, "utf8").split("\n");
   lines.pop();
   const env = makeEnvelope(lines);
+  const input = { lines, texts: payloadTexts(lines) };
   const before = peakRssKiB();
-  const first = sluiceEncode(schema, lines, env);
+  const t0 = performance.now();
+  const first = sluiceEncode(schema, input, env);
+  const firstMs = performance.now() - t0;
   const afterFirst = peakRssKiB();
-  for (let i = 0; i < 4; i++) sluiceEncode(schema, lines, env);
+  for (let i = 0; i < 4; i++) sluiceEncode(schema, input, env);
   process.stdout.write(
     `${JSON.stringify({
       records: lines.length,
       inputBytes: statSync(path).size,
-      outputBytes: first.bytes.length,
+      outputBytes: first.length,
       maxRssBeforeKiB: before,
       maxRssAfterFirstKiB: afterFirst,
       maxRssAfterFiveKiB: peakRssKiB(),
-      firstEncodeMs: +(first.parseMs + first.encodeMs).toFixed(1),
+      firstEncodeMs: +firstMs.toFixed(1),
     })}\n`,
   );
 }
@@ -241,6 +262,7 @@ export async function benchEncode(args: string[]): Promise<void> {
     const lines = ndjson.split("\n");
     lines.pop();
     const env = makeEnvelope(lines);
+    const input = { lines, texts: payloadTexts(lines) };
     console.log(
       `encode bench: ${n} feedback records, ${(inputBytes / 1e6).toFixed(1)} MB NDJSON ` +
         `(${Math.round(inputBytes / n)} B/record), ${opts.runs} interleaved timed rounds after one warm-up, one core`,
@@ -250,29 +272,35 @@ export async function benchEncode(args: string[]): Promise<void> {
 
     // 1. Sluice
     const sluiceOut = join(dir, "sluice.parquet");
-    let parseMs = 0;
-    let encodeMs = 0;
     let sluiceBytes = 0;
     contenders.push({
       name: "sluice",
       run: () => {
-        const r = sluiceEncode(schema, lines, env);
-        writeFileSync(sluiceOut, r.bytes);
-        parseMs = r.parseMs;
-        encodeMs = r.encodeMs;
-        sluiceBytes = r.bytes.length;
+        const bytes = sluiceEncode(schema, input, env);
+        writeFileSync(sluiceOut, bytes);
+        sluiceBytes = bytes.length;
       },
     });
 
-    // 1b. Sluice with SNAPPY: the same codec as parquetjs below
+    // 1b. Sluice as it ran before payloads stayed text: JSON.parse each, then encode the objects
+    const parsedOut = join(dir, "sluice-parsed.parquet");
+    contenders.push({
+      name: "sluiceParsed",
+      run: () => {
+        const bytes = sluiceEncode(schema, input, env, "zstd", true);
+        writeFileSync(parsedOut, bytes);
+      },
+    });
+
+    // 1c. Sluice with SNAPPY: the same codec as parquetjs below
     const snappyOut = join(dir, "sluice-snappy.parquet");
     let snappyBytes = 0;
     contenders.push({
       name: "sluiceSnappy",
       run: () => {
-        const r = sluiceEncode(schema, lines, env, "snappy");
-        writeFileSync(snappyOut, r.bytes);
-        snappyBytes = r.bytes.length;
+        const bytes = sluiceEncode(schema, input, env, "snappy");
+        writeFileSync(snappyOut, bytes);
+        snappyBytes = bytes.length;
       },
     });
 
@@ -327,7 +355,7 @@ export async function benchEncode(args: string[]): Promise<void> {
       }
     }
 
-    // 4. JSON.parse alone: the floor under any JS encoder
+    // 4. JSON.parse alone: what parsing the payloads into objects costs by itself
     contenders.push({
       name: "jsonParse",
       run: () => {
@@ -338,6 +366,7 @@ export async function benchEncode(args: string[]): Promise<void> {
     const timings = await measureInterleaved(opts.runs, contenders);
     const sluice = timings.get("sluice")!;
     const sluiceSnappy = timings.get("sluiceSnappy")!;
+    const sluiceParsed = timings.get("sluiceParsed")!;
     const duck = timings.get("duckdb")!;
     const parseOnly = timings.get("jsonParse")!;
     const parquetjs: Timing | string = timings.get("parquetjs") ?? parquetjsProblem ?? "not run";
@@ -346,6 +375,9 @@ export async function benchEncode(args: string[]): Promise<void> {
     const check = await conn.runAndReadAll(`SELECT count(*)::INTEGER FROM read_parquet('${sluiceOut}')`);
     const sluiceRows = check.getRows()[0]?.[0];
     if (sluiceRows !== n) throw new Error(`Sluice file has ${String(sluiceRows)} rows, expected ${n}`);
+    if (!readFileSync(sluiceOut).equals(readFileSync(parsedOut))) {
+      throw new Error("the file from payload texts differs from the one from parsed payloads");
+    }
     conn.closeSync();
 
     const rss = measureRss(dir);
@@ -362,8 +394,8 @@ export async function benchEncode(args: string[]): Promise<void> {
           `   median ${t.medianMs.toFixed(0)} ms, best ${t.bestMs.toFixed(0)} ms${size}`,
       );
     };
-    row("sluice (parse+encode zstd)", sluice, sluiceBytes);
-    console.log(`    last run: parse ${parseMs.toFixed(0)} ms + plan/encode ${encodeMs.toFixed(0)} ms`);
+    row("sluice (zstd)", sluice, sluiceBytes);
+    row("sluice (JSON.parse first)", sluiceParsed, sluiceBytes);
     row("sluice (snappy)", sluiceSnappy, snappyBytes);
     row("duckdb (threads=1, zstd)", duck, duckBytes);
     row("parquetjs (snappy)", parquetjs, parquetjsBytes);
@@ -393,9 +425,8 @@ export async function benchEncode(args: string[]): Promise<void> {
         ...sluice,
         ...rate(n, inputBytes, sluice.medianMs),
         outputBytes: sluiceBytes,
-        parseMs,
-        encodeMs,
       },
+      sluiceParsed: { ...sluiceParsed, ...rate(n, inputBytes, sluiceParsed.medianMs) },
       sluiceSnappy: {
         ...sluiceSnappy,
         ...rate(n, inputBytes, sluiceSnappy.medianMs),
