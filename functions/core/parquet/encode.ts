@@ -339,18 +339,18 @@ function buildTimestamp(
     known && new Int32Array(known.column.values.buffer, known.column.values.byteOffset, n * 2);
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    // A string left in the record's text is made here, so it dies young.
-    const v = values[i] === SPAN ? spanString(from!, i) : values[i];
-    if (
+    let v = values[i];
+    const same =
       knownStrings !== undefined &&
-      v === knownStrings[i] &&
-      (knownValidity === undefined || ((knownValidity[i >> 3]! >> (i & 7)) & 1) === 1)
-    ) {
+      (v === SPAN ? spanEquals(from!, i, knownStrings[i]) : v === knownStrings[i]);
+    if (same && (knownValidity === undefined || ((knownValidity[i >> 3]! >> (i & 7)) & 1) === 1)) {
       halves[2 * i] = knownHalves![2 * i]!;
       halves[2 * i + 1] = knownHalves![2 * i + 1]!;
       validity[i >> 3]! |= 1 << (i & 7);
       continue;
     }
+    // A string left in the record's text is made only now, so it dies young.
+    if (v === SPAN) v = spanString(from!, i);
     if (typeof v === "string" && parseTimestampInto(v, halves, 2 * i)) {
       validity[i >> 3]! |= 1 << (i & 7);
       continue;
@@ -749,6 +749,17 @@ function lowCardinality(values: readonly unknown[], from?: SpanSource): boolean 
 /** The string a span stands for (spans are plain ASCII, so their bytes are their characters). */
 function spanString(from: SpanSource, i: number): string {
   return asciiString(asBuffer(from.rows[i]!.data as Uint8Array), from.spans.start[i]!, from.spans.end[i]!);
+}
+
+/** Whether the span at `i` holds exactly the characters of `s` (a span is plain ASCII). */
+function spanEquals(from: SpanSource, i: number, s: unknown): boolean {
+  if (typeof s !== "string") return false;
+  const start = from.spans.start[i]!;
+  const len = from.spans.end[i]! - start;
+  if (s.length !== len) return false;
+  const text = from.rows[i]!.data as Uint8Array;
+  for (let k = 0; k < len; k++) if (text[start + k] !== s.charCodeAt(k)) return false;
+  return true;
 }
 
 /**
