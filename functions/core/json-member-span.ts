@@ -35,17 +35,34 @@ export function skipSpace(bytes: Uint8Array, pos: number): number {
 
 /** `pos` is at an opening quote; the index after the closing one, or -1 when there is none. */
 function skipString(bytes: Uint8Array, pos: number): number {
-  let from = pos + 1;
+  // Most strings (names, ids, times) are short: a plain loop ends them sooner than a call to
+  // indexOf would start. Long ones are left to indexOf.
+  const inline = Math.min(bytes.length, pos + 24);
+  let i = pos + 1;
+  while (i < inline) {
+    const c = bytes[i]!;
+    if (c === QUOTE) return i + 1;
+    i += c === BACKSLASH ? 2 : 1;
+  }
   for (;;) {
-    const q = bytes.indexOf(QUOTE, from);
+    const q = bytes.indexOf(QUOTE, i);
     if (q < 0) return -1;
-    // The quote closes the string unless an odd run of backslashes escapes it.
+    // The quote closes the string unless an odd run of backslashes escapes it; `i` is not
+    // inside an escape, so the run cannot reach back past it.
     let slashes = 0;
-    while (bytes[q - 1 - slashes] === BACKSLASH) slashes++;
+    while (q - 1 - slashes >= i && bytes[q - 1 - slashes] === BACKSLASH) slashes++;
     if (slashes % 2 === 0) return q + 1;
-    from = q + 1;
+    i = q + 1;
   }
 }
+
+/** Bytes the container scan stops at: 1 a quote, 2 an opening bracket, 3 a closing one. */
+const STRUCTURE = new Uint8Array(256);
+STRUCTURE[QUOTE] = 1;
+STRUCTURE[OPEN_BRACE] = 2;
+STRUCTURE[OPEN_BRACKET] = 2;
+STRUCTURE[CLOSE_BRACE] = 3;
+STRUCTURE[CLOSE_BRACKET] = 3;
 
 /** A number or a literal starts with one of these: `-0123456789tfn`. */
 function startsScalar(c: number): boolean {
@@ -63,15 +80,16 @@ function skipValue(bytes: Uint8Array, pos: number): number {
     let depth = 0;
     let i = pos;
     while (i < bytes.length) {
-      const d = bytes[i]!;
-      if (d === QUOTE) {
+      const kind = STRUCTURE[bytes[i]!];
+      if (kind === 0) i++;
+      else if (kind === 1) {
         i = skipString(bytes, i);
         if (i < 0) return -1;
-        continue;
-      }
-      if (d === OPEN_BRACE || d === OPEN_BRACKET) depth++;
-      else if ((d === CLOSE_BRACE || d === CLOSE_BRACKET) && --depth === 0) return i + 1;
-      i++;
+      } else if (kind === 2) {
+        depth++;
+        i++;
+      } else if (--depth === 0) return i + 1;
+      else i++;
     }
     return -1;
   }
@@ -93,7 +111,10 @@ function nameIs(bytes: Uint8Array, start: number, end: number, name: string): bo
     return true;
   }
   // Only an escaped name ("d\u0061ta") is longer than the name it spells; such names are rare.
-  if (length < name.length || bytes.subarray(start, end).indexOf(BACKSLASH) < 0) return false;
+  if (length < name.length) return false;
+  let escaped = false;
+  for (let i = start + 1; i < end - 1 && !escaped; i++) escaped = bytes[i] === BACKSLASH;
+  if (!escaped) return false;
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString()) === name;
   } catch {

@@ -93,7 +93,9 @@ function quote(s: string): string {
 
 function randomValue(depth: number): unknown {
   const r = rand();
-  if (depth > 3 || r < 0.3) return pick([null, true, false, 0, -1.5e-7, 12345678901, trickyText(), ""]);
+  // Long strings too: the scan follows short and long ones differently.
+  if (depth > 3 || r < 0.3)
+    return pick([null, true, false, 0, -1.5e-7, 12345678901, trickyText(), trickyText().repeat(9), ""]);
   if (r < 0.55) return Array.from({ length: Math.floor(rand() * 4) }, () => randomValue(depth + 1));
   const o: Record<string, unknown> = {};
   for (let i = Math.floor(rand() * 4); i > 0; i--)
