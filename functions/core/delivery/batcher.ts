@@ -131,6 +131,8 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     });
     for (const r of encoded.rejected) {
       const item = rowItems[r.index]!;
+      // INVALID_JSON comes with the encoder's text path (not yet among its codes): a payload
+      // that is not JSON is its writer's fault, whichever stage finds out.
       const code: string = r.code;
       failures.push(
         code === "INVALID_JSON"
