@@ -11,7 +11,8 @@ export interface PrefixContext {
   readonly pipeline: string;
   /** Event time, epoch milliseconds. */
   readonly eventTimeMs: number;
-  readonly data: unknown;
+  /** The record's payload; only read when the template `readsData`. */
+  readonly data?: unknown;
   readonly partitionKeys?: Readonly<Record<string, string>>;
 }
 
@@ -71,18 +72,27 @@ function compilePart(name: string): Part {
   return (c) => c.partitionKeys?.[key] ?? { missing: `partition key ${key}` };
 }
 
-export type PrefixTemplate = (ctx: PrefixContext) => PrefixResult;
+export interface PrefixTemplate {
+  (ctx: PrefixContext): PrefixResult;
+  /**
+   * Whether the template has `{field:...}` placeholders, the only ones that read the payload:
+   * without them the caller need not parse it.
+   */
+  readonly readsData: boolean;
+}
 
 export function compilePrefix(template: string): PrefixTemplate {
   const parts: Part[] = [];
+  let readsData = false;
   let last = 0;
   for (const m of template.matchAll(PREFIX_PLACEHOLDER)) {
     if (m.index > last) parts.push(template.slice(last, m.index));
     parts.push(compilePart(m[1]!));
+    if (m[1]!.startsWith("field:")) readsData = true;
     last = m.index + m[0].length;
   }
   if (last < template.length) parts.push(template.slice(last));
-  return (ctx) => {
+  const prefixOf = (ctx: PrefixContext): PrefixResult => {
     let out = "";
     for (const part of parts) {
       if (typeof part === "string") {
@@ -104,4 +114,5 @@ export function compilePrefix(template: string): PrefixTemplate {
     }
     return { ok: true, prefix: out };
   };
+  return Object.assign(prefixOf, { readsData });
 }

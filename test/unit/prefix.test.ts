@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { compilePrefix, safeSegment } from "../../functions/core/prefix.ts";
+import { compilePrefix, type PrefixContext, safeSegment } from "../../functions/core/prefix.ts";
 
 const at = Date.UTC(2026, 10, 23, 9, 5, 7);
 
@@ -34,6 +34,28 @@ describe("compilePrefix", () => {
     assert.equal(t({ stream: "s", pipeline: "p", eventTimeMs: at, data: {} }).ok, false);
     const empty = t({ stream: "s", pipeline: "p", eventTimeMs: at, data: { customer: "" } });
     assert.deepEqual(empty.ok ? undefined : empty.code, "PREFIX_VALUE_INVALID");
+  });
+
+  test("only {field:} placeholders read the payload, and the template says whether it has one", () => {
+    // A context whose payload throws when read.
+    const untouchable = (ctx: Omit<PrefixContext, "data">): PrefixContext =>
+      Object.defineProperty({ ...ctx }, "data", {
+        get() {
+          throw new Error("the payload was read");
+        },
+      });
+    const t = compilePrefix("{stream}/{pipeline}/r={partitionKey:region}/{yyyy}/");
+    assert.equal(t.readsData, false);
+    const r = t(
+      untouchable({ stream: "s", pipeline: "p", eventTimeMs: at, partitionKeys: { region: "eu" } }),
+    );
+    assert.deepEqual(r, { ok: true, prefix: "s/p/r=eu/2026/" });
+    const withField = compilePrefix("{stream}/c={field:c}/");
+    assert.equal(withField.readsData, true);
+    assert.throws(
+      () => withField(untouchable({ stream: "s", pipeline: "p", eventTimeMs: at })),
+      /payload was read/,
+    );
   });
 
   test("safeSegment keeps ordinary names readable", () => {

@@ -19,6 +19,7 @@ import { decodeRecords, shardOf } from "./decode.ts";
 import { errorObjects } from "./error-files.ts";
 import { deleteObjects, putObjects } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
+import { NOT_JSON, parsePayload, payloadNotJson } from "./payload.ts";
 import { transformItems } from "./transform.ts";
 import type { DeliveryFailure, DeliveryItem, OutputObject } from "./types.ts";
 
@@ -49,6 +50,18 @@ export interface BatchSummary {
 export type Batcher = (
   records: readonly KinesisStreamRecord[],
 ) => Promise<KinesisStreamBatchResponse & { summary?: BatchSummary }>;
+
+/**
+ * The payload as the encoder takes it; undefined when it is not JSON, which the encoder would
+ * report as INVALID_JSON. The encoder is gaining a path that reads the JSON text itself
+ * (`ParquetRow.data` as a Uint8Array, same rows and rejections); until then the text is parsed
+ * here. With it, this returns `item.payload`.
+ */
+function encoderPayload(item: DeliveryItem): ParquetRow["data"] | undefined {
+  const data = parsePayload(item.payload);
+  // Not every JSON value is an object: the encoder rejects the others with TYPE_MISMATCH.
+  return data === NOT_JSON ? undefined : (data as ParquetRow["data"]);
+}
 
 export function createBatcher(deps: BatcherDeps): Batcher {
   const { pipeline } = deps;
@@ -88,13 +101,24 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       }
       return undefined;
     }
-    const rows: ParquetRow[] = file.items.map((item) => ({
-      id: item.envelope!.id,
-      eventTime: item.envelope!.ts,
-      receiveTime: item.envelope!.rt,
-      schemaVersion: file.version,
-      data: item.data as Record<string, unknown>,
-    }));
+    // Rows and the items they came from; an item whose payload is not JSON has no row.
+    const rows: ParquetRow[] = [];
+    const rowItems: DeliveryItem[] = [];
+    for (const item of file.items) {
+      const data = encoderPayload(item);
+      if (data === undefined) {
+        failures.push(payloadNotJson(item));
+        continue;
+      }
+      rows.push({
+        id: item.envelope.id,
+        eventTime: item.envelope.ts,
+        receiveTime: item.envelope.rt,
+        schemaVersion: file.version,
+        data,
+      });
+      rowItems.push(item);
+    }
     const encoded = encodeParquet(plan, rows, {
       compression: pipeline.sink.compression,
       rowGroupSize: pipeline.sink.rowGroupSize,
@@ -106,12 +130,15 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       },
     });
     for (const r of encoded.rejected) {
-      failures.push({
-        item: file.items[r.index]!,
-        stage: "convert",
-        code: r.code,
-        message: `${r.path}: ${r.message}`,
-      });
+      const item = rowItems[r.index]!;
+      // INVALID_JSON comes with the encoder's text path (not yet among its codes): a payload
+      // that is not JSON is its writer's fault, whichever stage finds out.
+      const code: string = r.code;
+      failures.push(
+        code === "INVALID_JSON"
+          ? payloadNotJson(item)
+          : { item, stage: "convert", code, message: `${r.path}: ${r.message}` },
+      );
     }
     if (encoded.rowCount === 0) return undefined;
     return {
@@ -142,7 +169,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     // decode
     const decoded = decodeRecords(fresh);
     const failures = [...decoded.failures];
-    const mine = decoded.items.filter((i) => sources.has(i.envelope!.stream));
+    const mine = decoded.items.filter((i) => sources.has(i.envelope.stream));
 
     // transform
     let items: DeliveryItem[] = mine;
@@ -231,7 +258,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       const delivered = objects.filter((o) => o.key.endsWith(".parquet")).reduce((n, o) => n + o.records, 0);
       // Compared as instants: ISO strings with different fraction digits do not sort as text.
       const watermarkMs = items.reduce(
-        (max, i) => Math.max(max, Date.parse(i.envelope!.ts)),
+        (max, i) => Math.max(max, Date.parse(i.envelope.ts)),
         checkpoint.watermark ? Date.parse(checkpoint.watermark) : Number.NEGATIVE_INFINITY,
       );
       const watermark = Number.isFinite(watermarkMs) ? new Date(watermarkMs).toISOString() : undefined;

@@ -1,6 +1,6 @@
 import type { KinesisStreamRecord } from "aws-lambda";
-import { decodeEnvelope, EnvelopeError } from "../envelope.ts";
-import type { DeliveryFailure, DeliveryItem } from "./types.ts";
+import { decodeEnvelopeHead, EnvelopeError } from "../envelope.ts";
+import type { DeliveryFailure, DeliveryItem, ReceivedRecord } from "./types.ts";
 
 /** The shard id ESM puts before the colon of each record's eventID. */
 export function shardOf(record: KinesisStreamRecord): string {
@@ -9,7 +9,10 @@ export function shardOf(record: KinesisStreamRecord): string {
   return colon > 0 ? id.slice(0, colon) : "shardId-unknown";
 }
 
-/** Decodes envelopes; records that are not Sluice envelopes fail at the decode stage. */
+/**
+ * Decodes envelopes; records that are not Sluice envelopes fail at the decode stage. Payloads stay
+ * text (views into the records): a payload that is not JSON is found by whoever parses it first.
+ */
 export function decodeRecords(records: readonly KinesisStreamRecord[]): {
   items: DeliveryItem[];
   failures: DeliveryFailure[];
@@ -17,15 +20,15 @@ export function decodeRecords(records: readonly KinesisStreamRecord[]): {
   const items: DeliveryItem[] = [];
   const failures: DeliveryFailure[] = [];
   for (const r of records) {
-    const base: DeliveryItem = {
+    const base: ReceivedRecord = {
       sequenceNumber: r.kinesis.sequenceNumber,
       partitionKey: r.kinesis.partitionKey,
       arrivalMs: Math.round(r.kinesis.approximateArrivalTimestamp * 1000),
       raw: Buffer.from(r.kinesis.data, "base64"),
     };
     try {
-      const envelope = decodeEnvelope(base.raw);
-      items.push({ ...base, envelope, data: envelope.data });
+      const { head, payload } = decodeEnvelopeHead(base.raw);
+      items.push({ ...base, envelope: head, original: payload, payload, payloadOrigin: "decode" });
     } catch (err) {
       if (!(err instanceof EnvelopeError)) throw err;
       failures.push({ item: base, stage: "decode", code: "NOT_AN_ENVELOPE", message: err.message });

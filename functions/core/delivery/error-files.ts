@@ -2,8 +2,14 @@
  * Undeliverable records as gzipped JSON lines under
  * `errors/{pipeline}/{stage}/{yyyy}/{MM}/{dd}/{HH}/`, one file per stage and hour, with the
  * record id, stage, code, message and the original payload.
+ *
+ * Decode reads only envelope heads, so a record whose own payload is not JSON may have failed
+ * later, for another reason or at the transformer. Its line is what decode wrote when it parsed
+ * whole records: NOT_AN_ENVELOPE, no envelope fields, the record as a string. Writing each line
+ * parses the payload anyway, so this costs nothing more.
  */
 import { gzipSync } from "node:zlib";
+import { NOT_JSON, parsePayload, recordNotJson, utf8Text } from "./payload.ts";
 import type { DeliveryFailure, OutputObject } from "./types.ts";
 
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -13,8 +19,22 @@ function hourPath(ms: number): string {
   return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/${pad(d.getUTCHours())}`;
 }
 
-function errorLine(f: DeliveryFailure, pipeline: string): string {
-  const env = f.item.envelope;
+/** A failure as filed, with the original payload's value, or the record's text without an envelope. */
+function filed(f: DeliveryFailure): { failure: DeliveryFailure; payload: unknown } {
+  let failure = f;
+  if ("envelope" in f.item) {
+    const payload = parsePayload(f.item.original);
+    if (payload !== NOT_JSON) return { failure, payload };
+    failure = recordNotJson(f.item);
+  }
+  return { failure, payload: utf8Text(failure.item.raw) };
+}
+
+function errorLine(
+  { failure: f, payload }: { failure: DeliveryFailure; payload: unknown },
+  pipeline: string,
+): string {
+  const env = "envelope" in f.item ? f.item.envelope : undefined;
   return JSON.stringify({
     recordId: env?.id ?? null,
     pipeline,
@@ -26,7 +46,7 @@ function errorLine(f: DeliveryFailure, pipeline: string): string {
     eventTime: env?.ts ?? null,
     receiveTime: env?.rt ?? null,
     schema: env?.schema ?? null,
-    payload: env ? env.data : Buffer.from(f.item.raw).toString("utf8"),
+    payload,
   });
 }
 
@@ -36,17 +56,18 @@ export function errorObjects(
   shardId: string,
   firstSequence: string,
 ): OutputObject[] {
-  const groups = new Map<string, DeliveryFailure[]>();
-  for (const f of failures) {
-    const eventMs = f.item.envelope ? Date.parse(f.item.envelope.ts) : f.item.arrivalMs;
-    const key = `errors/${pipeline}/${f.stage}/${hourPath(Number.isNaN(eventMs) ? f.item.arrivalMs : eventMs)}/`;
+  const groups = new Map<string, ReturnType<typeof filed>[]>();
+  for (const line of failures.map(filed)) {
+    const { item, stage } = line.failure;
+    const eventMs = "envelope" in item ? Date.parse(item.envelope.ts) : item.arrivalMs;
+    const key = `errors/${pipeline}/${stage}/${hourPath(Number.isNaN(eventMs) ? item.arrivalMs : eventMs)}/`;
     const list = groups.get(key) ?? [];
-    list.push(f);
+    list.push(line);
     groups.set(key, list);
   }
   return [...groups.entries()].map(([prefix, list]) => ({
     key: `${prefix}${shardId}-${firstSequence}-0.jsonl.gz`,
-    body: gzipSync(`${list.map((f) => errorLine(f, pipeline)).join("\n")}\n`),
+    body: gzipSync(`${list.map((l) => errorLine(l, pipeline)).join("\n")}\n`),
     contentType: "application/x-ndjson",
     contentEncoding: "gzip",
     records: list.length,

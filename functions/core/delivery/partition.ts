@@ -3,6 +3,7 @@
  * share a prefix and a schema version form a partition, cut into files by the roll limits.
  */
 import type { PrefixTemplate } from "../prefix.ts";
+import { NOT_JSON, parsePayload, payloadNotJson } from "./payload.ts";
 import type { DeliveryFailure, DeliveryItem } from "./types.ts";
 
 export interface RollPolicy {
@@ -33,12 +34,18 @@ export function partitionItems(
     { prefix: string; subject: string; version: number; items: DeliveryItem[] }
   >();
   for (const item of items) {
-    const env = item.envelope!;
+    const env = item.envelope;
+    // Parsed only for `{field:...}` templates, and then dropped: the encoder reads the text.
+    const data = prefixOf.readsData ? parsePayload(item.payload) : undefined;
+    if (data === NOT_JSON) {
+      failures.push(payloadNotJson(item));
+      continue;
+    }
     const prefix = prefixOf({
       stream: env.stream,
       pipeline,
       eventTimeMs: Date.parse(env.ts),
-      data: item.data,
+      data,
       ...(item.partitionKeys ? { partitionKeys: item.partitionKeys } : {}),
     });
     if (!prefix.ok) {

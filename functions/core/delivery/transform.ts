@@ -5,6 +5,8 @@
  */
 import { type BackoffPolicy, withRetries } from "../backoff.ts";
 import type { TransformationEvent, TransformerInvoker } from "../firehose-contract.ts";
+import { isJsonSpace } from "../json-member-span.ts";
+import { ANSWER_NOT_JSON, ANSWER_NOT_OBJECT, NOT_JSON, parsePayload } from "./payload.ts";
 import type { DeliveryFailure, DeliveryItem } from "./types.ts";
 
 export interface TransformOutcome {
@@ -39,6 +41,23 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+/**
+ * Why an answer cannot be a record, judged from its first byte: only text starting with `{` can
+ * be a JSON object, and that is left whole for its first parser to check (a failure then is still
+ * the transformer's, see `payloadNotJson`). Anything else is parsed, on this rare path only, to say
+ * whether it is JSON at all.
+ */
+function answerProblem(answer: Uint8Array): string | undefined {
+  let i = 0;
+  while (i < answer.length && isJsonSpace(answer[i]!)) i++;
+  if (answer[i] === 0x7b) return undefined; // {
+  return parsePayload(answer) === NOT_JSON ? ANSWER_NOT_JSON : ANSWER_NOT_OBJECT;
+}
+
 export async function transformItems(
   items: readonly DeliveryItem[],
   options: TransformStageOptions,
@@ -49,8 +68,8 @@ export async function transformItems(
     deliveryStreamArn: `arn:aws:firehose:${options.region}:000000000000:deliverystream/${options.pipeline}`,
     region: options.region,
     records: items.map((item) => ({
-      recordId: item.envelope!.id,
-      data: Buffer.from(JSON.stringify(item.data)).toString("base64"),
+      recordId: item.envelope.id,
+      data: base64(item.payload),
       approximateArrivalTimestamp: item.arrivalMs,
       kinesisRecordMetadata: {
         shardId: options.shardId,
@@ -91,7 +110,7 @@ export async function transformItems(
   const failures: DeliveryFailure[] = [];
   let dropped = 0;
   for (const item of items) {
-    const id = item.envelope!.id;
+    const id = item.envelope.id;
     const answer = answers.get(id);
     if (!answer || repeated.has(id)) {
       failures.push({
@@ -117,29 +136,19 @@ export async function transformItems(
       });
       continue;
     }
-    let data: unknown;
-    try {
-      data = JSON.parse(Buffer.from(answer.data ?? "", "base64").toString("utf8"));
-    } catch {
-      failures.push({
-        item,
-        stage: "transform",
-        code: "TRANSFORM_BAD_OUTPUT",
-        message: "the transformer returned data that is not JSON",
-      });
-      continue;
-    }
-    if (data === null || typeof data !== "object" || Array.isArray(data)) {
-      failures.push({
-        item,
-        stage: "transform",
-        code: "TRANSFORM_BAD_OUTPUT",
-        message: "the transformer returned data that is not a JSON object",
-      });
+    const answered = Buffer.from(typeof answer.data === "string" ? answer.data : "", "base64");
+    const problem = answerProblem(answered);
+    if (problem !== undefined) {
+      failures.push({ item, stage: "transform", code: "TRANSFORM_BAD_OUTPUT", message: problem });
       continue;
     }
     const partitionKeys = answer.metadata?.partitionKeys;
-    out.push({ ...item, data, ...(partitionKeys ? { partitionKeys } : {}) });
+    out.push({
+      ...item,
+      payload: answered,
+      payloadOrigin: "transform",
+      ...(partitionKeys ? { partitionKeys } : {}),
+    });
   }
   return { items: out, failures, dropped };
 }
