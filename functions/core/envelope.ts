@@ -206,7 +206,9 @@ export interface DecodedEnvelope {
 export function decodeEnvelopeHead(bytes: Uint8Array): DecodedEnvelope {
   const span = memberValueSpan(bytes, "data");
   if (span !== undefined) {
-    const text = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const text = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     let head: unknown;
     try {
       head = JSON.parse(`${text.toString("utf8", 0, span.start)}null${text.toString("utf8", span.end)}`);

@@ -19,7 +19,7 @@ import { decodeRecords, shardOf } from "./decode.ts";
 import { errorObjects } from "./error-files.ts";
 import { deleteObjects, putObjects } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
-import { NOT_JSON, parsePayload, payloadNotJson } from "./payload.ts";
+import { payloadNotJson } from "./payload.ts";
 import { transformItems } from "./transform.ts";
 import type { DeliveryFailure, DeliveryItem, OutputObject } from "./types.ts";
 
@@ -50,18 +50,6 @@ export interface BatchSummary {
 export type Batcher = (
   records: readonly KinesisStreamRecord[],
 ) => Promise<KinesisStreamBatchResponse & { summary?: BatchSummary }>;
-
-/**
- * The payload as the encoder takes it; undefined when it is not JSON, which the encoder would
- * report as INVALID_JSON. The encoder is gaining a path that reads the JSON text itself
- * (`ParquetRow.data` as a Uint8Array, same rows and rejections); until then the text is parsed
- * here. With it, this returns `item.payload`.
- */
-function encoderPayload(item: DeliveryItem): ParquetRow["data"] | undefined {
-  const data = parsePayload(item.payload);
-  // Not every JSON value is an object: the encoder rejects the others with TYPE_MISMATCH.
-  return data === NOT_JSON ? undefined : (data as ParquetRow["data"]);
-}
 
 export function createBatcher(deps: BatcherDeps): Batcher {
   const { pipeline } = deps;
@@ -101,24 +89,14 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       }
       return undefined;
     }
-    // Rows and the items they came from; an item whose payload is not JSON has no row.
-    const rows: ParquetRow[] = [];
-    const rowItems: DeliveryItem[] = [];
-    for (const item of file.items) {
-      const data = encoderPayload(item);
-      if (data === undefined) {
-        failures.push(payloadNotJson(item));
-        continue;
-      }
-      rows.push({
-        id: item.envelope.id,
-        eventTime: item.envelope.ts,
-        receiveTime: item.envelope.rt,
-        schemaVersion: file.version,
-        data,
-      });
-      rowItems.push(item);
-    }
+    // The payloads go as their JSON text: the encoder reads it straight into columns.
+    const rows: ParquetRow[] = file.items.map((item) => ({
+      id: item.envelope.id,
+      eventTime: item.envelope.ts,
+      receiveTime: item.envelope.rt,
+      schemaVersion: file.version,
+      data: item.payload,
+    }));
     const encoded = encodeParquet(plan, rows, {
       compression: pipeline.sink.compression,
       rowGroupSize: pipeline.sink.rowGroupSize,
@@ -130,14 +108,12 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       },
     });
     for (const r of encoded.rejected) {
-      const item = rowItems[r.index]!;
-      // INVALID_JSON comes with the encoder's text path (not yet among its codes): a payload
-      // that is not JSON is its writer's fault, whichever stage finds out.
-      const code: string = r.code;
+      const item = file.items[r.index]!;
+      // A payload that is not JSON is its writer's fault, whichever stage finds out.
       failures.push(
-        code === "INVALID_JSON"
+        r.code === "INVALID_JSON"
           ? payloadNotJson(item)
-          : { item, stage: "convert", code, message: `${r.path}: ${r.message}` },
+          : { item, stage: "convert", code: r.code, message: `${r.path}: ${r.message}` },
       );
     }
     if (encoded.rowCount === 0) return undefined;

@@ -332,7 +332,8 @@ export class JsonRecordReader {
         this.v = asciiString(this.t, p + 1, scanned);
         if (mode === PROBING) {
           const probes = ++this.probes[f]!;
-          const repeats = (this.probeHits[f]! += hits - before);
+          const repeats = this.probeHits[f]! + hits - before;
+          this.probeHits[f] = repeats;
           if (probes === PROBES) this.mode[f] = repeats * 2 >= probes ? STRINGS : SPANS;
         }
         return scanned + 1;
