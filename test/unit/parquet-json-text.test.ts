@@ -88,6 +88,8 @@ function timeText(rnd: Rnd): string {
     () =>
       `"2024-06-0${1 + Math.floor(rnd() * 9)}T12:34:56.${String(Math.floor(rnd() * 1e6)).padStart(6, "0")}Z"`,
     () => '"2024-06-01T12:00:00+02:00"',
+    () => '"2024-06-01T12:00:00+01:00"', // the rows' event time, verbatim
+    () => '"2024-06-01T12:00:00+01:01"', // another instant, one character off it
   ])();
 }
 
@@ -234,7 +236,7 @@ function rowsOf(texts: readonly Uint8Array[], asText: (i: number) => boolean): P
     }
     return {
       id: `id-${i}`,
-      eventTime: "2024-06-01T12:00:00Z",
+      eventTime: "2024-06-01T12:00:00+01:00",
       receiveTime: "2024-06-01T12:00:01.5Z",
       schemaVersion: 3,
       data,

@@ -890,7 +890,7 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
       spans ??= fields.map((_, k) =>
         reader!.spans(k) ? { start: arena.int32(n), end: arena.int32(n) } : undefined,
       );
-      if (reader.read(d, i, fieldValues, spans, extra)) continue;
+      if (reader.read(d, i, fieldValues, spans, extra, row.eventTime)) continue;
       for (const values of fieldValues) values[i] = undefined;
       try {
         d = JSON.parse(asBuffer(d).toString("utf8"));

@@ -123,6 +123,10 @@ export class JsonRecordReader {
   private readonly names: readonly Uint8Array[];
   /** For each field: whether its strings may be left as spans. */
   private readonly spanning: readonly boolean[];
+  /** For each field: whether it is a date-time, which often repeats the record's event time. */
+  private readonly times: readonly boolean[];
+  /** The event time of the record being read. */
+  private eventTime = "";
   private t = Buffer.alloc(0) as Text;
   /** The value read last (the readers below return where it ends). */
   private v: unknown;
@@ -147,6 +151,7 @@ export class JsonRecordReader {
     this.spanning = fields.map(
       (f) => f.type.kind === "string" || f.type.kind === "timestamp" || f.type.kind === "date",
     );
+    this.times = fields.map((f) => f.type.kind === "timestamp");
     this.mode = new Uint8Array(fields.length);
     this.probes = new Int32Array(fields.length);
     this.probeHits = new Int32Array(fields.length);
@@ -167,7 +172,8 @@ export class JsonRecordReader {
   /**
    * Spreads the object in `text` over `out[f][pos]`, as `spreadFields` spreads JSON.parse(text),
    * and reports undeclared fields to `extra`. False when the text needs JSON.parse instead: then
-   * some `out[f][pos]` may be set already, and `extra` has not been called.
+   * some `out[f][pos]` may be set already, and `extra` has not been called. A date-time field
+   * equal to `eventTime` gets that very string, so its column builder need not read it again.
    */
   read(
     text: Uint8Array,
@@ -175,8 +181,10 @@ export class JsonRecordReader {
     out: readonly unknown[][],
     spans: readonly (Spans | undefined)[],
     extra: (pos: number, key: string, value: unknown) => void,
+    eventTime: string,
   ): boolean {
     this.t = asBuffer(text) as Text;
+    this.eventTime = eventTime;
     this.extras = 0;
     try {
       this.object(pos, out, spans);
@@ -324,6 +332,10 @@ export class JsonRecordReader {
   private stringOrSpan(p: number, span: Spans, pos: number, f: number): number {
     const scanned = this.scanString(p);
     if (scanned >= 0) {
+      if (this.times[f] && this.isEventTime(p + 1, scanned)) {
+        this.v = this.eventTime;
+        return scanned + 1;
+      }
       const mode = this.mode[f]!;
       // Repeating short values (enums, codes) as shared strings: no allocation, and the
       // dictionary encoder's lookups become pointer compares.
@@ -345,6 +357,15 @@ export class JsonRecordReader {
     }
     this.v = this.decode(p, -scanned);
     return -scanned + 1;
+  }
+
+  /** Whether `t[start, end)` spells the record's event time; compared while the bytes are at hand. */
+  private isEventTime(start: number, end: number): boolean {
+    const s = this.eventTime;
+    if (s.length !== end - start) return false;
+    const t = this.t;
+    for (let k = 0; k < s.length; k++) if (t[start + k] !== s.charCodeAt(k)) return false;
+    return true;
   }
 
   private number(start: number): number {
