@@ -330,6 +330,58 @@ describe("encodeParquet with payloads as JSON text", () => {
     }
   });
 
+  test("long strings with an escape, a wide or control character or the end at every position and alignment", () => {
+    const specials = ['\\"', "\\n", "\\u00e9", "é", "😀", "\u0001", ""];
+    const texts: Uint8Array[] = [];
+    for (const special of specials) {
+      for (let at = 0; at < 40; at++) {
+        const value = `${"abcdefghij".repeat(4).slice(0, at)}${special}${"klmnopqrst".repeat(3)}`;
+        const json = Buffer.from(`{"name":"${value}","constructor":"${value.slice(0, at)}"}`, "utf8");
+        // The same text at each alignment within a larger buffer, with quotes around it that a
+        // scan running past the text's end would find.
+        for (let shift = 0; shift < 4; shift++) {
+          const padded = Buffer.concat([Buffer.alloc(shift, 0x22), json, Buffer.alloc(7, 0x22)]);
+          texts.push(new Uint8Array(padded.buffer, padded.byteOffset + shift, json.length));
+        }
+        // Cut inside the string: not JSON, and nothing past the end may be read as its end.
+        const cut = Buffer.concat([json.subarray(0, 9 + at), Buffer.from('abcdefghijkl"}')]);
+        texts.push(new Uint8Array(cut.buffer, cut.byteOffset, 9 + at));
+      }
+    }
+    const parsed = texts.map((t, i) => {
+      try {
+        return { index: i, value: JSON.parse(Buffer.from(t).toString("utf8")) as unknown };
+      } catch {
+        return { index: i, value: undefined };
+      }
+    });
+    const result = encodeParquet(
+      plan,
+      rowsOf(texts, () => true),
+      OPTIONS,
+    );
+    const invalid = parsed.filter((p) => p.value === undefined).map((p) => p.index);
+    assert.deepEqual(
+      result.rejected.filter((r) => r.code === "INVALID_JSON").map((r) => r.index),
+      invalid,
+    );
+    assert.ok(invalid.length > 40 && invalid.length < texts.length / 2, `${invalid.length} invalid`);
+    const valid = texts.filter((_, i) => parsed[i]!.value !== undefined);
+    same(
+      encodeParquet(
+        plan,
+        rowsOf(valid, () => false),
+        OPTIONS,
+      ),
+      encodeParquet(
+        plan,
+        rowsOf(valid, () => true),
+        OPTIONS,
+      ),
+      "long strings",
+    );
+  });
+
   test("invalid UTF-8 inside strings is replaced as decoding the whole text replaces it", () => {
     const texts = [
       Buffer.concat([Buffer.from('{"name":"a'), Buffer.from([0xff, 0xc3]), Buffer.from('","kind":"b"}')]),

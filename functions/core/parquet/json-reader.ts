@@ -132,6 +132,9 @@ export class JsonRecordReader {
   private v: unknown;
   /** Set by `scanString`: the string scanned last has an escape. */
   private escaped = false;
+  /** The text's whole buffer as 32-bit words, for `skipPlainWords`; remade when the buffer changes. */
+  private words = new Int32Array(0);
+  private wordsOf: ArrayBufferLike = this.words.buffer;
   /** Items of the array being read; arrays are then made at their exact size. */
   private readonly items: unknown[] = [];
   private readonly extraKeys: string[] = [];
@@ -286,7 +289,17 @@ export class JsonRecordReader {
     for (;;) {
       // One table lookup per byte; past the end of the text it reads `undefined`, not PLAIN.
       let k = STRING_BYTE[t[p]!];
-      while (k === PLAIN) k = STRING_BYTE[t[++p]!];
+      let run = 0;
+      while (k === PLAIN) {
+        // A long run of plain bytes (free text) goes faster four at a time.
+        if (++run === 8) {
+          p = this.skipPlainWords(p + 1);
+          run = 0;
+        } else {
+          p++;
+        }
+        k = STRING_BYTE[t[p]!];
+      }
       if (k === CLOSE) return plain ? p : -p;
       if (k === WIDE) {
         plain = false;
@@ -299,6 +312,41 @@ export class JsonRecordReader {
         throw GIVE_UP; // a control character, or the end of the text
       }
     }
+  }
+
+  /**
+   * From `p`, skips plain string bytes: returns the position of the first byte that may not be
+   * plain (the caller looks at it byte by byte). Bytes up to a word boundary are looked at one
+   * by one; then the text's buffer is read as little-endian 32-bit words, four bytes tested at once
+   * (SWAR), and the first word that is not all plain bytes is where the caller goes on.
+   */
+  private skipPlainWords(p: number): number {
+    const t = this.t;
+    const offset = t.byteOffset;
+    while ((offset + p) & 3) {
+      if (STRING_BYTE[t[p]!] !== PLAIN) return p;
+      p++;
+    }
+    if (this.wordsOf !== t.buffer) {
+      this.wordsOf = t.buffer;
+      this.words = new Int32Array(t.buffer as ArrayBuffer, 0, t.buffer.byteLength >> 2);
+    }
+    const words = this.words;
+    // Whole words inside the text only: bytes past its end belong to someone else.
+    const end = (offset + t.length) >> 2;
+    let w = (offset + p) >> 2;
+    while (w < end) {
+      const x = words[w]!;
+      const quote = x ^ 0x22222222;
+      const backslash = x ^ 0x5c5c5c5c;
+      // A zero byte in `quote` or `backslash` (a quote or a backslash in x), a byte below 0x20,
+      // or one at 0x80 or above: any of these sets that byte's top bit. Plain bytes never do.
+      const special =
+        ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | (x - 0x20202020) | x;
+      if ((special & 0x80808080) !== 0) break;
+      w++;
+    }
+    return w * 4 - offset;
   }
 
   private string(p: number): number {
