@@ -8,7 +8,15 @@
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parseTimestampInto } from "./convert.ts";
-import { asBuffer, asciiString, JsonRecordReader, SPAN, type Spans } from "./json-reader.ts";
+import {
+  asBuffer,
+  asciiString,
+  JsonRecordReader,
+  LIST,
+  type Lists,
+  SPAN,
+  type Spans,
+} from "./json-reader.ts";
 import { ValueArrays } from "./value-arrays.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
@@ -534,7 +542,7 @@ function ownerOf(offsets: Int32Array, pos: number): number {
   return lo;
 }
 
-function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): ColumnData {
+function buildList(item: ColumnType, values: readonly unknown[], sink: Sink, lists?: Lists): ColumnData {
   const n = values.length;
   const offsets = arena.int32(n + 1);
   const validity = arena.bitmap(n);
@@ -545,7 +553,14 @@ function buildList(item: ColumnType, values: readonly unknown[], sink: Sink): Co
   let total = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
-    if (Array.isArray(v)) {
+    if (v === LIST) {
+      const from = lists!.start[i]!;
+      const len = lists!.end[i]! - from;
+      const gathered = lists!.items;
+      for (let j = 0; j < len; j++) items[total + j] = gathered[from + j];
+      total += len;
+      validity[i >> 3]! |= 1 << (i & 7);
+    } else if (Array.isArray(v)) {
       const len = v.length;
       for (let j = 0; j < len; j++) items[total + j] = v[j];
       total += len;
@@ -888,7 +903,11 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
         reader.begin();
       }
       spans ??= fields.map((_, k) =>
-        reader!.spans(k) ? { start: arena.int32(n), end: arena.int32(n) } : undefined,
+        reader!.spans(k)
+          ? { start: arena.int32(n), end: arena.int32(n) }
+          : reader!.lists(k)
+            ? { start: arena.int32(n), end: arena.int32(n), items: valueArrays.takeAny(), count: 0 }
+            : undefined,
       );
       if (reader.read(d, i, fieldValues, spans, extra, row.eventTime)) continue;
       for (const values of fieldValues) values[i] = undefined;
@@ -945,15 +964,17 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
     const span = spans?.[k];
     const from = span && { spans: span, rows };
     // Sampled before the builders below make strings of (some) spans.
-    const low = from && f.type.kind !== "timestamp" && lowCardinality(values, from);
+    const low = from && (f.type.kind === "string" || f.type.kind === "date") && lowCardinality(values, from);
     const data =
       f.type.kind === "timestamp"
         ? buildTimestamp(values, childSink(sink, f.name), known, from)
         : f.type.kind === "date"
           ? buildDate(values, childSink(sink, f.name), from)
-          : from !== undefined
-            ? buildSpanned(values, childSink(sink, f.name), from, low!)
-            : undefined;
+          : f.type.kind === "list"
+            ? buildList(f.type.item, values, childSink(sink, f.name), span as Lists | undefined)
+            : from !== undefined
+              ? buildSpanned(values, childSink(sink, f.name), from, low!)
+              : undefined;
     add(f.name, f.type, values, data, low);
   }
 

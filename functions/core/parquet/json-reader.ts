@@ -77,10 +77,23 @@ export function asBuffer(text: Uint8Array): Buffer {
   return Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
 }
 
+/** Stands in a value array for an array whose items were gathered into the field's `Lists`. */
+export const LIST: unique symbol = Symbol("list");
+
 /** Where the top-level string fields of the batch's records are, by field and position. */
 export interface Spans {
   readonly start: Int32Array;
   readonly end: Int32Array;
+}
+
+/**
+ * The items of a top-level array field, all records' one after another: the record at `pos` has
+ * `items[start[pos], end[pos])`. Spares an array per record, which would live until the column is
+ * built and so be copied by the GC.
+ */
+export interface Lists extends Spans {
+  readonly items: unknown[];
+  count: number;
 }
 
 /**
@@ -123,6 +136,8 @@ export class JsonRecordReader {
   private readonly names: readonly Uint8Array[];
   /** For each field: whether its strings may be left as spans. */
   private readonly spanning: readonly boolean[];
+  /** For each field: whether it is an array, whose items go to the field's `Lists`. */
+  private readonly listing: readonly boolean[];
   /** For each field: whether it is a date-time, which often repeats the record's event time. */
   private readonly times: readonly boolean[];
   /** The event time of the record being read. */
@@ -155,6 +170,7 @@ export class JsonRecordReader {
       (f) => f.type.kind === "string" || f.type.kind === "timestamp" || f.type.kind === "date",
     );
     this.times = fields.map((f) => f.type.kind === "timestamp");
+    this.listing = fields.map((f) => f.type.kind === "list");
     this.mode = new Uint8Array(fields.length);
     this.probes = new Int32Array(fields.length);
     this.probeHits = new Int32Array(fields.length);
@@ -170,6 +186,11 @@ export class JsonRecordReader {
   /** Whether field `f`'s strings may come as spans (then `spans[f]` must be given to `read`). */
   spans(f: number): boolean {
     return this.spanning[f]!;
+  }
+
+  /** Whether field `f`'s arrays may come as `LIST` (then `spans[f]` must be `Lists`). */
+  lists(f: number): boolean {
+    return this.listing[f]!;
   }
 
   /**
@@ -231,9 +252,11 @@ export class JsonRecordReader {
         p = skipWs(t, p + 1);
         const c = t[p]!;
         if (f >= 0) {
-          const span = c === QUOTE && this.spanning[f] ? spans[f] : undefined;
-          if (span !== undefined) {
+          const span = spans[f];
+          if (c === QUOTE && span !== undefined && this.spanning[f]) {
             p = this.stringOrSpan(p, span, pos, f);
+          } else if (c === OPEN_BRACKET && span !== undefined && this.listing[f]) {
+            p = this.listInto(p, span as Lists, pos);
           } else {
             p = this.value(p, c);
           }
@@ -485,6 +508,35 @@ export class JsonRecordReader {
       this.v = array;
       return p + 1;
     }
+  }
+
+  /** An array field: strings into `list` (anything else as the array JSON.parse gives). */
+  private listInto(start: number, list: Lists, pos: number): number {
+    const t = this.t;
+    const first = list.count;
+    let p = skipWs(t, start + 1);
+    if (t[p] !== CLOSE_BRACKET) {
+      for (;;) {
+        if (t[p] !== QUOTE) {
+          list.count = first;
+          return this.nested(start);
+        }
+        p = this.string(p);
+        list.items[list.count++] = this.v;
+        p = skipWs(t, p);
+        const c = t[p];
+        if (c === COMMA) {
+          p = skipWs(t, p + 1);
+          continue;
+        }
+        if (c !== CLOSE_BRACKET) throw GIVE_UP;
+        break;
+      }
+    }
+    list.start[pos] = first;
+    list.end[pos] = list.count;
+    this.v = LIST;
+    return p + 1;
   }
 
   /** An array or object at `start`: its extent found by bracket counting, its value by JSON.parse. */
