@@ -9,29 +9,19 @@
  * none is taken for a quote, a backslash or a bracket.
  */
 
-export interface ByteSpan {
-  readonly start: number;
-  readonly end: number;
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-
-/** JSON whitespace: space, tab, line feed, carriage return. */
-export function isJsonSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-export function skipSpace(bytes: Uint8Array, pos: number): number {
-  while (pos < bytes.length && isJsonSpace(bytes[pos]!)) pos++;
-  return pos;
-}
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  isJsonSpace,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  type Span,
+  skipJsonSpace,
+} from "./json-chars.ts";
 
 /** `pos` is at an opening quote; the index after the closing one, or -1 when there is none. */
 function skipString(bytes: Uint8Array, pos: number): number {
@@ -132,26 +122,26 @@ function nameIs(bytes: Uint8Array, start: number, end: number, name: string): bo
  * is still a place a value could stand: if the text with the span replaced by `null` parses,
  * then the text is valid exactly when the span's own text is.
  */
-export function memberValueSpan(bytes: Uint8Array, name: string): ByteSpan | undefined {
-  let i = skipSpace(bytes, 0);
+export function memberValueSpan(bytes: Uint8Array, name: string): Span | undefined {
+  let i = skipJsonSpace(bytes, 0);
   if (bytes[i] !== OPEN_BRACE) return undefined;
-  i = skipSpace(bytes, i + 1);
+  i = skipJsonSpace(bytes, i + 1);
   if (bytes[i] === CLOSE_BRACE) return undefined;
-  let found: ByteSpan | undefined;
+  let found: Span | undefined;
   for (;;) {
     if (bytes[i] !== QUOTE) return undefined;
     const keyEnd = skipString(bytes, i);
     if (keyEnd < 0) return undefined;
     const matches = nameIs(bytes, i, keyEnd, name);
-    i = skipSpace(bytes, keyEnd);
+    i = skipJsonSpace(bytes, keyEnd);
     if (bytes[i] !== COLON) return undefined;
-    const start = skipSpace(bytes, i + 1);
+    const start = skipJsonSpace(bytes, i + 1);
     const end = skipValue(bytes, start);
     if (end < 0) return undefined;
     if (matches) found = { start, end };
-    i = skipSpace(bytes, end);
+    i = skipJsonSpace(bytes, end);
     if (bytes[i] === CLOSE_BRACE) return found;
     if (bytes[i] !== COMMA) return undefined;
-    i = skipSpace(bytes, i + 1);
+    i = skipJsonSpace(bytes, i + 1);
   }
 }

@@ -244,6 +244,23 @@ function rowsOf(texts: readonly Uint8Array[], asText: (i: number) => boolean): P
   });
 }
 
+/** Encodes `texts` parsed and as text: the two must agree. */
+function sameAsParsed(plan: ColumnPlan, texts: readonly Uint8Array[], what: string): void {
+  same(
+    encodeParquet(
+      plan,
+      rowsOf(texts, () => false),
+      OPTIONS,
+    ),
+    encodeParquet(
+      plan,
+      rowsOf(texts, () => true),
+      OPTIONS,
+    ),
+    what,
+  );
+}
+
 function same(a: EncodeResult, b: EncodeResult, what: string): void {
   assert.deepEqual(b.rejected, a.rejected, `${what}: rejections`);
   assert.equal(b.rowCount, a.rowCount, `${what}: row count`);
@@ -289,19 +306,7 @@ describe("encodeParquet with payloads as JSON text", () => {
     const texts = Array.from({ length: 20_000 }, (_, i) =>
       Buffer.from(`{"kind":"k${i % 7000}","tags":["t${i}","u${i % 97}"],"name":"n${i}"}`),
     );
-    same(
-      encodeParquet(
-        plan,
-        rowsOf(texts, () => false),
-        OPTIONS,
-      ),
-      encodeParquet(
-        plan,
-        rowsOf(texts, () => true),
-        OPTIONS,
-      ),
-      "short strings",
-    );
+    sameAsParsed(plan, texts, "short strings");
   });
 
   test("strings that share a cache slot are told apart, to the last character", () => {
@@ -367,19 +372,7 @@ describe("encodeParquet with payloads as JSON text", () => {
     );
     assert.ok(invalid.length > 40 && invalid.length < texts.length / 2, `${invalid.length} invalid`);
     const valid = texts.filter((_, i) => parsed[i]!.value !== undefined);
-    same(
-      encodeParquet(
-        plan,
-        rowsOf(valid, () => false),
-        OPTIONS,
-      ),
-      encodeParquet(
-        plan,
-        rowsOf(valid, () => true),
-        OPTIONS,
-      ),
-      "long strings",
-    );
+    sameAsParsed(plan, valid, "long strings");
   });
 
   test("invalid UTF-8 inside strings is replaced as decoding the whole text replaces it", () => {
@@ -394,19 +387,7 @@ describe("encodeParquet with payloads as JSON text", () => {
       ]),
       Buffer.concat([Buffer.from('{"constructor":"'), Buffer.from([0xf0, 0x9f, 0x98]), Buffer.from('"}')]),
     ];
-    same(
-      encodeParquet(
-        plan,
-        rowsOf(texts, () => false),
-        OPTIONS,
-      ),
-      encodeParquet(
-        plan,
-        rowsOf(texts, () => true),
-        OPTIONS,
-      ),
-      "invalid UTF-8",
-    );
+    sameAsParsed(plan, texts, "invalid UTF-8");
   });
 
   test("text that is not JSON is rejected as INVALID_JSON, and not an object as TYPE_MISMATCH, beside good rows", () => {

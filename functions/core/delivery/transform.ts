@@ -5,7 +5,7 @@
  */
 import { type BackoffPolicy, withRetries } from "../backoff.ts";
 import type { TransformationEvent, TransformerInvoker } from "../firehose-contract.ts";
-import { isJsonSpace } from "../json-member-span.ts";
+import { isJsonSpace } from "../json-chars.ts";
 import { ANSWER_NOT_JSON, ANSWER_NOT_OBJECT, NOT_JSON, parsePayload } from "./payload.ts";
 import type { DeliveryFailure, DeliveryItem } from "./types.ts";
 

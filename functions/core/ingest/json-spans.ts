@@ -7,24 +7,23 @@
  * Duplicate member names resolve as JSON.parse resolves them: the last one wins.
  */
 
-export interface Span {
-  readonly start: number;
-  readonly end: number;
-}
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  isJsonSpace,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  type Span,
+} from "../json-chars.ts";
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
+export type { Span };
 
 function skipSpace(text: string, pos: number): number {
-  let c = text.charCodeAt(pos);
-  // JSON whitespace: space, tab, line feed, carriage return.
-  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = text.charCodeAt(++pos);
+  while (isJsonSpace(text.charCodeAt(pos))) pos++;
   return pos;
 }
 

@@ -161,15 +161,7 @@ class Utf8Writer {
         buf[at + k] = c;
       }
     }
-    const n = k === len ? len : buf.write(s, at);
-    buf[at - 4] = n;
-    buf[at - 3] = n >>> 8;
-    buf[at - 2] = n >>> 16;
-    buf[at - 1] = n >>> 24;
-    this.pos += 4 + n;
-    const i = this.i++;
-    this.validity[i >> 3]! |= 1 << (i & 7);
-    this.offsets[this.i] = this.pos;
+    this.written(at, k === len ? len : buf.write(s, at));
   }
 
   /** A string given as its UTF-8 bytes, `src[start, end)`. */
@@ -184,11 +176,17 @@ class Utf8Writer {
       // A plain view: Buffer#subarray goes through Buffer's species constructor, several times slower.
       buf.set(new Uint8Array(src.buffer, src.byteOffset + start, len), at);
     }
-    buf[at - 4] = len;
-    buf[at - 3] = len >>> 8;
-    buf[at - 2] = len >>> 16;
-    buf[at - 1] = len >>> 24;
-    this.pos += 4 + len;
+    this.written(at, len);
+  }
+
+  /** Ends a value of `n` bytes written at `at`: its length before it, its slot marked valid. */
+  private written(at: number, n: number): void {
+    const buf = this.buf;
+    buf[at - 4] = n;
+    buf[at - 3] = n >>> 8;
+    buf[at - 2] = n >>> 16;
+    buf[at - 1] = n >>> 24;
+    this.pos += 4 + n;
     const i = this.i++;
     this.validity[i >> 3]! |= 1 << (i & 7);
     this.offsets[this.i] = this.pos;

@@ -11,19 +11,22 @@
  * on the whole text, so what is read here must always equal what JSON.parse would give; parts
  * it does not read itself (escaped strings, nested arrays and objects) it hands to JSON.parse.
  */
+import {
+  BACKSLASH,
+  CLOSE_BRACE,
+  CLOSE_BRACKET,
+  COLON,
+  COMMA,
+  OPEN_BRACE,
+  OPEN_BRACKET,
+  QUOTE,
+  skipJsonSpace,
+} from "../json-chars.ts";
 import type { FieldSpec } from "./columns.ts";
 
 /** Stands in a value array for a string kept as a byte span of the record's text. */
 export const SPAN: unique symbol = Symbol("span");
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;
@@ -55,13 +58,6 @@ const CACHE_SLOTS = 4096;
 
 /** Thrown inside the reader to give up on a record; caught by `read`. */
 const GIVE_UP = new Error("json-reader: needs JSON.parse");
-
-/** The first position at or after `p` that is not JSON whitespace. */
-function skipWs(t: Uint8Array, p: number): number {
-  let c = t[p];
-  while (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) c = t[++p];
-  return p;
-}
 
 /**
  * Buffer's string-slicing bindings, which `toString(encoding, start, end)` ends in: its argument
@@ -150,8 +146,8 @@ export class JsonRecordReader {
   /** The text's whole buffer as 32-bit words, for `skipPlainWords`; remade when the buffer changes. */
   private words = new Int32Array(0);
   private wordsOf: ArrayBufferLike = this.words.buffer;
-  /** Items of the array being read; arrays are then made at their exact size. */
-  private readonly items: unknown[] = [];
+  /** Where `array` gathers an array's items before making it at its exact size. */
+  private readonly scratch: Lists = { start: new Int32Array(1), end: new Int32Array(1), items: [], count: 0 };
   private readonly extraKeys: string[] = [];
   private readonly extraValues: unknown[] = [];
   private extras = 0;
@@ -226,9 +222,9 @@ export class JsonRecordReader {
   private object(pos: number, out: readonly unknown[][], spans: readonly (Spans | undefined)[]): void {
     const t = this.t;
     const names = this.names;
-    let p = skipWs(t, 0);
+    let p = skipJsonSpace(t, 0);
     if (t[p] !== OPEN_BRACE) throw GIVE_UP;
-    p = skipWs(t, p + 1);
+    p = skipJsonSpace(t, p + 1);
     let next = 0;
     if (t[p] === CLOSE_BRACE) {
       p++;
@@ -247,9 +243,9 @@ export class JsonRecordReader {
           f = this.index.get(key) ?? -1;
           p = ke + 1;
         }
-        p = skipWs(t, p);
+        p = skipJsonSpace(t, p);
         if (t[p] !== COLON) throw GIVE_UP;
-        p = skipWs(t, p + 1);
+        p = skipJsonSpace(t, p + 1);
         const c = t[p]!;
         if (f >= 0) {
           const span = spans[f];
@@ -267,10 +263,10 @@ export class JsonRecordReader {
           this.extraKeys[this.extras] = key!;
           this.extraValues[this.extras++] = this.v;
         }
-        p = skipWs(t, p);
+        p = skipJsonSpace(t, p);
         const d = t[p];
         if (d === COMMA) {
-          p = skipWs(t, p + 1);
+          p = skipJsonSpace(t, p + 1);
           continue;
         }
         if (d !== CLOSE_BRACE) throw GIVE_UP;
@@ -278,7 +274,7 @@ export class JsonRecordReader {
         break;
       }
     }
-    if (skipWs(t, p) !== t.length) throw GIVE_UP;
+    if (skipJsonSpace(t, p) !== t.length) throw GIVE_UP;
   }
 
   /** One JSON value starting at `p` with byte `c`, into `this.v`; returns where it ends. */
@@ -481,40 +477,26 @@ export class JsonRecordReader {
 
   /** Arrays of strings (tags, labels) are read here; anything else goes to JSON.parse. */
   private array(start: number): number {
-    const t = this.t;
-    const items = this.items;
-    let n = 0;
-    let p = skipWs(t, start + 1);
-    if (t[p] === CLOSE_BRACKET) {
-      this.v = [];
-      return p + 1;
-    }
-    for (;;) {
-      if (t[p] !== QUOTE) return this.nested(start);
-      p = this.string(p);
-      items[n++] = this.v;
-      p = skipWs(t, p);
-      const c = t[p];
-      if (c === COMMA) {
-        p = skipWs(t, p + 1);
-        continue;
-      }
-      if (c !== CLOSE_BRACKET) throw GIVE_UP;
-      const array = new Array<unknown>(n);
-      for (let k = 0; k < n; k++) {
-        array[k] = items[k];
-        items[k] = undefined;
+    // Read like an array field's, into a list of its own, then made an array of its exact size.
+    const scratch = this.scratch;
+    scratch.count = 0;
+    const p = this.listInto(start, scratch, 0);
+    if (this.v === LIST) {
+      const array = new Array<unknown>(scratch.count);
+      for (let k = 0; k < scratch.count; k++) {
+        array[k] = scratch.items[k];
+        scratch.items[k] = undefined;
       }
       this.v = array;
-      return p + 1;
     }
+    return p;
   }
 
   /** An array field: strings into `list` (anything else as the array JSON.parse gives). */
   private listInto(start: number, list: Lists, pos: number): number {
     const t = this.t;
     const first = list.count;
-    let p = skipWs(t, start + 1);
+    let p = skipJsonSpace(t, start + 1);
     if (t[p] !== CLOSE_BRACKET) {
       for (;;) {
         if (t[p] !== QUOTE) {
@@ -523,10 +505,10 @@ export class JsonRecordReader {
         }
         p = this.string(p);
         list.items[list.count++] = this.v;
-        p = skipWs(t, p);
+        p = skipJsonSpace(t, p);
         const c = t[p];
         if (c === COMMA) {
-          p = skipWs(t, p + 1);
+          p = skipJsonSpace(t, p + 1);
           continue;
         }
         if (c !== CLOSE_BRACKET) throw GIVE_UP;
