@@ -52,6 +52,9 @@ const PROBING = 0;
 const STRINGS = 1;
 const SPANS = 2;
 
+/** Plain bytes in a row after which a string is scanned a word at a time. */
+const PLAIN_RUN = 24;
+
 /** Strings up to this long are looked up among those seen before instead of made again. */
 const SHORT = 16;
 const CACHE_SLOTS = 4096;
@@ -146,6 +149,9 @@ export class JsonRecordReader {
   /** The text's whole buffer as 32-bit words, for `skipPlainWords`; remade when the buffer changes. */
   private words = new Int32Array(0);
   private wordsOf: ArrayBufferLike = this.words.buffer;
+  /** The text's position in its buffer, and the end of its last whole word there. */
+  private offset = 0;
+  private wordsEnd = 0;
   /** Where `array` gathers an array's items before making it at its exact size. */
   private readonly scratch: Lists = { start: new Int32Array(1), end: new Int32Array(1), items: [], count: 0 };
   private readonly extraKeys: string[] = [];
@@ -203,8 +209,17 @@ export class JsonRecordReader {
     extra: (pos: number, key: string, value: unknown) => void,
     eventTime: string,
   ): boolean {
-    this.t = asBuffer(text) as Text;
+    const t = asBuffer(text) as Text;
+    this.t = t;
     this.eventTime = eventTime;
+    const buffer = t.buffer;
+    if (this.wordsOf !== buffer) {
+      this.wordsOf = buffer;
+      this.words = new Int32Array(buffer as ArrayBuffer, 0, buffer.byteLength >> 2);
+    }
+    this.offset = t.byteOffset;
+    // Whole words inside the text only: bytes past its end belong to someone else.
+    this.wordsEnd = (this.offset + t.length) >> 2;
     this.extras = 0;
     try {
       this.object(pos, out, spans);
@@ -311,7 +326,7 @@ export class JsonRecordReader {
       let run = 0;
       while (k === PLAIN) {
         // A long run of plain bytes (free text) goes faster four at a time.
-        if (++run === 8) {
+        if (++run === PLAIN_RUN) {
           p = this.skipPlainWords(p + 1);
           run = 0;
         } else {
@@ -341,18 +356,13 @@ export class JsonRecordReader {
    */
   private skipPlainWords(p: number): number {
     const t = this.t;
-    const offset = t.byteOffset;
+    const offset = this.offset;
     while ((offset + p) & 3) {
       if (STRING_BYTE[t[p]!] !== PLAIN) return p;
       p++;
     }
-    if (this.wordsOf !== t.buffer) {
-      this.wordsOf = t.buffer;
-      this.words = new Int32Array(t.buffer as ArrayBuffer, 0, t.buffer.byteLength >> 2);
-    }
     const words = this.words;
-    // Whole words inside the text only: bytes past its end belong to someone else.
-    const end = (offset + t.length) >> 2;
+    const end = this.wordsEnd;
     let w = (offset + p) >> 2;
     while (w < end) {
       const x = words[w]!;
