@@ -335,7 +335,7 @@ describe("encodeParquet with payloads as JSON text", () => {
     }
   });
 
-  test("long strings with an escape, a wide or control character or the end at every position and alignment", () => {
+  test("long strings with an escape, a wide or control character or the end at every position, in views", () => {
     const specials = ['\\"', "\\n", "\\u00e9", "é", "😀", "\u0001", ""];
     const texts: Uint8Array[] = [];
     for (const special of specials) {

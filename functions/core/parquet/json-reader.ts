@@ -52,9 +52,6 @@ const PROBING = 0;
 const STRINGS = 1;
 const SPANS = 2;
 
-/** Plain bytes in a row after which a string is scanned a word at a time. */
-const PLAIN_RUN = 24;
-
 /** Strings up to this long are looked up among those seen before instead of made again. */
 const SHORT = 16;
 const CACHE_SLOTS = 4096;
@@ -146,12 +143,6 @@ export class JsonRecordReader {
   private v: unknown;
   /** Set by `scanString`: the string scanned last has an escape. */
   private escaped = false;
-  /** The text's whole buffer as 32-bit words, for `skipPlainWords`; remade when the buffer changes. */
-  private words = new Int32Array(0);
-  private wordsOf: ArrayBufferLike = this.words.buffer;
-  /** The text's position in its buffer, and the end of its last whole word there. */
-  private offset = 0;
-  private wordsEnd = 0;
   /** Where `array` gathers an array's items before making it at its exact size. */
   private readonly scratch: Lists = { start: new Int32Array(1), end: new Int32Array(1), items: [], count: 0 };
   private readonly extraKeys: string[] = [];
@@ -212,14 +203,6 @@ export class JsonRecordReader {
     const t = asBuffer(text) as Text;
     this.t = t;
     this.eventTime = eventTime;
-    const buffer = t.buffer;
-    if (this.wordsOf !== buffer) {
-      this.wordsOf = buffer;
-      this.words = new Int32Array(buffer as ArrayBuffer, 0, buffer.byteLength >> 2);
-    }
-    this.offset = t.byteOffset;
-    // Whole words inside the text only: bytes past its end belong to someone else.
-    this.wordsEnd = (this.offset + t.length) >> 2;
     this.extras = 0;
     try {
       this.object(pos, out, spans);
@@ -323,17 +306,7 @@ export class JsonRecordReader {
     for (;;) {
       // One table lookup per byte; past the end of the text it reads `undefined`, not PLAIN.
       let k = STRING_BYTE[t[p]!];
-      let run = 0;
-      while (k === PLAIN) {
-        // A long run of plain bytes (free text) goes faster four at a time.
-        if (++run === PLAIN_RUN) {
-          p = this.skipPlainWords(p + 1);
-          run = 0;
-        } else {
-          p++;
-        }
-        k = STRING_BYTE[t[p]!];
-      }
+      while (k === PLAIN) k = STRING_BYTE[t[++p]!];
       if (k === CLOSE) return plain ? p : -p;
       if (k === WIDE) {
         plain = false;
@@ -346,36 +319,6 @@ export class JsonRecordReader {
         throw GIVE_UP; // a control character, or the end of the text
       }
     }
-  }
-
-  /**
-   * From `p`, skips plain string bytes: returns the position of the first byte that may not be
-   * plain (the caller looks at it byte by byte). Bytes up to a word boundary are looked at one
-   * by one; then the text's buffer is read as little-endian 32-bit words, four bytes tested at once
-   * (SWAR), and the first word that is not all plain bytes is where the caller goes on.
-   */
-  private skipPlainWords(p: number): number {
-    const t = this.t;
-    const offset = this.offset;
-    while ((offset + p) & 3) {
-      if (STRING_BYTE[t[p]!] !== PLAIN) return p;
-      p++;
-    }
-    const words = this.words;
-    const end = this.wordsEnd;
-    let w = (offset + p) >> 2;
-    while (w < end) {
-      const x = words[w]!;
-      const quote = x ^ 0x22222222;
-      const backslash = x ^ 0x5c5c5c5c;
-      // A zero byte in `quote` or `backslash` (a quote or a backslash in x), a byte below 0x20,
-      // or one at 0x80 or above: any of these sets that byte's top bit. Plain bytes never do.
-      const special =
-        ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | (x - 0x20202020) | x;
-      if ((special & 0x80808080) !== 0) break;
-      w++;
-    }
-    return w * 4 - offset;
   }
 
   private string(p: number): number {
