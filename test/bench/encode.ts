@@ -48,7 +48,9 @@ function loadSchema(): JsonSchema {
 
 function parseArgs(args: string[]): { records: number; runs: number; parquetjs: boolean; rssChild?: string } {
   let records = 200_000;
-  let runs = 3;
+  // On a shared VM one contender's time swings by a fifth from run to run; medians of 7
+  // interleaved rounds keep the ratios steady (parquetjs makes each round about 2 s).
+  let runs = 7;
   let parquetjs = true;
   let rssChild: string | undefined;
   for (let i = 0; i < args.length; i++) {
