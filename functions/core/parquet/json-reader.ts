@@ -3,8 +3,9 @@
  * JSON.parse. Parsing every payload into objects, and keeping them all alive until the columns
  * are built, was half of a batch's encoding time: the objects and their strings were allocated,
  * copied by the young-generation GC, and read again by the gather. Here a top-level string field
- * becomes a byte span of the text, copied once into its column; other values become the JS values
- * JSON.parse would have given.
+ * becomes a byte span of the text, copied once into its column (or, when its values repeat, one
+ * shared string per value); an array field's items are gathered for the whole batch; other values
+ * become the JS values JSON.parse would have given.
  *
  * It reads the common shapes only and gives up (`false`) on anything else: an escape in a key,
  * a non-ASCII key, malformed JSON, a text that is not an object. The caller then uses JSON.parse
@@ -106,8 +107,11 @@ export function cacheSlot(t: Uint8Array, start: number, end: number): number {
   return (h ^ (h >>> 15)) & (CACHE_SLOTS - 1);
 }
 
+/** Cache hits so far: a field's hit rate tells whether its values repeat. */
+let hits = 0;
+
 /** The plain ASCII string `t[start, end)`. */
-export function asciiString(t: Uint8Array, start: number, end: number): string {
+export function asciiString(t: Buffer, start: number, end: number): string {
   const len = end - start;
   if (len > SHORT) return (t as Text).latin1Slice(start, end);
   const slot = cacheSlot(t, start, end);
@@ -124,9 +128,6 @@ export function asciiString(t: Uint8Array, start: number, end: number): string {
   cache[slot] = made;
   return made;
 }
-
-/** Cache hits so far: a field's hit rate tells whether its values repeat. */
-let hits = 0;
 
 export class JsonRecordReader {
   private readonly names: readonly Uint8Array[];
