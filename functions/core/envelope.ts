@@ -1,3 +1,4 @@
+import { asBuffer } from "./bytes.ts";
 import { memberValueSpan } from "./json-member-span.ts";
 
 /**
@@ -174,7 +175,7 @@ function isEnvelope(value: unknown): value is Envelope {
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8"));
+    value = JSON.parse(asBuffer(bytes).toString("utf8"));
   } catch {
     throw new EnvelopeError("record is not JSON");
   }
@@ -206,9 +207,7 @@ export interface DecodedEnvelope {
 export function decodeEnvelopeHead(bytes: Uint8Array): DecodedEnvelope {
   const span = memberValueSpan(bytes, "data");
   if (span !== undefined) {
-    const text = Buffer.isBuffer(bytes)
-      ? bytes
-      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const text = asBuffer(bytes);
     let head: unknown;
     try {
       head = JSON.parse(`${text.toString("utf8", 0, span.start)}null${text.toString("utf8", span.end)}`);

@@ -9,6 +9,7 @@
  * none is taken for a quote, a backslash or a bracket.
  */
 
+import { asBuffer } from "./bytes.ts";
 import {
   BACKSLASH,
   CLOSE_BRACE,
@@ -59,8 +60,11 @@ function startsScalar(c: number): boolean {
   return c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e;
 }
 
-/** `pos` is at the start of a value; the index after it, or -1 when it cannot be followed. */
-function skipValue(bytes: Uint8Array, pos: number): number {
+/**
+ * `pos` is at the start of a value; the index after it, or -1 when it cannot be followed. Brackets
+ * are counted, not checked, so whoever parses the value checks it.
+ */
+export function skipValue(bytes: Uint8Array, pos: number): number {
   const c = bytes[pos];
   if (c === undefined) return -1;
   if (c === QUOTE) return skipString(bytes, pos);
@@ -106,7 +110,7 @@ function nameIs(bytes: Uint8Array, start: number, end: number, name: string): bo
   for (let i = start + 1; i < end - 1 && !escaped; i++) escaped = bytes[i] === BACKSLASH;
   if (!escaped) return false;
   try {
-    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString()) === name;
+    return JSON.parse(asBuffer(bytes).toString("utf8", start, end)) === name;
   } catch {
     return false;
   }

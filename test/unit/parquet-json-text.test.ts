@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
 import {
   type ColumnPlan,
@@ -21,6 +20,7 @@ import {
 } from "../../functions/core/parquet/index.ts";
 import { asciiString, cacheSlot } from "../../functions/core/parquet/json-reader.ts";
 import { prng } from "../bench/generate.ts";
+import { duckdb } from "../support/env.ts";
 
 /** One property of every column kind, top-level and nested. */
 const SCHEMA: JsonSchema = {
@@ -450,16 +450,10 @@ describe("encodeParquet with payloads as JSON text", () => {
 
   describe("read back by DuckDB", () => {
     let dir: string;
-    let db: DuckDBInstance;
-    let conn: DuckDBConnection;
-    before(async () => {
+    before(() => {
       dir = mkdtempSync(join(tmpdir(), "sluice-json-text-"));
-      db = await DuckDBInstance.create(":memory:");
-      conn = await db.connect();
     });
     after(() => {
-      conn.closeSync();
-      db.closeSync();
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -477,12 +471,11 @@ describe("encodeParquet with payloads as JSON text", () => {
       assert.deepEqual(result.rejected, []);
       const path = join(dir, "text.parquet");
       writeFileSync(path, result.bytes);
-      const reader = await conn.runAndReadAll(
+      const rows = await duckdb(
         `SELECT name, kind, epoch_us("at") AS at_us, CAST(day AS VARCHAR) AS day, count, score, ok, tags,
                 nums, CAST(meta AS VARCHAR) AS meta, place.city AS city, place.zip AS zip, lines[1].sku AS sku,
                 _extra FROM read_parquet('${path}') ORDER BY _id`,
       );
-      const rows = reader.getRowObjectsJson();
       assert.deepEqual(rows[0], {
         name: 'tab\tquote"',
         kind: "b",

@@ -2,6 +2,7 @@
  * An item's payload travels as JSON text that nobody has parsed (see `DeliveryItem.payload`):
  * these are the few places that need its value, and the failure of a payload that is not JSON.
  */
+import { asBuffer } from "../bytes.ts";
 import type { DeliveryFailure, DeliveryItem } from "./types.ts";
 
 /** What `parsePayload` returns for text that is not JSON (`undefined` is not JSON's either). */
@@ -20,7 +21,7 @@ export function parsePayload(bytes: Uint8Array): unknown {
 }
 
 export function utf8Text(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  return asBuffer(bytes).toString("utf8");
 }
 
 /**

@@ -4,8 +4,9 @@
  * bad data fails at the transform stage; a transformer that keeps failing fails them all.
  */
 import { type BackoffPolicy, withRetries } from "../backoff.ts";
+import { asBuffer } from "../bytes.ts";
 import type { TransformationEvent, TransformerInvoker } from "../firehose-contract.ts";
-import { isJsonSpace } from "../json-chars.ts";
+import { OPEN_BRACE, skipJsonSpace } from "../json-chars.ts";
 import { ANSWER_NOT_JSON, ANSWER_NOT_OBJECT, NOT_JSON, parsePayload } from "./payload.ts";
 import type { DeliveryFailure, DeliveryItem } from "./types.ts";
 
@@ -41,10 +42,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-}
-
 /**
  * Why an answer cannot be a record, judged from its first byte: only text starting with `{` can
  * be a JSON object, and that is left whole for its first parser to check (a failure then is still
@@ -52,9 +49,7 @@ function base64(bytes: Uint8Array): string {
  * whether it is JSON at all.
  */
 function answerProblem(answer: Uint8Array): string | undefined {
-  let i = 0;
-  while (i < answer.length && isJsonSpace(answer[i]!)) i++;
-  if (answer[i] === 0x7b) return undefined; // {
+  if (answer[skipJsonSpace(answer, 0)] === OPEN_BRACE) return undefined;
   return parsePayload(answer) === NOT_JSON ? ANSWER_NOT_JSON : ANSWER_NOT_OBJECT;
 }
 
@@ -69,7 +64,7 @@ export async function transformItems(
     region: options.region,
     records: items.map((item) => ({
       recordId: item.envelope.id,
-      data: base64(item.payload),
+      data: asBuffer(item.payload).toString("base64"),
       approximateArrivalTimestamp: item.arrivalMs,
       kinesisRecordMetadata: {
         shardId: options.shardId,

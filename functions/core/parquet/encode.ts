@@ -5,18 +5,12 @@
  * each inner loop on one value type, and short enough for many of its memory reads to be in flight
  * at once: converting row by row measured slower.
  */
+
+import { asBuffer } from "../bytes.ts";
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parseTimestampInto } from "./convert.ts";
-import {
-  asBuffer,
-  asciiString,
-  JsonRecordReader,
-  LIST,
-  type Lists,
-  SPAN,
-  type Spans,
-} from "./json-reader.ts";
+import { asciiString, JsonRecordReader, LIST, type Lists, SPAN, type Spans } from "./json-reader.ts";
 import { ValueArrays } from "./value-arrays.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
@@ -346,10 +340,12 @@ function buildTimestamp(
   let nulls = 0;
   for (let i = 0; i < n; i++) {
     let v = values[i];
-    const same =
+    // A span is never the event time: the text reader hands that over as the event time's string.
+    if (
       knownStrings !== undefined &&
-      (v === SPAN ? spanEquals(from!, i, knownStrings[i]) : v === knownStrings[i]);
-    if (same && (knownValidity === undefined || ((knownValidity[i >> 3]! >> (i & 7)) & 1) === 1)) {
+      v === knownStrings[i] &&
+      (knownValidity === undefined || ((knownValidity[i >> 3]! >> (i & 7)) & 1) === 1)
+    ) {
       halves[2 * i] = knownHalves![2 * i]!;
       halves[2 * i + 1] = knownHalves![2 * i + 1]!;
       validity[i >> 3]! |= 1 << (i & 7);
@@ -764,22 +760,12 @@ function spanString(from: SpanSource, i: number): string {
   return asciiString(asBuffer(from.rows[i]!.data as Uint8Array), from.spans.start[i]!, from.spans.end[i]!);
 }
 
-/** Whether the span at `i` holds exactly the characters of `s` (a span is plain ASCII). */
-function spanEquals(from: SpanSource, i: number, s: unknown): boolean {
-  if (typeof s !== "string") return false;
-  const start = from.spans.start[i]!;
-  const len = from.spans.end[i]! - start;
-  if (s.length !== len) return false;
-  const text = from.rows[i]!.data as Uint8Array;
-  for (let k = 0; k < len; k++) if (text[start + k] !== s.charCodeAt(k)) return false;
-  return true;
-}
-
 /**
  * A top-level string column read from texts: kept as spans when it will be written PLAIN (ids,
  * free text), made into strings when it will get a dictionary, whose lookups need them.
  */
-function buildSpanned(values: unknown[], sink: Sink, from: SpanSource, low: boolean): ColumnData {
+function buildSpanned(values: unknown[], sink: Sink, from: SpanSource): ColumnData {
+  const low = lowCardinality(values, from);
   if (low) {
     for (let i = 0; i < values.length; i++) if (values[i] === SPAN) values[i] = spanString(from, i);
   }
@@ -803,10 +789,9 @@ function settingsFor(
   type: ColumnType,
   values: readonly unknown[],
   data: ColumnData,
-  /** Whether the column is low-cardinality, when the caller knows already. */
-  known?: boolean,
+  from?: SpanSource,
 ): ColumnSettings {
-  const low = (): boolean => known ?? lowCardinality(values);
+  const low = (): boolean => lowCardinality(values, from);
   switch (type.kind) {
     case "boolean":
       // Bit-packed booleans are smaller than dictionary indices.
@@ -844,6 +829,46 @@ function readerFor(plan: CompiledPlan, index: ReadonlyMap<string, number>): Json
     readers.set(plan, reader);
   }
   return reader;
+}
+
+/**
+ * Where the text reader puts what it leaves in the records' texts: spans for fields whose values
+ * are strings, gathered items for array fields (arena and value-array memory, kept per batch).
+ */
+function readerSlots(reader: JsonRecordReader, fields: number, n: number): (Spans | undefined)[] {
+  return Array.from({ length: fields }, (_, k) => {
+    if (reader.spans(k)) return { start: arena.int32(n), end: arena.int32(n) };
+    if (reader.lists(k)) {
+      return { start: arena.int32(n), end: arena.int32(n), items: valueArrays.takeAny(), count: 0 };
+    }
+    return undefined;
+  });
+}
+
+/**
+ * A top-level field's column where it needs more than `buildColumn`: a date-time that may repeat
+ * the event time, or values the text reader left as spans (`from`) or gathered lists (`slot`).
+ */
+function buildField(
+  type: ColumnType,
+  values: unknown[],
+  sink: Sink,
+  known: KnownTimes,
+  slot: Spans | undefined,
+  from: SpanSource | undefined,
+): ColumnData | undefined {
+  switch (type.kind) {
+    case "timestamp":
+      return buildTimestamp(values, sink, known, from);
+    case "date":
+      return from && buildDate(values, sink, from);
+    case "list":
+      return slot && buildList(type.item, values, sink, slot as Lists);
+    case "string":
+      return from && buildSpanned(values, sink, from);
+    default:
+      return undefined;
+  }
 }
 
 function buildBatch(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
@@ -900,13 +925,7 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
         reader = readerFor(plan, index);
         reader.begin();
       }
-      spans ??= fields.map((_, k) =>
-        reader!.spans(k)
-          ? { start: arena.int32(n), end: arena.int32(n) }
-          : reader!.lists(k)
-            ? { start: arena.int32(n), end: arena.int32(n), items: valueArrays.takeAny(), count: 0 }
-            : undefined,
-      );
+      spans ??= readerSlots(reader, fields.length, n);
       if (reader.read(d, i, fieldValues, spans, extra, row.eventTime)) continue;
       for (const values of fieldValues) values[i] = undefined;
       try {
@@ -941,10 +960,10 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
     type: ColumnType,
     values: readonly unknown[],
     data?: ColumnData,
-    low?: boolean,
+    from?: SpanSource,
   ): void => {
     data ??= buildColumn(type, values, childSink(sink, name));
-    columns.push({ name, data, ...settingsFor(type, values, data, low) });
+    columns.push({ name, data, ...settingsFor(type, values, data, from) });
   };
   add("_id", { kind: "string" }, ids);
   const known: KnownTimes = {
@@ -959,21 +978,9 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
   for (let k = 0; k < fields.length; k++) {
     const f = fields[k]!;
     const values = fieldValues[k]!;
-    const span = spans?.[k];
-    const from = span && { spans: span, rows };
-    // Sampled before the builders below make strings of (some) spans.
-    const low = from && (f.type.kind === "string" || f.type.kind === "date") && lowCardinality(values, from);
-    const data =
-      f.type.kind === "timestamp"
-        ? buildTimestamp(values, childSink(sink, f.name), known, from)
-        : f.type.kind === "date"
-          ? buildDate(values, childSink(sink, f.name), from)
-          : f.type.kind === "list"
-            ? buildList(f.type.item, values, childSink(sink, f.name), span as Lists | undefined)
-            : from !== undefined
-              ? buildSpanned(values, childSink(sink, f.name), from, low!)
-              : undefined;
-    add(f.name, f.type, values, data, low);
+    const slot = spans?.[k];
+    const from = slot && { spans: slot, rows };
+    add(f.name, f.type, values, buildField(f.type, values, childSink(sink, f.name), known, slot, from), from);
   }
 
   const extras = valueArrays.take(n);

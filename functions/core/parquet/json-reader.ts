@@ -12,6 +12,7 @@
  * on the whole text, so what is read here must always equal what JSON.parse would give; parts
  * it does not read itself (escaped strings, nested arrays and objects) it hands to JSON.parse.
  */
+import { asBuffer } from "../bytes.ts";
 import {
   BACKSLASH,
   CLOSE_BRACE,
@@ -23,6 +24,7 @@ import {
   QUOTE,
   skipJsonSpace,
 } from "../json-chars.ts";
+import { skipValue } from "../json-member-span.ts";
 import type { FieldSpec } from "./columns.ts";
 
 /** Stands in a value array for a string kept as a byte span of the record's text. */
@@ -68,11 +70,6 @@ type Text = Buffer & {
   latin1Slice(start: number, end: number): string;
   utf8Slice(start: number, end: number): string;
 };
-
-/** The text as a Buffer, for its native string slicing; a view, never a copy. */
-export function asBuffer(text: Uint8Array): Buffer {
-  return Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.byteLength);
-}
 
 /** Stands in a value array for an array whose items were gathered into the field's `Lists`. */
 export const LIST: unique symbol = Symbol("list");
@@ -475,29 +472,11 @@ export class JsonRecordReader {
     return p + 1;
   }
 
-  /** An array or object at `start`: its extent found by bracket counting, its value by JSON.parse. */
+  /** An array or object at `start`: its extent found by the envelope scanner, its value by JSON.parse. */
   private nested(start: number): number {
     const t = this.t;
-    let p = start;
-    let depth = 0;
-    for (;;) {
-      const c = t[p];
-      if (c === undefined) throw GIVE_UP;
-      if (c === QUOTE) {
-        const end = this.scanString(p);
-        p = (end < 0 ? -end : end) + 1;
-        continue;
-      }
-      if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
-      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        depth--;
-        if (depth === 0) {
-          p++;
-          break;
-        }
-      }
-      p++;
-    }
+    const p = skipValue(t, start);
+    if (p < 0) throw GIVE_UP;
     try {
       this.v = JSON.parse(t.utf8Slice(start, p));
     } catch {
