@@ -1,6 +1,6 @@
 /**
  * `npm test`: starts the embedded stack once for the whole run (unless AWS_ENDPOINT_URL points
- * at one already), then runs the unit, infra and integration suites with node's test runner.
+ * at one already), then runs the unit, infra, integration and faults suites with node's test runner.
  *   npm test                 everything
  *   npm test -- unit infra   only those suites
  */
@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
 
-const SUITES = ["unit", "infra", "integration"] as const;
+const SUITES = ["unit", "infra", "integration", "faults"] as const;
 const root = new URL(".", import.meta.url).pathname;
 const wanted = process.argv.slice(2).filter((a) => (SUITES as readonly string[]).includes(a));
 const suites = wanted.length > 0 ? wanted : [...SUITES];
@@ -29,7 +29,7 @@ const env: NodeJS.ProcessEnv = {
 };
 
 let stack: EmbeddedStack | undefined;
-if (suites.includes("integration") && !process.env.AWS_ENDPOINT_URL) {
+if ((suites.includes("integration") || suites.includes("faults")) && !process.env.AWS_ENDPOINT_URL) {
   const started = Date.now();
   try {
     stack = await startEmbeddedStack({ port: 0 });

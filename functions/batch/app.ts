@@ -30,6 +30,7 @@ export function createBatchApp(deps: BatchAppDeps): BatchApp {
     pipeline,
     region: deps.region,
     s3: deps.clients.s3,
+    kinesis: deps.clients.kinesis,
     checkpoints: new CheckpointStore(deps.clients.dynamo, deps.config.tables.checkpoints),
     validators: new ValidatorCache(new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas)),
     invoke: deps.invoke,

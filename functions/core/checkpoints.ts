@@ -3,6 +3,8 @@
  * A batch first records the keys it is about to write (`pending`), then writes them, then
  * commits the new sequence number; every step is conditional on the sequence number it started
  * from, so a retried or bisected batch can find and replace what a failed attempt left behind.
+ * Each invocation that starts on a position counts an attempt, so the batcher knows when the
+ * event source is about to give up on a batch and can file its records under errors/ instead.
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 
@@ -17,6 +19,12 @@ export interface Checkpoint {
   readonly records: number;
   readonly errors: number;
   readonly dropped: number;
+  /** Possible repeats found to be copies of records already on the shard, and dropped. */
+  readonly repeats: number;
+  /** Invocations that started on the current position without committing it. */
+  readonly attempts: number;
+  /** Why the last of those failed, if it got to say (a crash says nothing). */
+  readonly lastError?: string;
 }
 
 export interface CommitCounts {
@@ -24,6 +32,7 @@ export interface CommitCounts {
   readonly records: number;
   readonly errors: number;
   readonly dropped: number;
+  readonly repeats: number;
 }
 
 export class CheckpointConflict extends Error {
@@ -38,6 +47,21 @@ export function compareSequence(a: string, b: string): number {
 
 const NONE = "-";
 
+function checkpointOf(item: Record<string, unknown>): Checkpoint {
+  return {
+    ...(typeof item.seq === "string" && item.seq !== NONE ? { sequenceNumber: item.seq } : {}),
+    ...(typeof item.watermark === "string" ? { watermark: item.watermark } : {}),
+    ...(typeof item.lastError === "string" ? { lastError: item.lastError } : {}),
+    pending: (item.pending as string[] | undefined) ?? [],
+    files: Number(item.files ?? 0),
+    records: Number(item.records ?? 0),
+    errors: Number(item.errors ?? 0),
+    dropped: Number(item.dropped ?? 0),
+    repeats: Number(item.repeats ?? 0),
+    attempts: Number(item.attempts ?? 0),
+  };
+}
+
 export class CheckpointStore {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
@@ -48,16 +72,49 @@ export class CheckpointStore {
     const out = await this.dynamo.send(
       new GetCommand({ TableName: this.table, Key: { pipeline, shard }, ConsistentRead: true }),
     );
-    const item = out.Item ?? {};
-    return {
-      ...(typeof item.seq === "string" && item.seq !== NONE ? { sequenceNumber: item.seq } : {}),
-      ...(typeof item.watermark === "string" ? { watermark: item.watermark } : {}),
-      pending: (item.pending as string[] | undefined) ?? [],
-      files: Number(item.files ?? 0),
-      records: Number(item.records ?? 0),
-      errors: Number(item.errors ?? 0),
-      dropped: Number(item.dropped ?? 0),
-    };
+    return checkpointOf(out.Item ?? {});
+  }
+
+  /** Counts one more attempt at the position `expected`; returns the checkpoint with the count. */
+  async attempt(pipeline: string, shard: string, expected: string | undefined): Promise<Checkpoint> {
+    const c = this.condition(expected);
+    try {
+      const out = await this.dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pipeline, shard },
+          UpdateExpression: "SET seq = if_not_exists(seq, :none) ADD attempts :one",
+          ConditionExpression: c.ConditionExpression,
+          ExpressionAttributeValues: { ...c.values, ":none": NONE, ":one": 1 },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return checkpointOf(out.Attributes ?? {});
+    } catch (err) {
+      if ((err as { name?: string }).name === "ConditionalCheckFailedException") {
+        throw new CheckpointConflict(`checkpoint of ${pipeline}/${shard} moved`);
+      }
+      throw err;
+    }
+  }
+
+  /** Notes why an attempt failed (no payloads: names and messages of errors only). */
+  async noteFailure(
+    pipeline: string,
+    shard: string,
+    expected: string | undefined,
+    reason: string,
+  ): Promise<void> {
+    const c = this.condition(expected);
+    await this.dynamo.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pipeline, shard },
+        UpdateExpression: "SET lastError = :reason",
+        ConditionExpression: c.ConditionExpression,
+        ExpressionAttributeValues: { ...c.values, ":reason": reason.slice(0, 500) },
+      }),
+    );
   }
 
   private condition(expected: string | undefined) {
@@ -117,7 +174,7 @@ export class CheckpointStore {
         new UpdateCommand({
           TableName: this.table,
           Key: { pipeline, shard },
-          UpdateExpression: `SET seq = :next, pending = :empty, updatedAt = :now${setWatermark} ADD files :files, records :records, errors :errors, dropped :dropped`,
+          UpdateExpression: `SET seq = :next, pending = :empty, updatedAt = :now${setWatermark} REMOVE attempts, lastError ADD files :files, records :records, errors :errors, dropped :dropped, repeats :repeats`,
           ConditionExpression: c.ConditionExpression,
           ExpressionAttributeValues: {
             ...c.values,
@@ -129,6 +186,7 @@ export class CheckpointStore {
             ":records": counts.records,
             ":errors": counts.errors,
             ":dropped": counts.dropped,
+            ":repeats": counts.repeats,
           },
         }),
       );

@@ -18,6 +18,12 @@ export interface Envelope {
   readonly data: unknown;
   /** CloudEvents attributes and similar, kept for downstream use. */
   readonly meta?: Readonly<Record<string, string>>;
+  /**
+   * Possible repeat: set when ingest took over an abandoned idempotency claim and put this
+   * record again under the claim's record id. The window (epoch ms) in which an earlier copy
+   * would have reached Kinesis; the batcher drops this one if it finds that copy.
+   */
+  readonly rp?: readonly [number, number];
 }
 
 /** What the records of one request share. */
@@ -34,6 +40,7 @@ export type EncodeEnvelope = (
   data: unknown,
   raw?: string,
   meta?: Envelope["meta"],
+  repeat?: Envelope["rp"],
 ) => Uint8Array;
 
 /**
@@ -58,8 +65,15 @@ export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
   const afterTsBeforeMeta = utf8(rt);
   let slab = Buffer.allocUnsafe(0);
   let used = 0;
-  return (id, key, ts, value, raw, metadata) => {
-    const meta = metadata === undefined ? undefined : `"meta":${str(metadata)},"data":`;
+  return (id, key, ts, value, raw, metadata, repeat) => {
+    // Rare (a takeover of an abandoned claim), so it rides with `meta` off the hot path.
+    const marks = repeat === undefined ? "" : `"rp":[${repeat[0]},${repeat[1]}],`;
+    const meta =
+      metadata === undefined
+        ? repeat === undefined
+          ? undefined
+          : `${marks}"data":`
+        : `${marks}"meta":${str(metadata)},"data":`;
     const data = raw ?? str(value);
     // A UTF-16 unit is at most 3 UTF-8 bytes, or 6 as a JSON escape.
     const bound =
@@ -145,7 +159,7 @@ function writeString(into: Buffer, at: number, s: string): number {
 
 /** One envelope on its own; see `envelopeEncoder`. */
 export function encodeEnvelope(e: Envelope, raw?: string): Uint8Array {
-  return envelopeEncoder(e)(e.id, e.key, e.ts, e.data, raw, e.meta);
+  return envelopeEncoder(e)(e.id, e.key, e.ts, e.data, raw, e.meta, e.rp);
 }
 
 export class EnvelopeError extends Error {

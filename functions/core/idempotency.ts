@@ -17,6 +17,7 @@ import {
   DeleteCommand,
   type DynamoDBDocumentClient,
   TransactWriteCommand,
+  UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { backoffDelay, DEFAULT_BACKOFF, isTransient, sleep, withRetries } from "./backoff.ts";
 
@@ -24,10 +25,25 @@ export interface ClaimRequest {
   readonly key: string;
   /** The record id this request would give the record. */
   readonly recordId: string;
+  /** The Kinesis partition key this request would give the record. */
+  readonly partitionKey?: string;
+}
+
+/**
+ * A claim taken over from a holder that died before completing it (after its lock expired): the
+ * holder may have put the record on Kinesis, so the record goes again under the same id and
+ * partition key, marked with the window in which the earlier copy would have arrived, for the
+ * batcher to drop if it finds that copy.
+ */
+export interface Takeover {
+  readonly recordId: string;
+  readonly partitionKey?: string;
+  /** Epoch ms: the first claim of the key to the expiry of the lock taken over. */
+  readonly window: readonly [number, number];
 }
 
 export type ClaimOutcome =
-  | { readonly kind: "claimed" }
+  | { readonly kind: "claimed"; readonly takeover?: Takeover }
   | { readonly kind: "duplicate"; readonly recordId: string }
   | { readonly kind: "in-progress"; readonly retryAfterSeconds: number };
 
@@ -44,6 +60,9 @@ interface Item {
   recordId: string;
   expiresAt: number;
   lockExpiresAt?: number;
+  /** Epoch ms of the key's first claim, kept across takeovers. */
+  claimedAtMs?: number;
+  partitionKey?: string;
   shardId?: string;
   sequenceNumber?: string;
 }
@@ -57,6 +76,21 @@ export interface CallCounter {
 }
 
 const CLAIMED: ClaimOutcome = Object.freeze({ kind: "claimed" });
+
+interface ChunkContext {
+  readonly pks: readonly string[];
+  readonly requests: readonly ClaimRequest[];
+  readonly found: (Item | undefined)[];
+  readonly outcomes: ClaimOutcome[];
+  readonly ttlSeconds: number;
+  readonly now: number;
+  readonly nowMs: number;
+}
+
+/** When a claim's key was first claimed; items written before that was kept: its lock's start. */
+function firstClaimMs(item: Item, lockSeconds: number): number {
+  return item.claimedAtMs ?? ((item.lockExpiresAt ?? 0) - lockSeconds) * 1000;
+}
 
 /** DynamoDB's limit on actions in one TransactWriteItems call. */
 const TRANSACTION_ITEMS = 100;
@@ -146,61 +180,99 @@ export class IdempotencyStore {
     const pks = requests.map((r) => this.pk(stream, r.key));
     const existing = await this.lookup(pks);
     const outcomes: ClaimOutcome[] = new Array(requests.length);
+    // What each open key holds now: nothing (or expired), or an abandoned claim to take over.
+    const found: (Item | undefined)[] = new Array(requests.length);
     const open: number[] = [];
     for (let i = 0; i < pks.length; i++) {
-      const known = this.outcomeOf(existing.get(pks[i]!), now);
+      const item = existing.get(pks[i]!);
+      const known = this.outcomeOf(item, now);
       if (known) outcomes[i] = known;
-      else open.push(i);
+      else {
+        found[i] = item && item.expiresAt > now ? item : undefined;
+        open.push(i);
+      }
     }
     const chunks: number[][] = [];
     for (let i = 0; i < open.length; i += TRANSACTION_ITEMS)
       chunks.push(open.slice(i, i + TRANSACTION_ITEMS));
     await Promise.all(
-      chunks.map((chunk) => this.claimChunk(pks, requests, chunk, ttlSeconds, now, outcomes)),
+      chunks.map((chunk) =>
+        this.claimChunk({ pks, requests, found, outcomes, ttlSeconds, now, nowMs: this.clock() }, chunk),
+      ),
     );
     return outcomes;
   }
 
-  private async claimChunk(
-    pks: readonly string[],
-    requests: readonly ClaimRequest[],
-    chunk: readonly number[],
-    ttlSeconds: number,
-    now: number,
-    outcomes: ClaimOutcome[],
-  ): Promise<void> {
+  /** The Put that claims key `i`: fresh, or a takeover conditional on the abandoned claim seen. */
+  private claimPut(c: ChunkContext, i: number) {
+    const request = c.requests[i]!;
+    const old = c.found[i];
+    const base = {
+      pk: c.pks[i]!,
+      status: "IN_PROGRESS" as const,
+      expiresAt: c.now + c.ttlSeconds,
+      lockExpiresAt: c.now + this.lockSeconds,
+    };
+    if (!old) {
+      return {
+        TableName: this.table,
+        Item: {
+          ...base,
+          recordId: request.recordId,
+          claimedAtMs: c.nowMs,
+          ...(request.partitionKey === undefined ? {} : { partitionKey: request.partitionKey }),
+        } satisfies Item,
+        ConditionExpression: "attribute_not_exists(pk) OR expiresAt <= :now",
+        ExpressionAttributeValues: { ":now": c.now },
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+      };
+    }
+    const partitionKey = old.partitionKey ?? request.partitionKey;
+    return {
+      TableName: this.table,
+      Item: {
+        ...base,
+        recordId: old.recordId,
+        claimedAtMs: firstClaimMs(old, this.lockSeconds),
+        ...(partitionKey === undefined ? {} : { partitionKey }),
+      } satisfies Item,
+      // Exactly the abandoned claim that was read: another taker got there first otherwise.
+      ConditionExpression: "#s = :inProgress AND recordId = :oldId AND lockExpiresAt = :oldLock",
+      ExpressionAttributeNames: { "#s": "status" },
+      ExpressionAttributeValues: {
+        ":inProgress": "IN_PROGRESS",
+        ":oldId": old.recordId,
+        ":oldLock": old.lockExpiresAt ?? 0,
+      },
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD" as const,
+    };
+  }
+
+  private claimedOutcome(c: ChunkContext, i: number): ClaimOutcome {
+    const old = c.found[i];
+    if (!old) return CLAIMED;
+    const partitionKey = old.partitionKey ?? c.requests[i]!.partitionKey;
+    return {
+      kind: "claimed",
+      takeover: {
+        recordId: old.recordId,
+        ...(partitionKey === undefined ? {} : { partitionKey }),
+        window: [firstClaimMs(old, this.lockSeconds), (old.lockExpiresAt ?? c.now) * 1000],
+      },
+    };
+  }
+
+  private async claimChunk(c: ChunkContext, chunk: readonly number[]): Promise<void> {
     let pending = chunk;
-    // Shared by every Put: the marshaller reads them and never changes them.
-    const names = { "#s": "status" };
-    const values = { ":now": now, ":inProgress": "IN_PROGRESS" };
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await sleep(backoffDelay(DEFAULT_BACKOFF, attempt));
       const lastAttempt = attempt + 1 >= DEFAULT_BACKOFF.attempts;
       this.calls.transactWrite++;
       try {
         await this.dynamo.send(
-          new TransactWriteCommand({
-            TransactItems: pending.map((i) => ({
-              Put: {
-                TableName: this.table,
-                Item: {
-                  pk: pks[i]!,
-                  status: "IN_PROGRESS",
-                  recordId: requests[i]!.recordId,
-                  expiresAt: now + ttlSeconds,
-                  lockExpiresAt: now + this.lockSeconds,
-                } satisfies Item,
-                // Absent, expired, or an abandoned claim: all may be taken.
-                ConditionExpression:
-                  "attribute_not_exists(pk) OR expiresAt <= :now OR (#s = :inProgress AND lockExpiresAt <= :now)",
-                ExpressionAttributeNames: names,
-                ExpressionAttributeValues: values,
-                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-              },
-            })),
-          }),
+          new TransactWriteCommand({ TransactItems: pending.map((i) => ({ Put: this.claimPut(c, i) })) }),
         );
-        for (const i of pending) outcomes[i] = CLAIMED;
+        for (const i of pending) c.outcomes[i] = this.claimedOutcome(c, i);
         return;
       } catch (err) {
         const reasons = (err as { CancellationReasons?: CancellationReason[] }).CancellationReasons;
@@ -213,10 +285,14 @@ export class IdempotencyStore {
         pending.forEach((i, pos) => {
           const reason = reasons[pos];
           if (reason?.Code === "ConditionalCheckFailed") {
-            outcomes[i] = this.outcomeOf(itemOf(reason.Item), now) ?? {
-              kind: "in-progress",
-              retryAfterSeconds: 1,
-            };
+            const item = itemOf(reason.Item);
+            const known = this.outcomeOf(item, c.now);
+            if (known) c.outcomes[i] = known;
+            else {
+              // It changed under us into something claimable (expired, or abandoned): go again.
+              c.found[i] = item && item.expiresAt > c.now ? item : undefined;
+              again.push(i);
+            }
           } else if (reason?.Code === "None" || reason?.Code === "TransactionConflict") {
             again.push(i);
           } else if (reason?.Code === "ThrottlingError" || reason?.Code === "ProvisionedThroughputExceeded") {
@@ -231,7 +307,7 @@ export class IdempotencyStore {
         if (lastAttempt) {
           if (throttled) throw err;
           // Still contended after every retry: another request is writing these keys right now.
-          for (const i of pending) outcomes[i] = { kind: "in-progress", retryAfterSeconds: 1 };
+          for (const i of pending) c.outcomes[i] = { kind: "in-progress", retryAfterSeconds: 1 };
           return;
         }
       }
@@ -270,21 +346,44 @@ export class IdempotencyStore {
     }
   }
 
-  /** Gives up claims this request holds (its records never reached Kinesis). */
-  async release(stream: string, claims: readonly ClaimRequest[]): Promise<void> {
+  /**
+   * Gives up claims this request holds. A claim whose record never reached Kinesis is deleted, so
+   * a retry starts afresh. One whose record may have (Kinesis did not answer, or the claim was a
+   * takeover) is kept with its lock ended, so the retry takes it over with the same record id
+   * and the batcher can drop a copy.
+   */
+  async release(
+    stream: string,
+    claims: readonly (ClaimRequest & { readonly mayBeWritten?: boolean })[],
+  ): Promise<void> {
+    const now = Math.floor(this.clock() / 1000);
     await Promise.all(
       claims.map(async (c) => {
         this.calls.delete++;
+        const condition = {
+          Key: { pk: this.pk(stream, c.key) },
+          ConditionExpression: "recordId = :id AND #s = :inProgress",
+          ExpressionAttributeNames: { "#s": "status" },
+        };
         try {
           await withRetries(DEFAULT_BACKOFF, isTransient, () =>
             this.dynamo.send(
-              new DeleteCommand({
-                TableName: this.table,
-                Key: { pk: this.pk(stream, c.key) },
-                ConditionExpression: "recordId = :id AND #s = :inProgress",
-                ExpressionAttributeNames: { "#s": "status" },
-                ExpressionAttributeValues: { ":id": c.recordId, ":inProgress": "IN_PROGRESS" },
-              }),
+              c.mayBeWritten
+                ? new UpdateCommand({
+                    TableName: this.table,
+                    ...condition,
+                    UpdateExpression: "SET lockExpiresAt = :now",
+                    ExpressionAttributeValues: {
+                      ":id": c.recordId,
+                      ":inProgress": "IN_PROGRESS",
+                      ":now": now,
+                    },
+                  })
+                : new DeleteCommand({
+                    TableName: this.table,
+                    ...condition,
+                    ExpressionAttributeValues: { ":id": c.recordId, ":inProgress": "IN_PROGRESS" },
+                  }),
             ),
           );
         } catch (err) {

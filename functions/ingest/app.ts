@@ -24,6 +24,11 @@ export interface IngestAppDeps {
   readonly limits?: IngestLimits;
   /** How long a subject's latest schema is cached. @default 30000 */
   readonly schemaTtlMs?: number;
+  /**
+   * How long an idempotency claim blocks retries before it counts as abandoned; longer than the
+   * function's timeout, so a takeover never races a live holder. @default 60
+   */
+  readonly idempotencyLockSeconds?: number;
 }
 
 export type IngestApp = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -103,7 +108,11 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const registry = new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas);
   const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 30_000);
   const limits = deps.limits ?? DEFAULT_LIMITS;
-  const idempotency = new IdempotencyStore(deps.clients.dynamo, deps.config.tables.idempotency);
+  const idempotency = new IdempotencyStore(
+    deps.clients.dynamo,
+    deps.config.tables.idempotency,
+    deps.idempotencyLockSeconds,
+  );
   const auth = createAuth(deps.config.auth, {
     dynamo: deps.clients.dynamo,
     apiKeysTable: deps.config.tables.apiKeys,

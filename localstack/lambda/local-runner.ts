@@ -46,6 +46,8 @@ export interface LocalRunnerOptions {
   readonly transformTimeoutMs?: number;
   /** Cache time of a subject's latest schema in the ingest function. @default 30000 */
   readonly schemaTtlMs?: number;
+  /** Idempotency lock of the ingest function, shortened by crash tests. @default 60 */
+  readonly idempotencyLockSeconds?: number;
 }
 
 export interface LocalRunner {
@@ -93,6 +95,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     clients,
     logger: o.logger.child({ function: "ingest" }),
     ...(o.schemaTtlMs === undefined ? {} : { schemaTtlMs: o.schemaTtlMs }),
+    ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
   });
   let gateway: HttpGateway;
   try {

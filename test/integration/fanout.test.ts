@@ -82,7 +82,7 @@ test("5,000 records, 2 streams, 2 pipelines: data + errors + dropped = accepted,
   for (const k of dataKeys)
     assert.match(
       k,
-      /^(feedback-sentiment\/feedback|orders-clean\/orders)\/dt=2026-11-23\/hr=(08|09|10)\/shardId-/,
+      /^(feedback-sentiment\/feedback\/dt=2026-11-23\/hr=(08|09|10)\/feedback-sentiment|orders-clean\/orders\/dt=2026-11-23\/hr=(08|09|10)\/orders-clean)-shardId-/,
     );
   for (const k of errorKeys)
     assert.match(k, /^errors\/orders-clean\/transform\/2026\/11\/23\/(08|09|10)\/shardId-.*\.jsonl\.gz$/);

@@ -61,7 +61,7 @@ test("one feedback record POSTed over HTTP lands as one typed Parquet row within
   );
   assert.ok(Date.now() - started < 10_000);
   assert.equal(keys.length, 1);
-  assert.match(keys[0]!, /^feedback\/dt=2026-11-23\/hr=10\/shardId-\d+-\d+-0\.parquet$/);
+  assert.match(keys[0]!, /^feedback\/dt=2026-11-23\/hr=10\/feedback-lake-shardId-\d+-\d+-0\.parquet$/);
 
   const dir = await download(runner.clients.s3, bucket, keys);
   assert.deepEqual(await parquetColumnTypes(`${dir}/*.parquet`), FEEDBACK_V1_COLUMN_TYPES);

@@ -1,25 +1,31 @@
 /**
  * The batcher, top to bottom: decode -> transform -> partition -> roll -> encode -> put -> commit.
- * Exactly-once files: object keys derive from the shard and the batch's first sequence number
- * past the checkpoint; the keys are recorded before they are written and the checkpoint moves
- * only after, so a retried or bisected batch finds what a failed attempt wrote and replaces it.
+ * Exactly-once files: object keys derive from the pipeline, the shard and the batch's first
+ * sequence number past the checkpoint; the keys are recorded before they are written and the
+ * checkpoint moves only after, so a retried or bisected batch finds what a failed attempt wrote
+ * and replaces it. Nothing moves the checkpoint past a record that is in neither a data file nor
+ * errors/: a file S3 refuses sends its records to errors/, and a batch that keeps failing is filed
+ * under errors/ whole on its last attempts, before the event source would give up on it.
  */
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { KinesisStreamBatchResponse, KinesisStreamRecord } from "aws-lambda";
 import { type BackoffPolicy, DEFAULT_BACKOFF, isTransient, withRetries } from "../backoff.ts";
 import { type Checkpoint, type CheckpointStore, compareSequence } from "../checkpoints.ts";
+import { failpoint } from "../failpoints.ts";
 import type { TransformerInvoker } from "../firehose-contract.ts";
 import type { Logger } from "../logger.ts";
 import { type ColumnPlan, encodeParquet, type ParquetRow, planColumns } from "../parquet/index.ts";
-import { compilePrefix } from "../prefix.ts";
+import { compilePrefix, MAX_KEY_BYTES, utf8Bytes } from "../prefix.ts";
 import type { PipelineRuntime } from "../runtime-config.ts";
 import type { ValidatorCache } from "../validators.ts";
 import { SLUICE_VERSION } from "../version.ts";
 import { decodeRecords, shardOf } from "./decode.ts";
 import { errorObjects } from "./error-files.ts";
-import { deleteObjects, putObjects } from "./object-writer.ts";
+import { deleteObjects, invalidKeyReason, putObject } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
 import { payloadNotJson } from "./payload.ts";
+import { dropRepeats, streamNameOf } from "./repeats.ts";
 import { transformItems } from "./transform.ts";
 import type { DeliveryFailure, DeliveryItem, OutputObject } from "./types.ts";
 
@@ -36,6 +42,31 @@ export interface BatcherDeps {
   readonly transformTimeoutMs?: number;
   /** Fault injection for tests: runs after the objects are put, before the commit. */
   readonly beforeCommit?: () => Promise<void> | void;
+  /** Reads the shard back to check possible repeats; without it they are kept. */
+  readonly kinesis?: KinesisClient;
+  /**
+   * The attempt at one position from which its records are filed under errors/ instead of
+   * delivered: below the event source's retry limit, so this happens before it gives up.
+   * @default deadLetterAttempt(pipeline.batch.maxRetries)
+   */
+  readonly deadLetterAttempt?: number;
+}
+
+/**
+ * The event source makes `maxRetries + 1` attempts (-1: until the records expire). The last two
+ * file the batch under errors/ (the second in case the first could not write), leaving at least
+ * one normal attempt.
+ */
+export function deadLetterAttempt(maxRetries: number): number {
+  return maxRetries < 0 ? 10 : Math.max(2, maxRetries);
+}
+
+/** A data file and the records in it, so a file S3 refuses can send them to errors/. */
+type DataObject = OutputObject & { readonly items: readonly DeliveryItem[] };
+
+function describe(err: unknown): string {
+  const e = err as Error;
+  return `${e.name}: ${(e.message ?? "").slice(0, 200)}`;
 }
 
 export interface BatchSummary {
@@ -44,6 +75,7 @@ export interface BatchSummary {
   readonly delivered: number;
   readonly failed: number;
   readonly dropped: number;
+  readonly repeats: number;
   readonly files: readonly string[];
 }
 
@@ -58,6 +90,10 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   const sources = new Set(pipeline.sources);
   const plans = new Map<string, ColumnPlan>();
   const writer = { s3: deps.s3, bucket: pipeline.sink.bucket, kmsKeyId: pipeline.sink.kmsKeyId, retry };
+  const lastAttempts = deps.deadLetterAttempt ?? deadLetterAttempt(pipeline.batch.maxRetries);
+  // The pipeline is in every key: pipelines that share a sink never write the same object.
+  const fileName = (shardId: string, firstSeq: string, n: number) =>
+    `${pipeline.name}-${shardId}-${firstSeq}-${n}.parquet`;
 
   async function planFor(subject: string, version: number): Promise<ColumnPlan | undefined> {
     const key = `${subject}@${version}`;
@@ -76,7 +112,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     shardId: string,
     firstSeq: string,
     failures: DeliveryFailure[],
-  ): Promise<OutputObject | undefined> {
+  ): Promise<DataObject | undefined> {
     const plan = await planFor(file.subject, file.version);
     if (!plan) {
       for (const item of file.items) {
@@ -107,6 +143,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         "sluice.version": SLUICE_VERSION,
       },
     });
+    const rejectedRows = new Set(encoded.rejected.map((r) => r.index));
     for (const r of encoded.rejected) {
       const item = file.items[r.index]!;
       // A payload that is not JSON is its writer's fault, whichever stage finds out.
@@ -118,10 +155,11 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     }
     if (encoded.rowCount === 0) return undefined;
     return {
-      key: `${file.prefix}${shardId}-${firstSeq}-${file.n}.parquet`,
+      key: `${file.prefix}${fileName(shardId, firstSeq, file.n)}`,
       body: encoded.bytes,
       contentType: "application/vnd.apache.parquet",
       records: encoded.rowCount,
+      items: file.items.filter((_, i) => !rejectedRows.has(i)),
     };
   }
 
@@ -135,6 +173,19 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     return { subject: latest.subject, version: latest.version };
   }
 
+  /** decode -> drop repeats; the records this pipeline delivers, and the failures so far. */
+  async function decoded(fresh: readonly KinesisStreamRecord[], shardId: string) {
+    const d = decodeRecords(fresh);
+    const streamName = streamNameOf(fresh[0]?.eventSourceARN);
+    const check =
+      deps.kinesis && streamName ? { kinesis: deps.kinesis, streamName, shardId, retry } : undefined;
+    const r = await dropRepeats(
+      d.items.filter((i) => sources.has(i.envelope.stream)),
+      check,
+    );
+    return { items: r.items, repeats: r.repeats, failures: [...d.failures] };
+  }
+
   /** decode -> transform -> partition -> roll -> encode -> put; returns what was written. */
   async function deliver(
     fresh: readonly KinesisStreamRecord[],
@@ -143,16 +194,18 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     checkpoint: Checkpoint,
   ) {
     // decode
-    const decoded = decodeRecords(fresh);
-    const failures = [...decoded.failures];
-    const mine = decoded.items.filter((i) => sources.has(i.envelope.stream));
+    const { items: mine, repeats, failures } = await decoded(fresh, shardId);
 
     // transform
     let items: DeliveryItem[] = mine;
     let dropped = 0;
     if (pipeline.transformer !== undefined) {
       const t = await transformItems(mine, {
-        invoke: deps.invoke,
+        invoke: async (name, event) => {
+          const answer = await deps.invoke(name, event);
+          failpoint("batch.in-transform");
+          return answer;
+        },
         transformer: pipeline.transformer,
         pipeline: pipeline.name,
         region: deps.region,
@@ -173,64 +226,156 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       pipeline.name,
       pipeline.sink.roll,
       await outputSchema(),
+      MAX_KEY_BYTES - utf8Bytes(fileName(shardId, firstSeq, 999_999)),
     );
     failures.push(...partitioned.failures);
 
     // encode
-    const objects: OutputObject[] = [];
+    const data: DataObject[] = [];
     for (const file of partitioned.files) {
       const obj = await encodeFile(file, shardId, firstSeq, failures);
-      if (obj) objects.push(obj);
+      if (obj) data.push(obj);
     }
-    objects.push(...errorObjects(failures, pipeline.name, shardId, firstSeq));
+    const written = await put(data, failures, shardId, firstSeq, checkpoint);
+    return { ...written, failures, dropped, repeats, items };
+  }
 
-    // put: record the keys first, clear what a failed attempt left that this one will not overwrite
-    const keys = objects.map((o) => o.key);
-    await withRetries(retry, isTransient, () =>
-      deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, keys),
-    );
-    const stale = checkpoint.pending.filter((k) => !keys.includes(k));
+  /** The last attempts at a batch: every record of it under errors/, with why. */
+  async function deliverAsErrors(
+    fresh: readonly KinesisStreamRecord[],
+    shardId: string,
+    firstSeq: string,
+    checkpoint: Checkpoint,
+  ) {
+    const message =
+      `delivery failed on ${checkpoint.attempts - 1} attempts ` +
+      `(last: ${checkpoint.lastError ?? "the invocation ended without an error, as on a timeout or crash"}); ` +
+      "filed here so the shard moves on";
+    let d: Awaited<ReturnType<typeof decoded>>;
+    try {
+      d = await decoded(fresh, shardId);
+    } catch {
+      // The shard cannot be read back to find repeats: file every record, a copy at worst.
+      const plain = decodeRecords(fresh);
+      d = {
+        items: plain.items.filter((i) => sources.has(i.envelope.stream)),
+        repeats: 0,
+        failures: plain.failures,
+      };
+    }
+    const failures: DeliveryFailure[] = [
+      ...d.failures,
+      ...d.items.map((item) => ({ item, stage: "deliver" as const, code: "RETRIES_EXHAUSTED", message })),
+    ];
+    const written = await put([], failures, shardId, firstSeq, checkpoint);
+    return { ...written, failures, dropped: 0, repeats: d.repeats, items: d.items };
+  }
+
+  /**
+   * put: record the keys first, clear what a failed attempt left that this one will not
+   * overwrite, write the data files, then the error files (with the records of any data file S3
+   * refused for good).
+   */
+  async function put(
+    data: readonly DataObject[],
+    failures: DeliveryFailure[],
+    shardId: string,
+    firstSeq: string,
+    checkpoint: Checkpoint,
+  ): Promise<{ objects: OutputObject[] }> {
+    let errors = errorObjects(failures, pipeline.name, shardId, firstSeq);
+    const keys = new Set([...data.map((o) => o.key), ...errors.map((o) => o.key)]);
+    const begin = () =>
+      withRetries(retry, isTransient, () =>
+        deps.checkpoints.begin(pipeline.name, shardId, checkpoint.sequenceNumber, [...keys]),
+      );
+    await begin();
+    failpoint("batch.after-begin");
+    const stale = checkpoint.pending.filter((k) => !keys.has(k));
     if (stale.length > 0) await deleteObjects(stale, writer);
-    await putObjects(objects, writer);
-    return { objects, failures, dropped, items };
+
+    const objects: OutputObject[] = [];
+    const refused = (obj: DataObject, code: string, message: string) => {
+      for (const item of obj.items) failures.push({ item, stage: "put", code, message });
+    };
+    for (const obj of data) {
+      const invalid = invalidKeyReason(obj.key);
+      if (invalid) {
+        refused(obj, "KEY_INVALID", invalid);
+        continue;
+      }
+      try {
+        await putObject(obj, writer);
+      } catch (err) {
+        // Throttling and 5xx fail the attempt (the event source retries it); anything else is
+        // S3 refusing this object, which no retry changes: its records go to errors/.
+        if (isTransient(err)) throw err;
+        refused(obj, "PUT_REFUSED", `S3 refused the data file: ${describe(err)}`);
+        continue;
+      }
+      failpoint("batch.after-put-object");
+      objects.push(obj);
+    }
+    if (objects.length < data.length) {
+      errors = errorObjects(failures, pipeline.name, shardId, firstSeq);
+      const before = keys.size;
+      for (const e of errors) keys.add(e.key);
+      if (keys.size > before) await begin();
+    }
+    for (const obj of errors) {
+      await putObject(obj, writer);
+      failpoint("batch.after-put-object");
+      objects.push(obj);
+    }
+    return { objects };
   }
 
   return async (records) => {
     if (records.length === 0) return { batchItemFailures: [] };
     const shardId = shardOf(records[0]!);
     const log = deps.logger.child({ pipeline: pipeline.name, shardId });
-    const checkpoint = await withRetries(retry, isTransient, () =>
-      deps.checkpoints.get(pipeline.name, shardId),
-    );
+    const seen = await withRetries(retry, isTransient, () => deps.checkpoints.get(pipeline.name, shardId));
     const fresh = records.filter(
       (r) =>
-        checkpoint.sequenceNumber === undefined ||
-        compareSequence(r.kinesis.sequenceNumber, checkpoint.sequenceNumber) > 0,
+        seen.sequenceNumber === undefined ||
+        compareSequence(r.kinesis.sequenceNumber, seen.sequenceNumber) > 0,
     );
     if (fresh.length === 0) return { batchItemFailures: [] };
     const firstSeq = fresh[0]!.kinesis.sequenceNumber;
     const lastSeq = fresh[fresh.length - 1]!.kinesis.sequenceNumber;
 
-    const failBatch = (err: unknown) => {
+    const failBatch = async (err: unknown) => {
       // Nothing past the checkpoint is committed: ask the event source to retry from its first record.
       log.error("batch failed", {
         error: (err as Error).name,
-        message: (err as Error).message.slice(0, 200),
+        message: (err as Error).message?.slice(0, 200),
       });
+      await deps.checkpoints
+        .noteFailure(pipeline.name, shardId, seen.sequenceNumber, describe(err))
+        .catch(() => undefined);
       return { batchItemFailures: [{ itemIdentifier: firstSeq }] };
     };
 
     let written: Awaited<ReturnType<typeof deliver>>;
+    let checkpoint: Checkpoint;
     try {
-      written = await deliver(fresh, shardId, firstSeq, checkpoint);
+      checkpoint = await withRetries(retry, isTransient, () =>
+        deps.checkpoints.attempt(pipeline.name, shardId, seen.sequenceNumber),
+      );
+      const asErrors = checkpoint.attempts >= lastAttempts;
+      if (asErrors) log.warn("filing the batch under errors/", { attempts: checkpoint.attempts });
+      written = asErrors
+        ? await deliverAsErrors(fresh, shardId, firstSeq, checkpoint)
+        : await deliver(fresh, shardId, firstSeq, checkpoint);
     } catch (err) {
       return failBatch(err);
     }
     // A crash here (timeout, out of memory) leaves objects written and the checkpoint behind:
     // the retry finds them in `pending` and replaces them.
+    failpoint("batch.before-commit");
     await deps.beforeCommit?.();
     try {
-      const { objects, failures, dropped, items } = written;
+      const { objects, failures, dropped, repeats, items } = written;
       const delivered = objects.filter((o) => o.key.endsWith(".parquet")).reduce((n, o) => n + o.records, 0);
       // Compared as instants: ISO strings with different fraction digits do not sort as text.
       const watermarkMs = items.reduce(
@@ -244,8 +389,10 @@ export function createBatcher(deps: BatcherDeps): Batcher {
           records: delivered,
           errors: failures.length,
           dropped,
+          repeats,
         }),
       );
+      failpoint("batch.after-commit");
       const files = objects.map((o) => o.key);
       const summary = {
         shardId,
@@ -253,6 +400,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         delivered,
         failed: failures.length,
         dropped,
+        repeats,
         files,
       };
       log.info("batch committed", {
@@ -260,6 +408,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         delivered,
         failed: failures.length,
         dropped,
+        repeats,
         files: files.length,
       });
       return { batchItemFailures: [], summary };

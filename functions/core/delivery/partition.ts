@@ -2,7 +2,7 @@
  * Partition and roll: each record gets its key prefix from the sink's template; records that
  * share a prefix and a schema version form a partition, cut into files by the roll limits.
  */
-import type { PrefixTemplate } from "../prefix.ts";
+import { MAX_KEY_BYTES, type PrefixTemplate, utf8Bytes } from "../prefix.ts";
 import { NOT_JSON, parsePayload, payloadNotJson } from "./payload.ts";
 import type { DeliveryFailure, DeliveryItem } from "./types.ts";
 
@@ -27,6 +27,8 @@ export function partitionItems(
   roll: RollPolicy,
   /** The schema every file is written with; each record's own when absent. */
   outputSchema?: { readonly subject: string; readonly version: number },
+  /** The longest prefix whose keys stay within S3's limit once the file name is added. */
+  maxPrefixBytes = MAX_KEY_BYTES - 256,
 ): { files: FileBatch[]; failures: DeliveryFailure[] } {
   const failures: DeliveryFailure[] = [];
   const groups = new Map<
@@ -50,6 +52,16 @@ export function partitionItems(
     });
     if (!prefix.ok) {
       failures.push({ item, stage: "partition", code: prefix.code, message: prefix.message });
+      continue;
+    }
+    const bytes = utf8Bytes(prefix.prefix);
+    if (bytes > maxPrefixBytes) {
+      failures.push({
+        item,
+        stage: "partition",
+        code: "PREFIX_VALUE_INVALID",
+        message: `the prefix is ${bytes} bytes; with the file name the key would pass S3's ${MAX_KEY_BYTES}-byte limit (at most ${maxPrefixBytes} for the prefix)`,
+      });
       continue;
     }
     const subject = outputSchema?.subject ?? env.schema.name;

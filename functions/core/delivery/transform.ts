@@ -3,8 +3,10 @@
  * answer back to its record. A record the transformer omits, answers twice or answers with
  * bad data fails at the transform stage; a transformer that keeps failing fails them all.
  */
+
 import { type BackoffPolicy, withRetries } from "../backoff.ts";
 import { asBuffer } from "../bytes.ts";
+import { FailpointError } from "../failpoints.ts";
 import type { TransformationEvent, TransformerInvoker } from "../firehose-contract.ts";
 import { OPEN_BRACE, skipJsonSpace } from "../json-chars.ts";
 import { ANSWER_NOT_JSON, ANSWER_NOT_OBJECT, NOT_JSON, parsePayload } from "./payload.ts";
@@ -80,10 +82,12 @@ export async function transformItems(
   try {
     response = await withRetries(
       options.retry,
-      () => true,
+      (err) => !(err instanceof FailpointError),
       () => withTimeout(options.invoke(options.transformer, event), options.timeoutMs),
     );
   } catch (err) {
+    // A test's crash of the batcher itself, not a failure of the transformer.
+    if (err instanceof FailpointError) throw err;
     const code =
       (err as Error).name === "TransformerTimeout" ? "TRANSFORM_TIMEOUT" : "TRANSFORM_INVOKE_FAILED";
     const message =

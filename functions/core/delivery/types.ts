@@ -26,7 +26,8 @@ export interface DeliveryItem extends ReceivedRecord {
   readonly partitionKeys?: Readonly<Record<string, string>>;
 }
 
-export type FailureStage = "decode" | "transform" | "partition" | "convert";
+/** `put`: S3 refused the record's data file; `deliver`: its batch failed on every attempt. */
+export type FailureStage = "decode" | "transform" | "partition" | "convert" | "put" | "deliver";
 
 /** A record the batcher could not deliver; it goes to the errors prefix with this reason. */
 export interface DeliveryFailure {

@@ -6,6 +6,7 @@ import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { utcMillis } from "../date-time-format.ts";
 import { envelopeEncoder } from "../envelope.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
+import { failpoint } from "../failpoints.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
 import { newRecordId } from "../record-id.ts";
 import type { StreamRuntime } from "../runtime-config.ts";
@@ -73,6 +74,9 @@ interface Outgoing extends KinesisEntry {
   readonly index: number;
   readonly id: string;
   readonly key: string | null;
+  readonly ts: string;
+  /** Set when it goes as a possible repeat (see `Takeover`). */
+  readonly rp?: readonly [number, number];
 }
 
 function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["error"] | undefined {
@@ -138,7 +142,7 @@ export async function ingestRecords(
     const id = newRecordId(receivedAt.getTime());
     const key = record.key ?? null;
     const data = encode(id, key, ts, record.data, record.raw, record.meta);
-    toPut.push({ index, id, key, data, partitionKey: partitionKeyOf(record.data, id, stream) });
+    toPut.push({ index, id, key, ts, data, partitionKey: partitionKeyOf(record.data, id, stream) });
   }
 
   // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.
@@ -156,14 +160,32 @@ export async function ingestRecords(
       keyed.push(p);
     }
   });
-  const claims = keyed.map((p) => ({ key: p.key!, recordId: p.id }));
+  const claims = keyed.map((p) => ({ key: p.key!, recordId: p.id, partitionKey: p.partitionKey }));
   const outcomes =
     claims.length > 0 ? await deps.idempotency.claim(stream.name, claims, stream.idempotencyTtlSeconds) : [];
+  failpoint("ingest.after-claim");
+  /** The envelope again under another id or as a possible repeat; only after a crash or timeout. */
+  const reencoded = (p: Outgoing, id: string, rp: readonly [number, number]) => {
+    const record = records[p.index]!;
+    return encode(id, p.key, p.ts, record.data, record.raw, record.meta, rp);
+  };
   const claimed: typeof toPut = [];
   keyed.forEach((p, i) => {
     const outcome = outcomes[i]!;
-    if (outcome.kind === "claimed") claimed.push(p);
-    else if (outcome.kind === "duplicate")
+    if (outcome.kind === "claimed") {
+      const t = outcome.takeover;
+      claimed.push(
+        t === undefined
+          ? p
+          : {
+              ...p,
+              id: t.recordId,
+              partitionKey: t.partitionKey ?? p.partitionKey,
+              rp: t.window,
+              data: reencoded(p, t.recordId, t.window),
+            },
+      );
+    } else if (outcome.kind === "duplicate")
       results[p.index] = { recordId: outcome.recordId, status: "duplicate" };
     else {
       results[p.index] = rejected({
@@ -175,9 +197,14 @@ export async function ingestRecords(
 
   const sending = [...claimed, ...unkeyed];
   if (sending.length > 0) {
-    const put = await putToKinesis(deps.kinesis, deps.eventStream, sending);
+    const remark = (i: number, window: readonly [number, number]) => {
+      const p = sending[i]!;
+      return reencoded(p, p.id, [Math.min(p.rp?.[0] ?? window[0], window[0]), window[1]]);
+    };
+    const put = await putToKinesis(deps.kinesis, deps.eventStream, sending, undefined, remark);
+    failpoint("ingest.after-put-records");
     const completed: { key: string; recordId: string; shardId: string; sequenceNumber: string }[] = [];
-    const released: { key: string; recordId: string }[] = [];
+    const released: { key: string; recordId: string; mayBeWritten: boolean }[] = [];
     sending.forEach((p, i) => {
       const outcome = put[i]!;
       if (outcome.ok) {
@@ -192,7 +219,13 @@ export async function ingestRecords(
         }
       } else {
         results[p.index] = rejected({ code: outcome.code, message: outcome.message });
-        if (p.key !== null) released.push({ key: p.key, recordId: p.id });
+        if (p.key !== null) {
+          released.push({
+            key: p.key,
+            recordId: p.id,
+            mayBeWritten: outcome.maybeWritten === true || p.rp !== undefined,
+          });
+        }
       }
     });
     await Promise.all([
