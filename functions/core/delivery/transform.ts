@@ -55,7 +55,43 @@ function answerProblem(answer: Uint8Array): string | undefined {
   return parsePayload(answer) === NOT_JSON ? ANSWER_NOT_JSON : ANSWER_NOT_OBJECT;
 }
 
+/**
+ * The transform stage. A transformer that fails the whole call (a Lambda that throws on one
+ * record fails all of them) is called again on halves of the batch, once each, down to the
+ * record it fails on: only that one goes to errors/, its neighbours go on. A timeout is not
+ * bisected: each half would wait as long again.
+ */
 export async function transformItems(
+  items: readonly DeliveryItem[],
+  options: TransformStageOptions,
+): Promise<TransformOutcome> {
+  return bisected(items, options, { calls: BISECT_CALLS });
+}
+
+/** Calls allowed for bisecting one batch: enough to isolate a few bad records among thousands. */
+const BISECT_CALLS = 64;
+
+async function bisected(
+  items: readonly DeliveryItem[],
+  options: TransformStageOptions,
+  budget: { calls: number },
+): Promise<TransformOutcome> {
+  const result = await transformOnce(items, options);
+  const wholeCallFailed = result.items.length === 0 && result.failures[0]?.code === "TRANSFORM_INVOKE_FAILED";
+  if (items.length < 2 || !wholeCallFailed || budget.calls < 2) return result;
+  budget.calls -= 2;
+  const half = Math.ceil(items.length / 2);
+  const once = { ...options, retry: { ...options.retry, attempts: 1 } };
+  const a = await bisected(items.slice(0, half), once, budget);
+  const b = await bisected(items.slice(half), once, budget);
+  return {
+    items: [...a.items, ...b.items],
+    failures: [...a.failures, ...b.failures],
+    dropped: a.dropped + b.dropped,
+  };
+}
+
+async function transformOnce(
   items: readonly DeliveryItem[],
   options: TransformStageOptions,
 ): Promise<TransformOutcome> {
@@ -91,7 +127,9 @@ export async function transformItems(
     const code =
       (err as Error).name === "TransformerTimeout" ? "TRANSFORM_TIMEOUT" : "TRANSFORM_INVOKE_FAILED";
     const message =
-      code === "TRANSFORM_TIMEOUT" ? (err as Error).message : "the transformer failed on every attempt";
+      code === "TRANSFORM_TIMEOUT"
+        ? (err as Error).message
+        : `the transformer failed on every attempt (${(err as Error).name})`;
     return {
       items: [],
       failures: items.map((item) => ({ item, stage: "transform", code, message })),
