@@ -1,9 +1,18 @@
 import { once } from "node:events";
-import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from "node:http";
+import http, { type IncomingHttpHeaders } from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { pipeline } from "node:stream";
 import { AwsChunkedDecoder, AwsChunkedError, decodedHeaders, isAwsChunked } from "./aws-chunked.ts";
+import type { FaultInjector } from "./faults.ts";
+import {
+  type EdgeRequest,
+  type EdgeResponse,
+  forwardHeaders,
+  responseHeaders,
+  sendAwsError,
+  sendJson,
+} from "./respond.ts";
 
 export const SERVICES = ["kinesis", "dynamodb", "s3", "kms"] as const;
 export type ServiceName = (typeof SERVICES)[number];
@@ -12,6 +21,7 @@ export type ServiceStatus = "running" | "starting" | "error";
 /** Every HTTP/2 connection starts with these bytes ("prior knowledge" h2c, RFC 9113 §3.4). */
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 const HEALTH_PATHS = new Set(["/_localstack/health", "/_sluice/health"]);
+const FAULTS_PATH = "/_sluice/faults";
 
 const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ["Kinesis_", "kinesis"],
@@ -19,22 +29,6 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ["DynamoDB_", "dynamodb"],
   ["TrentService.", "kms"],
 ];
-
-/** Headers that describe one hop's connection and must not be forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-  // The edge already answered (or, for h2, never needed) the 100-continue handshake.
-  "expect",
-]);
 
 /**
  * Which service a request is for: the SigV4 credential scope is authoritative (every SDK call is
@@ -66,9 +60,6 @@ function isServiceName(name: string): name is ServiceName {
   return (SERVICES as readonly string[]).includes(name);
 }
 
-type EdgeRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type EdgeResponse = http.ServerResponse | http2.Http2ServerResponse;
-
 export interface EdgeServer {
   readonly port: number;
   /** Where each service's backend listens; requests for a service without one get a 503. */
@@ -80,65 +71,8 @@ export interface EdgeOptions {
   port: number;
   host: string;
   status: () => Record<ServiceName, ServiceStatus>;
-}
-
-function sendJson(res: EdgeResponse, status: number, body: unknown, head: boolean): void {
-  const payload = Buffer.from(JSON.stringify(body), "utf8");
-  res.writeHead(status, { "content-type": "application/json", "content-length": payload.length });
-  if (head) res.end();
-  else res.end(payload);
-}
-
-/** An error shaped so the SDKs' JSON and XML parsers both surface the code and message. */
-function sendAwsError(
-  res: EdgeResponse,
-  status: number,
-  service: string,
-  code: string,
-  message: string,
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  if (service === "s3") {
-    const payload = Buffer.from(
-      `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
-      "utf8",
-    );
-    res.writeHead(status, { "content-type": "application/xml", "content-length": payload.length });
-    res.end(payload);
-    return;
-  }
-  const payload = Buffer.from(JSON.stringify({ __type: code, message }), "utf8");
-  res.writeHead(status, {
-    "content-type": "application/x-amz-json-1.1",
-    "content-length": payload.length,
-    "x-amzn-errortype": code,
-  });
-  res.end(payload);
-}
-
-function forwardHeaders(req: EdgeRequest): OutgoingHttpHeaders {
-  const headers: Record<string, string | string[] | undefined> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (name.startsWith(":") || HOP_BY_HOP.has(name) || value === undefined) continue;
-    headers[name] = value;
-  }
-  // HTTP/2 carries the host in :authority; HTTP/1.1 backends need it back in Host.
-  const authority = req.headers[":authority"];
-  if (headers.host === undefined && typeof authority === "string") headers.host = authority;
-  return headers;
-}
-
-function responseHeaders(source: http.IncomingMessage): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(source.headers)) {
-    // Node's HTTP/2 layer throws on connection-specific headers; HTTP/1 re-frames the body itself.
-    if (value === undefined || HOP_BY_HOP.has(name)) continue;
-    headers[name] = value;
-  }
-  return headers;
+  /** Test-only: service faults by rule, armed in-process or at `/_sluice/faults`. */
+  faults?: FaultInjector;
 }
 
 function proxy(
@@ -148,7 +82,7 @@ function proxy(
   backend: URL,
   agent: http.Agent,
 ): void {
-  const headers = forwardHeaders(req);
+  const headers = forwardHeaders(req.headers);
   const dechunk = service === "s3" && isAwsChunked(req.headers);
   if (dechunk) decodedHeaders(headers as Record<string, string | string[] | undefined>);
 
@@ -213,6 +147,10 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeServer> {
       );
       return;
     }
+    if (options.faults && pathname === FAULTS_PATH) {
+      void options.faults.control(req, res);
+      return;
+    }
     const service = routeService(req.headers, req.url ?? "/");
     if (!isServiceName(service)) {
       sendAwsError(
@@ -229,6 +167,7 @@ export async function startEdge(options: EdgeOptions): Promise<EdgeServer> {
       sendAwsError(res, 503, service, "ServiceUnavailable", `${service} is still starting`);
       return;
     }
+    if (options.faults?.handle(service, req, res, { url: backend, agent })) return;
     proxy(req, res, service, backend, agent);
   };
 

@@ -3,6 +3,7 @@
  * at one already), then runs the unit, infra, integration and faults suites with node's test runner.
  *   npm test                 everything
  *   npm test -- unit infra   only those suites
+ *   npm test -- test/faults/poison.test.ts   only those files
  */
 import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -11,14 +12,24 @@ import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../loca
 
 const SUITES = ["unit", "infra", "integration", "faults"] as const;
 const root = new URL(".", import.meta.url).pathname;
-const wanted = process.argv.slice(2).filter((a) => (SUITES as readonly string[]).includes(a));
-const suites = wanted.length > 0 ? wanted : [...SUITES];
-const files = suites.flatMap((s) =>
-  readdirSync(join(root, s))
-    .filter((f) => f.endsWith(".test.ts"))
-    .sort()
-    .map((f) => join("test", s, f)),
-);
+const args = process.argv.slice(2);
+const named = args.filter((a) => a.endsWith(".test.ts"));
+const wanted = args.filter((a) => (SUITES as readonly string[]).includes(a));
+const suites =
+  named.length > 0
+    ? SUITES.filter((s) => named.some((f) => f.includes(`test/${s}/`)))
+    : wanted.length > 0
+      ? wanted
+      : [...SUITES];
+const files =
+  named.length > 0
+    ? named
+    : suites.flatMap((s) =>
+        readdirSync(join(root, s))
+          .filter((f) => f.endsWith(".test.ts"))
+          .sort()
+          .map((f) => join("test", s, f)),
+      );
 
 const env: NodeJS.ProcessEnv = {
   ...process.env,

@@ -18,6 +18,11 @@ export interface AwsSettings {
 
 export interface AwsClients {
   readonly kinesis: KinesisClient;
+  /**
+   * PutRecords without the SDK's retries: a retry after a lost answer would write copies nobody
+   * marked as possible repeats. The Kinesis writer retries itself and marks them.
+   */
+  readonly kinesisPut: KinesisClient;
   readonly dynamo: DynamoDBDocumentClient;
   readonly s3: S3Client;
   readonly kms: KMSClient;
@@ -41,6 +46,7 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
   };
   return {
     kinesis: new KinesisClient(base),
+    kinesisPut: new KinesisClient({ ...base, maxAttempts: 1 }),
     dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(base), {
       marshallOptions: { removeUndefinedValues: true },
     }),

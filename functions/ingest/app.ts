@@ -149,7 +149,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
           limits,
         );
         const results = await ingestRecords(
-          { kinesis: deps.clients.kinesis, eventStream: deps.config.eventStream, validators, idempotency },
+          { kinesis: deps.clients.kinesisPut, eventStream: deps.config.eventStream, validators, idempotency },
           stream,
           records,
         );

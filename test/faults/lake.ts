@@ -132,10 +132,14 @@ function markerOf(payload: unknown): string | undefined {
   return undefined;
 }
 
-/** Every marker in the bucket, counted in data files and in errors/. */
-export async function countLake(runner: LocalRunner, bucket: string): Promise<LakeCount> {
+/** Every marker in the bucket (or one pipeline's share of it), counted in data files and in errors/. */
+export async function countLake(runner: LocalRunner, bucket: string, pipeline?: string): Promise<LakeCount> {
   const keys = await listKeys(runner.clients.s3, bucket);
-  const dataKeys = keys.filter((k) => k.endsWith(".parquet"));
+  const ours = (k: string): boolean =>
+    pipeline === undefined ||
+    k.startsWith(`errors/${pipeline}/`) ||
+    (k.split("/").pop() ?? "").startsWith(`${pipeline}-shardId-`);
+  const dataKeys = keys.filter((k) => k.endsWith(".parquet") && ours(k));
   const data = new Map<string, number>();
   const ids = new Map<string, number>();
   if (dataKeys.length > 0) {
@@ -150,7 +154,7 @@ export async function countLake(runner: LocalRunner, bucket: string): Promise<La
   }
   const errors = new Map<string, number>();
   const errorLines: ErrorLine[] = [];
-  for (const key of keys.filter((k) => k.startsWith("errors/"))) {
+  for (const key of keys.filter((k) => k.startsWith("errors/") && ours(k))) {
     const text = gunzipSync(await getBytes(runner.clients.s3, bucket, key)).toString("utf8");
     for (const line of text.split("\n").filter((l) => l !== "")) {
       const parsed = JSON.parse(line) as ErrorLine;
