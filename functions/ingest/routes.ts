@@ -30,6 +30,18 @@ const compiled = INGEST_ROUTES.map((routeKey) => {
   return { routeKey, method, regex: new RegExp(`^${pattern}$`), names };
 });
 
+/**
+ * A malformed escape (`%E0%A4%A`, `feedback%`, `%ff`) stays as sent, as API Gateway passes it,
+ * so the handler answers it as the invalid name it is rather than the router throwing.
+ */
+function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** Matches like API Gateway: exact method and path, one segment per parameter. */
 export function matchRoute(method: string, path: string): RouteMatch | "METHOD_NOT_ALLOWED" | undefined {
   let pathMatched = false;
@@ -40,7 +52,7 @@ export function matchRoute(method: string, path: string): RouteMatch | "METHOD_N
     if (r.method !== method.toUpperCase()) continue;
     const pathParameters: Record<string, string> = {};
     r.names.forEach((n, i) => {
-      pathParameters[n] = decodeURIComponent(m[i + 1]!);
+      pathParameters[n] = decodeSegment(m[i + 1]!);
     });
     return { routeKey: r.routeKey, pathParameters };
   }

@@ -19,16 +19,29 @@ export interface HttpGateway {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | "TOO_LARGE"> {
+/** How long a body may go without a byte before the request is answered 408. */
+export const BODY_IDLE_TIMEOUT_MS = 10_000;
+
+/** A body shorter than its Content-Length would otherwise hold the request open until the client gives up. */
+function readBody(req: IncomingMessage, idleMs: number): Promise<Buffer | "TOO_LARGE" | "TIMEOUT"> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let timer = setTimeout(() => resolve("TIMEOUT"), idleMs);
     req.on("data", (c: Buffer) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => resolve("TIMEOUT"), idleMs);
       size += c.length;
       if (size <= MAX_PAYLOAD) chunks.push(c);
     });
-    req.on("end", () => resolve(size > MAX_PAYLOAD ? "TOO_LARGE" : Buffer.concat(chunks)));
-    req.on("error", reject);
+    req.on("end", () => {
+      clearTimeout(timer);
+      resolve(size > MAX_PAYLOAD ? "TOO_LARGE" : Buffer.concat(chunks));
+    });
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -83,6 +96,7 @@ export function startHttpGateway(
   handler: HttpHandler,
   port: number,
   host = "127.0.0.1",
+  bodyIdleMs = BODY_IDLE_TIMEOUT_MS,
 ): Promise<HttpGateway> {
   const server = createServer(async (req, res) => {
     const send = (
@@ -100,8 +114,15 @@ export function startHttpGateway(
         // What API Gateway answers for a route it does not have.
         return send(404, JSON.stringify({ message: "Not Found" }));
       }
-      const body = await readBody(req);
+      const body = await readBody(req, bodyIdleMs);
       if (body === "TOO_LARGE") return send(413, JSON.stringify({ message: "Request Entity Too Large" }));
+      if (body === "TIMEOUT") {
+        res.shouldKeepAlive = false;
+        return send(
+          408,
+          JSON.stringify({ message: "Request Timeout: the body ended before its Content-Length" }),
+        );
+      }
       const result = await handler(toEvent(req, body, match.routeKey, match.pathParameters));
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
