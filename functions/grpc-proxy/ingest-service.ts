@@ -22,6 +22,7 @@ import type {
   IngestResponseMessage,
   RecordMessage,
 } from "./protos.ts";
+import { MalformedMessage } from "./protos.ts";
 import { batchBody, type ForwardItem, toForwardItem } from "./records.ts";
 import type { ProxyStats } from "./stats.ts";
 import { ackFromResult, callError, callErrorFromAck, callErrorFromRefusal, rejectedAck } from "./status.ts";
@@ -201,6 +202,11 @@ export function createIngestService(deps: IngestServiceDeps): UntypedServiceImpl
     handler: (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => Promise<void>,
   ) {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      if ((call.request as unknown) instanceof MalformedMessage) {
+        const reason = (call.request as unknown as MalformedMessage).reason;
+        callback(callError(status.INVALID_ARGUMENT, { code: "INVALID_REQUEST", message: reason }));
+        return;
+      }
       handler(call, callback).catch((err: unknown) => {
         deps.logger.error("call failed", { method, error: (err as Error).name });
         callback(callError(status.INTERNAL, { code: "INTERNAL", message: "internal error" }));

@@ -47,6 +47,36 @@ export function serviceDefinition(definition: PackageDefinition, name: string): 
   return service as unknown as ServiceDefinition;
 }
 
+/**
+ * A request whose bytes did not decode. grpc-js answers a throwing deserializer with INTERNAL,
+ * which tells a client the fault is ours; handed this instead, the handler answers INVALID_ARGUMENT.
+ */
+export class MalformedMessage {
+  constructor(readonly reason: string) {}
+}
+
+/** The service with deserializers that return a {@link MalformedMessage} rather than throw. */
+export function tolerantServiceDefinition(definition: PackageDefinition, name: string): ServiceDefinition {
+  const service = serviceDefinition(definition, name);
+  return Object.fromEntries(
+    Object.entries(service).map(([method, d]) => [
+      method,
+      {
+        ...d,
+        requestDeserialize: (bytes: Buffer): unknown => {
+          try {
+            return d.requestDeserialize(bytes);
+          } catch (err) {
+            return new MalformedMessage(
+              `the request is not a valid ${method} message: ${(err as Error).message}`,
+            );
+          }
+        },
+      },
+    ]),
+  ) as ServiceDefinition;
+}
+
 export interface TimestampMessage {
   readonly seconds?: string | number;
   readonly nanos?: number;

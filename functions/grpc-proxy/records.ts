@@ -12,6 +12,7 @@ import type {
   TimestampMessage,
   ValueMessage,
 } from "./protos.ts";
+import { MalformedMessage } from "./protos.ts";
 
 export const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
@@ -175,6 +176,13 @@ export function timestampToIso(ts: TimestampMessage): string | undefined {
 }
 
 export function toForwardItem(record: RecordMessage, limits: RecordLimits): Converted {
+  // A stream's frames are length-prefixed: one that does not decode costs only itself.
+  if ((record as unknown) instanceof MalformedMessage) {
+    return {
+      ok: false,
+      error: { code: "INVALID_REQUEST", message: (record as unknown as MalformedMessage).reason },
+    };
+  }
   const badStream = checkStreamName(record.stream);
   if (badStream) return { ok: false, error: badStream };
   const stream = record.stream!;

@@ -21,6 +21,7 @@ import {
   loadProtos,
   REFLECTION_SERVICES,
   serviceDefinition,
+  tolerantServiceDefinition,
 } from "./protos.ts";
 import { reflectionService } from "./reflection.ts";
 import { ProxyStats, type ProxyStatsSnapshot } from "./stats.ts";
@@ -115,7 +116,7 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
     "grpc.max_concurrent_streams": 256,
   });
   server.addService(
-    serviceDefinition(definition, INGEST_SERVICE),
+    tolerantServiceDefinition(definition, INGEST_SERVICE),
     createIngestService({ forwarder, limits, stats, logger, sessions }),
   );
   server.addService(serviceDefinition(definition, HEALTH_SERVICE), health.service());

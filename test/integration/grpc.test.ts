@@ -296,6 +296,66 @@ describe("gRPC proxy in front of the local ingest", () => {
     }
   });
 
+  test("bytes that are not a valid message, or a Struct nested past the limit, are INVALID_ARGUMENT, not INTERNAL; in a stream they cost only themselves", async () => {
+    const service = definition["sluice.v1.IngestService"] as unknown as Record<
+      string,
+      { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+    >;
+    const identity = (b: Buffer): Buffer => b;
+    // Field 1 (record), length-delimited, with a length far past the end.
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+    const unaryError = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      client.makeUnaryRequest(service.Ingest!.path, identity, identity, garbage, auth, (err) =>
+        err ? resolve(err) : reject(new Error("garbage was accepted")),
+      );
+    });
+    assert.deepEqual(errorCode(unaryError), { status: "INVALID_ARGUMENT", code: "INVALID_REQUEST" });
+    assert.match(unaryError.details, /not a valid Ingest message/);
+
+    // Encoded by hand: protobufjs refuses to encode what it would refuse to decode, other stacks don't.
+    const varint = (n: number): number[] => (n < 0x80 ? [n] : [(n & 0x7f) | 0x80, ...varint(n >>> 7)]);
+    const field = (n: number, bytes: Buffer): Buffer =>
+      Buffer.concat([Buffer.from([(n << 3) | 2, ...varint(bytes.length)]), bytes]);
+    let value: Buffer = Buffer.from([0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]); // Value{number_value: 1}
+    let deepStruct: Buffer = Buffer.alloc(0);
+    for (let i = 0; i < 60; i++) {
+      deepStruct = field(1, Buffer.concat([field(1, Buffer.from("a")), field(2, value)]));
+      value = field(5, deepStruct);
+    }
+    const deepRequest = field(1, Buffer.concat([field(1, Buffer.from("feedback")), field(3, deepStruct)]));
+    const nestedError = await new Promise<grpc.ServiceError>((resolve, reject) => {
+      client.makeUnaryRequest(service.Ingest!.path, identity, identity, deepRequest, auth, (err) =>
+        err ? resolve(err) : reject(new Error("a Struct 60 deep was accepted")),
+      );
+    });
+    assert.deepEqual(errorCode(nestedError), { status: "INVALID_ARGUMENT", code: "INVALID_REQUEST" });
+    assert.match(nestedError.details, /nesting depth/);
+
+    const stream = service.IngestStream!;
+    const call = client.makeBidiStreamRequest(stream.path, identity, identity, auth);
+    const acks: Ack[] = [];
+    call.on("data", (b: Buffer) => acks.push(stream.responseDeserialize(b) as Ack));
+    const ended = new Promise<void>((resolve, reject) => {
+      call.on("end", resolve);
+      call.on("error", reject);
+    });
+    const valid = (id: string) =>
+      stream.requestSerialize({ stream: "feedback", json: asJson(feedback(`m-${id}`)), clientId: id });
+    call.write(valid("1"));
+    call.write(Buffer.from([0x12, 0x05, 0x01]));
+    call.write(valid("3"));
+    call.end();
+    await ended;
+    assert.deepEqual(
+      acks.map((a) => [a.clientId ?? "", a.status, a.errorCode ?? ""]),
+      [
+        ["1", "ACK_STATUS_ACCEPTED", ""],
+        ["", "ACK_STATUS_REJECTED", "INVALID_REQUEST"],
+        ["3", "ACK_STATUS_ACCEPTED", ""],
+      ],
+    );
+  });
+
   test("a message over the size limit is RESOURCE_EXHAUSTED; missing credentials are UNAUTHENTICATED", async () => {
     const big = {
       stream: "feedback",
