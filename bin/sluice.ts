@@ -1,11 +1,12 @@
 #!/usr/bin/env -S npx tsx
 /**
  * The `sluice` command line.
- *   sluice dev [--manifest sluice.yaml] [--port 8080]   run the whole pipeline locally
- *   sluice validate [--manifest sluice.yaml]            check a manifest
+ *   sluice dev [--manifest sluice.yaml] [--port 8080] [--reset]   run the whole pipeline locally
+ *   sluice validate [--manifest sluice.yaml]                      check a manifest
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, type LogLevel } from "../functions/core/logger.ts";
 import { DEFAULT_MANIFEST_PATH, loadManifest, ManifestError } from "../functions/core/manifest/index.ts";
@@ -15,7 +16,7 @@ import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
 
-const DEV_KEY_FILE = ".sluice/dev-key";
+const DEFAULT_STATE_DIR = ".sluice";
 
 const USAGE = `usage: sluice <command> [options]
 
@@ -26,9 +27,16 @@ commands:
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
-  --port <n>          local ingest API port for dev (default: 8080)
+  --port <n>          local ingest API port for dev (default: 8080; 0 picks a free one)
   --grpc-port <n>     gRPC proxy port for dev (default: 50051; 0 turns it off)
-  --edge-port <n>     embedded stack edge port for dev (default: 4566)
+  --edge-port <n>     embedded stack edge port for dev (default: 4566; 0 picks a free one)
+  --state-dir <dir>   where dev keeps its state (default: ${DEFAULT_STATE_DIR}): the embedded stack's
+                      streams, records, tables, objects and keys in <dir>/localstack, the dev API
+                      key in <dir>/dev-key. All of it survives a restart, a crash or kill -9 included
+  --reset             delete that state first and start fresh (a new dev API key)
+  --idempotency-lock-seconds <n>
+                      how long ingest holds an idempotency key whose write it has not finished
+                      (default: 60); after a crash, retries with such a key get IN_PROGRESS until then
 `;
 
 function fail(message: string, code: number): never {
@@ -45,19 +53,46 @@ function manifestOrExit(path: string): Manifest {
   }
 }
 
-async function dev(manifestPath: string, port: number, edgePort: number, grpcPort: number): Promise<void> {
-  const manifest = manifestOrExit(manifestPath);
+interface DevOptions {
+  readonly manifestPath: string;
+  readonly port: number;
+  readonly edgePort: number;
+  readonly grpcPort: number;
+  readonly stateDir: string;
+  readonly reset: boolean;
+  readonly idempotencyLockSeconds?: number;
+}
+
+function readDevKey(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function dev(o: DevOptions): Promise<void> {
+  const startedAt = performance.now();
+  const manifest = manifestOrExit(o.manifestPath);
   process.env.AWS_REGION ??= "us-east-1";
   process.env.AWS_ACCESS_KEY_ID ??= "test";
   process.env.AWS_SECRET_ACCESS_KEY ??= "test";
   process.env.AWS_REQUEST_CHECKSUM_CALCULATION ??= "WHEN_REQUIRED";
+
+  const dataDir = path.join(o.stateDir, "localstack");
+  const devKeyFile = path.join(o.stateDir, "dev-key");
+  if (o.reset) {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(devKeyFile, { force: true });
+    process.stdout.write(`--reset: deleted ${dataDir} and ${devKeyFile}\n`);
+  }
 
   let stack: EmbeddedStack | undefined;
   let endpoint = process.env.AWS_ENDPOINT_URL;
   if (!endpoint) {
     process.stdout.write("starting the embedded AWS stack...\n");
     try {
-      stack = await startEmbeddedStack({ port: edgePort, dataDir: ".sluice/localstack" });
+      stack = await startEmbeddedStack({ port: o.edgePort, dataDir, persist: true });
     } catch (err) {
       if (err instanceof StackStartError) fail(`error: ${err.message}\n${err.hint}`, 1);
       throw err;
@@ -67,12 +102,21 @@ async function dev(manifestPath: string, port: number, edgePort: number, grpcPor
   const logger = createLogger("sluice-dev", (process.env.LOG_LEVEL as LogLevel | undefined) ?? "warn");
   let runner: Awaited<ReturnType<typeof startLocalRunner>>;
   try {
-    runner = await startLocalRunner({ manifest, endpoint, httpPort: port, logger });
+    const reuseDevKey = readDevKey(devKeyFile);
+    runner = await startLocalRunner({
+      manifest,
+      endpoint,
+      httpPort: o.port,
+      logger,
+      ...(reuseDevKey === undefined ? {} : { reuseDevKey }),
+      ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
+    });
   } catch (err) {
     await stack?.stop();
     fail(`error: ${(err as Error).message}`, 1);
   }
   let grpc: GrpcProxy | undefined;
+  const grpcPort = o.grpcPort;
   if (grpcPort > 0) {
     try {
       grpc = await startGrpcProxy({ target: runner.url, port: grpcPort, logger });
@@ -85,27 +129,40 @@ async function dev(manifestPath: string, port: number, edgePort: number, grpcPor
       );
     }
   }
-  if (runner.devKey) {
-    mkdirSync(".sluice", { recursive: true });
-    writeFileSync(DEV_KEY_FILE, `${runner.devKey}\n`, { mode: 0o600 });
+  if (runner.devKey && !runner.devKeyReused) {
+    // Whole or not at all: a kill mid-write must not leave an empty key file.
+    mkdirSync(o.stateDir, { recursive: true });
+    writeFileSync(`${devKeyFile}.tmp`, `${runner.devKey}\n`, { mode: 0o600 });
+    renameSync(`${devKeyFile}.tmp`, devKeyFile);
   }
-  const auth = runner.devKey ? ` -H "authorization: Bearer $(cat ${DEV_KEY_FILE})"` : "";
+  const auth = runner.devKey ? ` -H "authorization: Bearer $(cat ${devKeyFile})"` : "";
   const buckets = [...new Set(Object.values(runner.config.pipelines).map((p) => p.sink.bucket))];
   const firstStream = manifest.streams[0]?.name ?? "feedback";
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+  const state = !stack
+    ? `  state          in the stack at AWS_ENDPOINT_URL`
+    : stack.resumed
+      ? `  state          resumed from ${dataDir} (--reset starts fresh)`
+      : `  state          fresh, kept in ${dataDir} across restarts (--reset starts fresh)`;
   process.stdout.write(
     [
       "",
-      `Sluice is running (manifest ${manifest.path}, app "${manifest.name}")`,
+      `Sluice is running (manifest ${manifest.path}, app "${manifest.name}", ready in ${seconds} s)`,
+      state,
       `  AWS endpoint   ${endpoint}`,
       `  ingest API     ${runner.url}`,
       ...(grpc
         ? [`  gRPC proxy     127.0.0.1:${grpc.port}  (sluice.v1.IngestService, proto/sluice/v1/ingest.proto)`]
         : []),
       ...(runner.devKey
-        ? [`  dev API key    ${runner.devKey}  (admin; also in ${DEV_KEY_FILE})`]
+        ? [
+            `  dev API key    ${runner.devKey}  (admin; ${runner.devKeyReused ? "the same as before" : "new"}, in ${devKeyFile})`,
+          ]
         : ["  auth           off (manifest auth.apiKeys: false)"]),
       `  send a record  curl -s -X POST ${runner.url}/v1/streams/${firstStream}/records${auth} -H 'content-type: application/json' -d @examples/feedback.json`,
-      ...buckets.map((b) => `  Parquet lands  s3://${b}/  (on disk: .sluice/localstack/s3/${b}/)`),
+      ...buckets.map(
+        (b) => `  Parquet lands  s3://${b}/${stack ? `  (on disk: ${path.join(dataDir, "s3", b)}/)` : ""}`,
+      ),
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),
@@ -138,6 +195,9 @@ async function main(argv: string[]): Promise<void> {
         port: { type: "string", default: "8080" },
         "edge-port": { type: "string", default: process.env.SLUICE_EDGE_PORT ?? "4566" },
         "grpc-port": { type: "string", default: "50051" },
+        "state-dir": { type: "string", default: DEFAULT_STATE_DIR },
+        reset: { type: "boolean", default: false },
+        "idempotency-lock-seconds": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -156,8 +216,22 @@ async function main(argv: string[]): Promise<void> {
       );
       return;
     }
-    case "dev":
-      return dev(manifestPath, Number(values.port), Number(values["edge-port"]), Number(values["grpc-port"]));
+    case "dev": {
+      const lock = values["idempotency-lock-seconds"];
+      const lockSeconds = lock === undefined ? undefined : Number(lock);
+      if (lockSeconds !== undefined && !(Number.isInteger(lockSeconds) && lockSeconds > 0)) {
+        fail(`--idempotency-lock-seconds ${String(lock)} is not a positive whole number\n\n${USAGE}`, 2);
+      }
+      return dev({
+        manifestPath,
+        port: Number(values.port),
+        edgePort: Number(values["edge-port"]),
+        grpcPort: Number(values["grpc-port"]),
+        stateDir: String(values["state-dir"]),
+        reset: values.reset === true,
+        ...(lockSeconds === undefined ? {} : { idempotencyLockSeconds: lockSeconds }),
+      });
+    }
     default:
       fail(`unknown command ${command}\n\n${USAGE}`, 2);
   }

@@ -1,6 +1,6 @@
 /**
- * `npm run localstack [start|stop] [--port N] [--data-dir DIR]`: runs the embedded stack in the
- * foreground (Ctrl-C stops it), or stops one started elsewhere via its pid file.
+ * `npm run localstack [start|stop] [--port N] [--data-dir DIR] [--persist]`: runs the embedded
+ * stack in the foreground (Ctrl-C stops it), or stops one started elsewhere via its pid file.
  */
 import { mkdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -8,11 +8,13 @@ import { parseArgs } from "node:util";
 import { CLI_DATA_DIR, PID_FILE } from "./paths.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "./stack.ts";
 
-const USAGE = `usage: npm run localstack -- [start|stop] [--port N] [--data-dir DIR]
-  start     run Kinesis, DynamoDB, S3 and KMS emulators behind one endpoint (default; Ctrl-C stops)
-  stop      stop a stack started by "start" in another terminal
-  --port    edge port (default: SLUICE_EDGE_PORT or 4566; 0 picks a free one)
-  --data-dir  where emulators keep data (default: .sluice/localstack)`;
+const USAGE = `usage: npm run localstack -- [start|stop] [--port N] [--data-dir DIR] [--persist]
+  start       run Kinesis, DynamoDB, S3 and KMS emulators behind one endpoint (default; Ctrl-C stops)
+  stop        stop a stack started by "start" in another terminal
+  --port      edge port (default: SLUICE_EDGE_PORT or 4566; 0 picks a free one)
+  --data-dir  where emulators keep data (default: .sluice/localstack, which \`npm start\` persists in)
+  --persist   keep streams, records, tables, objects and keys in the data dir across restarts
+              (default: start empty; refused on a data dir that holds persisted state)`;
 
 function fail(message: string, hint?: string): never {
   process.stderr.write(`error: ${message}\n${hint ? `${hint}\n` : ""}`);
@@ -78,7 +80,7 @@ async function stop(): Promise<void> {
   process.stdout.write(`stopped (pids ${ours.join(", ")})\n`);
 }
 
-async function start(port: number | undefined, dataDir: string): Promise<void> {
+async function start(port: number | undefined, dataDir: string, persist: boolean): Promise<void> {
   const running = (await readPids()).filter(isAlive);
   if (running.length > 0 && (await isOurs(running[0]!))) {
     fail(
@@ -93,6 +95,7 @@ async function start(port: number | undefined, dataDir: string): Promise<void> {
     stack = await startEmbeddedStack({
       port,
       dataDir,
+      persist,
       log: (line) => process.stdout.write(`  ${line}\n`),
     });
   } catch (error) {
@@ -108,7 +111,7 @@ async function start(port: number | undefined, dataDir: string): Promise<void> {
     [
       "",
       `Embedded stack (kinesis, dynamodb, s3, kms) ready at ${stack.endpoint} in ${seconds} s`,
-      `Data: ${path.relative(process.cwd(), dataDir) || "."}`,
+      `Data: ${path.relative(process.cwd(), dataDir) || "."}${persist ? (stack.resumed ? " (persistent, resumed)" : " (persistent, fresh)") : " (not kept)"}`,
       "",
       "export AWS_ENDPOINT_URL=" + stack.endpoint,
       "export AWS_REGION=us-east-1",
@@ -168,7 +171,7 @@ async function main(): Promise<void> {
       fail(`--port ${values.port} is not a port number`, USAGE);
   }
   const dataDir = values["data-dir"] ? path.resolve(values["data-dir"]) : CLI_DATA_DIR;
-  await start(port, dataDir);
+  await start(port, dataDir, values.persist === true);
 }
 
 function parse() {
@@ -177,6 +180,7 @@ function parse() {
     options: {
       port: { type: "string", short: "p" },
       "data-dir": { type: "string" },
+      persist: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });

@@ -1,4 +1,9 @@
-export type StackStartErrorCode = "PORT_IN_USE" | "JAVA_MISSING" | "BACKEND_FAILED" | "DOWNLOAD_FAILED";
+export type StackStartErrorCode =
+  | "PORT_IN_USE"
+  | "JAVA_MISSING"
+  | "BACKEND_FAILED"
+  | "DOWNLOAD_FAILED"
+  | "STATE_DIR_IN_USE";
 
 /** A start-up failure the user can fix; `hint` says how. The CLI prints both without a stack trace. */
 export class StackStartError extends Error {

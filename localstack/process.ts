@@ -23,6 +23,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   /** How long stop() waits after SIGTERM before SIGKILL. @default 5000 */
   stopGraceMs?: number;
+  /** Called with each non-empty line the process writes to stdout or stderr. */
+  onLine?: (line: string) => void;
 }
 
 const TAIL_LINES = 30;
@@ -114,16 +116,25 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];
-  const collect = (chunk: Buffer): void => {
-    for (const line of chunk.toString("utf8").split(/\r?\n/)) {
-      if (line.trim() === "") continue;
-      lines.push(line);
-      if (lines.length > TAIL_LINES) lines.shift();
-    }
+  const keep = (line: string): void => {
+    if (line.trim() === "") return;
+    options.onLine?.(line);
+    lines.push(line);
+    if (lines.length > TAIL_LINES) lines.shift();
   };
-  // Unread pipes fill up and block the child, so always drain them.
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
+  /** Splits a pipe into lines; a chunk may end mid-line, so the rest waits for the next chunk. */
+  const drain = (stream: NodeJS.ReadableStream | null): void => {
+    let partial = "";
+    // Unread pipes fill up and block the child, so always drain them.
+    stream?.on("data", (chunk: Buffer) => {
+      const parts = (partial + chunk.toString("utf8")).split(/\r?\n/);
+      partial = parts.pop() ?? "";
+      for (const line of parts) keep(line);
+    });
+    stream?.on("end", () => keep(partial));
+  };
+  drain(child.stdout);
+  drain(child.stderr);
 
   let running = true;
   const exited = new Promise<number | null>((resolve) => {

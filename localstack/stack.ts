@@ -1,5 +1,5 @@
 import { rmSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { assertJava, ensureDynamoDbLocal, startDynamoDb } from "./backends/dynamodb.ts";
@@ -18,6 +18,13 @@ export interface EmbeddedStackOptions {
   port?: number;
   /** Where emulators keep data. @default a fresh temp dir */
   dataDir?: string;
+  /**
+   * Keep everything in `dataDir` across restarts, SIGKILL included: S3 objects, DynamoDB tables
+   * (`dynamodb/`), Kinesis streams and records (`kinesis/`), KMS keys (`kms/keys.json`). Every
+   * answer a client gets describes state already on disk. Requires `dataDir`.
+   * @default false: a start begins empty
+   */
+  persist?: boolean;
   /** Progress lines (no secrets). @default no output */
   log?: (line: string) => void;
 }
@@ -25,12 +32,47 @@ export interface EmbeddedStackOptions {
 export interface EmbeddedStack {
   /** e.g. http://127.0.0.1:4566 */
   readonly endpoint: string;
+  /** True when `persist` found the state of an earlier run in `dataDir` and carries on with it. */
+  readonly resumed: boolean;
   /** Backend PIDs, for the CLI's pid file. */
   readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
 export const DEFAULT_EDGE_PORT = 4566;
+
+/** Marks a data dir that holds persisted state; its absence means "start fresh". */
+const STATE_FILE = "state.json";
+
+/**
+ * Whether `dataDir` holds persisted state, claiming it for persistence if it does not (leftovers
+ * of a non-persistent run are cleared: their streams, tables and keys are gone). A non-persistent
+ * start refuses a folder with persisted state rather than empty its S3 objects.
+ */
+async function prepareDataDir(dataDir: string, persist: boolean): Promise<boolean> {
+  const marker = path.join(dataDir, STATE_FILE);
+  const persisted = await readFile(marker, "utf8").then(
+    () => true,
+    () => false,
+  );
+  if (!persist) {
+    if (persisted) {
+      throw new StackStartError(
+        "STATE_DIR_IN_USE",
+        `${dataDir} holds persisted state (from \`sluice dev\` or --persist)`,
+        "Pass --persist to run on it, --data-dir to use another folder, or delete the folder to start over",
+      );
+    }
+    return false;
+  }
+  if (persisted) return true;
+  for (const part of ["s3", "s3.tmp", "dynamodb", "kinesis", "kms"]) {
+    await rm(path.join(dataDir, part), { recursive: true, force: true });
+  }
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(marker, `${JSON.stringify({ version: 1, createdAt: new Date().toISOString() })}\n`);
+  return false;
+}
 
 interface RunningBackend {
   readonly service: ServiceName;
@@ -77,6 +119,8 @@ async function openEdge(port: number, status: () => Record<ServiceName, ServiceS
  */
 export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Promise<EmbeddedStack> {
   const log = options.log ?? (() => {});
+  const persist = options.persist ?? false;
+  if (persist && options.dataDir === undefined) throw new Error("startEmbeddedStack: persist needs dataDir");
   const startedAt = performance.now();
   const elapsed = (): string => `${Math.round(performance.now() - startedAt)} ms`;
   const requestedPort = options.port ?? portFromEnv() ?? DEFAULT_EDGE_PORT;
@@ -108,6 +152,14 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
 
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), "sluice-localstack-")));
+  let resumed: boolean;
+  try {
+    resumed = await prepareDataDir(dataDir, persist);
+  } catch (error) {
+    await edge.close();
+    throw error;
+  }
+  if (persist) log(resumed ? `resuming the state in ${dataDir}` : `fresh state in ${dataDir}`);
   const forgetDataDir = ownsDataDir
     ? registerCleanup(() => rmSync(dataDir, { recursive: true, force: true }))
     : () => {};
@@ -125,22 +177,25 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
 
   const startDynamo = async (): Promise<void> => {
     const emulatorDir = await ensureDynamoDbLocal(CACHE_DIR, log);
-    const ddb = await startDynamoDb(java, emulatorDir);
+    const ddb = await startDynamoDb(
+      java,
+      emulatorDir,
+      persist ? { dbPath: path.join(dataDir, "dynamodb") } : {},
+    );
     register({ service: "dynamodb", url: ddb.url, process: ddb.process, stop: () => ddb.process.stop() });
   };
 
   const results = await Promise.allSettled([
     startDynamo(),
-    startKinesis().then((kinesis) =>
-      register({
-        service: "kinesis",
-        url: kinesis.url,
-        process: kinesis.process,
-        stop: () => kinesis.process.stop(),
-      }),
+    startKinesis(persist ? { persistDir: path.join(dataDir, "kinesis") } : {}).then((kinesis) =>
+      register({ service: "kinesis", url: kinesis.url, process: kinesis.process, stop: kinesis.stop }),
     ),
-    startS3(path.join(dataDir, "s3")).then((s3) => register({ service: "s3", url: s3.url, stop: s3.stop })),
-    startKmsServer().then((kms) => register({ service: "kms", url: kms.url, stop: kms.stop })),
+    startS3(path.join(dataDir, "s3"), { keep: persist }).then((s3) =>
+      register({ service: "s3", url: s3.url, stop: s3.stop }),
+    ),
+    startKmsServer(persist ? { keysFile: path.join(dataDir, "kms", "keys.json") } : {}).then((kms) =>
+      register({ service: "kms", url: kms.url, stop: kms.stop }),
+    ),
   ]);
 
   let stopped: Promise<void> | undefined;
@@ -165,6 +220,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
 
   return {
     endpoint,
+    resumed,
     pids: [...backends.values()].flatMap((backend) => (backend.process ? [backend.process.pid] : [])),
     stop,
   };

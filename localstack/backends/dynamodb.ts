@@ -108,8 +108,21 @@ export async function assertJava(): Promise<string> {
   return java;
 }
 
-export async function startDynamoDb(java: string, emulatorDir: string): Promise<DynamoDbBackend> {
+export interface DynamoDbOptions {
+  /**
+   * Keep tables in this folder across restarts (`-dbPath`: one SQLite file, written before each
+   * answer). @default in memory (`-inMemory`)
+   */
+  readonly dbPath?: string;
+}
+
+export async function startDynamoDb(
+  java: string,
+  emulatorDir: string,
+  options: DynamoDbOptions = {},
+): Promise<DynamoDbBackend> {
   const port = await freePort();
+  if (options.dbPath !== undefined) await mkdir(options.dbPath, { recursive: true });
   const proc = spawnManaged({
     name: "DynamoDB Local",
     command: java,
@@ -120,7 +133,7 @@ export async function startDynamoDb(java: string, emulatorDir: string): Promise<
       "-Djava.library.path=./DynamoDBLocal_lib",
       "-jar",
       "DynamoDBLocal.jar",
-      "-inMemory",
+      ...(options.dbPath === undefined ? ["-inMemory"] : ["-dbPath", path.resolve(options.dbPath)]),
       "-sharedDb",
       "-disableTelemetry",
       "-port",

@@ -1,9 +1,12 @@
 /**
  * TEST INFRASTRUCTURE ONLY: a KMS emulator for the embedded stack, because no KMS emulator is
  * reachable from the package registries here. The crypto is real (AES-256-GCM), but master keys
- * live in memory of the emulator process and vanish with it. Never point real data at it.
+ * live in memory of the emulator process and vanish with it, or, with a keys file, sit on disk in
+ * the clear (mode 0600). Never point real data at it.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
 
 export const ACCOUNT_ID = "000000000000";
 const MAX_PLAINTEXT_BYTES = 4096;
@@ -113,10 +116,66 @@ function checkAlgorithm(input: JsonObject): void {
   }
 }
 
+export interface KmsEmulatorOptions {
+  /**
+   * Keep keys and aliases in this JSON file (key material in the clear, mode 0600): loaded at
+   * construction, rewritten whole (temp file, then rename) before CreateKey or CreateAlias answers.
+   * @default in memory only
+   */
+  readonly keysFile?: string;
+}
+
+interface StoredKeys {
+  readonly version: 1;
+  readonly keys: readonly (Omit<Key, "material"> & { readonly material: string })[];
+  readonly aliases: readonly Alias[];
+}
+
 /** State and operations of one emulated KMS account. */
 export class KmsEmulator {
   private readonly keys = new Map<string, Key>();
   private readonly aliases = new Map<string, Alias>();
+  private readonly keysFile: string | undefined;
+
+  constructor(options: KmsEmulatorOptions = {}) {
+    this.keysFile = options.keysFile;
+    if (this.keysFile !== undefined) this.load(this.keysFile);
+  }
+
+  private load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw error;
+    }
+    const stored = JSON.parse(text) as StoredKeys;
+    if (stored.version !== 1 || !Array.isArray(stored.keys) || !Array.isArray(stored.aliases)) {
+      throw new Error(`${file} is not a KMS emulator keys file (version 1)`);
+    }
+    for (const key of stored.keys) {
+      const material = Buffer.from(key.material, "base64");
+      if (material.length !== 32) throw new Error(`${file}: key ${key.id} has no 256-bit material`);
+      this.keys.set(key.id, { ...key, material });
+    }
+    for (const alias of stored.aliases) this.aliases.set(alias.name, { ...alias });
+  }
+
+  private save(): void {
+    if (this.keysFile === undefined) return;
+    const stored: StoredKeys = {
+      version: 1,
+      keys: [...this.keys.values()].map((key) => ({ ...key, material: key.material.toString("base64") })),
+      aliases: [...this.aliases.values()],
+    };
+    mkdirSync(path.dirname(this.keysFile), { recursive: true, mode: 0o700 });
+    const tmp = `${this.keysFile}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
+    // writeFileSync keeps the mode of a file left by an earlier crash; make sure.
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, this.keysFile);
+  }
 
   handle(operation: KmsOperation, input: JsonObject, region: string): JsonObject {
     switch (operation) {
@@ -164,6 +223,12 @@ export class KmsEmulator {
       description: optionalString(input, "Description") ?? "",
     };
     this.keys.set(id, key);
+    try {
+      this.save();
+    } catch (error) {
+      this.keys.delete(id);
+      throw error;
+    }
     return { KeyMetadata: this.metadata(key) };
   }
 
@@ -241,6 +306,12 @@ export class KmsEmulator {
       creationDate: now,
       lastUpdatedDate: now,
     });
+    try {
+      this.save();
+    } catch (error) {
+      this.aliases.delete(name);
+      throw error;
+    }
     return {};
   }
 

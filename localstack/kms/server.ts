@@ -96,8 +96,14 @@ export function createKmsRequestListener(
   };
 }
 
-export async function startKmsServer(): Promise<KmsServer> {
-  const server = http.createServer(createKmsRequestListener());
+export interface KmsServerOptions {
+  /** Keep keys in this file across restarts. @default in memory only */
+  readonly keysFile?: string;
+}
+
+export async function startKmsServer(options: KmsServerOptions = {}): Promise<KmsServer> {
+  const emulator = new KmsEmulator(options.keysFile === undefined ? {} : { keysFile: options.keysFile });
+  const server = http.createServer(createKmsRequestListener(emulator));
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const address = server.address();

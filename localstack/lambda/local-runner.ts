@@ -48,12 +48,19 @@ export interface LocalRunnerOptions {
   readonly schemaTtlMs?: number;
   /** Idempotency lock of the ingest function, shortened by crash tests. @default 60 */
   readonly idempotencyLockSeconds?: number;
+  /**
+   * An admin API key from an earlier run (e.g. `.sluice/dev-key`) to keep using if the apiKeys
+   * table still knows it and it is enabled; otherwise a new one is created.
+   */
+  readonly reuseDevKey?: string;
 }
 
 export interface LocalRunner {
   readonly url: string;
-  /** An admin API key created for this run; undefined when the manifest turns API keys off. */
+  /** An admin API key for this run (reused or new); undefined when the manifest turns API keys off. */
   readonly devKey?: string;
+  /** True when `devKey` is the `reuseDevKey` passed in. */
+  readonly devKeyReused: boolean;
   readonly config: RuntimeConfig;
   readonly clients: AwsClients;
   readonly mappings: ReadonlyMap<string, EventSourceMapping>;
@@ -71,9 +78,13 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     dynamo: clients.dynamo,
     apiKeysTable: config.tables.apiKeys,
   }).apiKeys;
-  const devKey = apiKeys
-    ? (await apiKeys.create({ name: "dev", role: "admin", streams: "*" })).key
-    : undefined;
+  const reusable =
+    apiKeys && o.reuseDevKey !== undefined && (await apiKeys.lookup(o.reuseDevKey))?.role === "admin";
+  const devKey = !apiKeys
+    ? undefined
+    : reusable
+      ? o.reuseDevKey
+      : (await apiKeys.create({ name: "dev", role: "admin", streams: "*" })).key;
 
   // Built-in transformers run in-process under their function names, as Lambda would run them.
   const names = resourceNames(o.manifest.name, LOCAL_ACCOUNT, region);
@@ -141,6 +152,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   return {
     url: gateway.url,
     ...(devKey === undefined ? {} : { devKey }),
+    devKeyReused: reusable === true,
     config,
     clients,
     mappings,

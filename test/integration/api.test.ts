@@ -243,3 +243,25 @@ describe("auth over HTTP", () => {
     );
   });
 });
+
+describe("odd requests", () => {
+  test("a malformed percent-escape in the stream name is 400 INVALID_STREAM_NAME, not a 500", async () => {
+    for (const name of ["%E0%A4%A", "feedback%", "%ff"]) {
+      const res = await call("POST", `/v1/streams/${name}/records`, { a: 1 });
+      assert.equal(res.status, 400, name);
+      assert.equal((res.body.error as { code: string }).code, "INVALID_STREAM_NAME", name);
+    }
+  });
+
+  test("an Idempotency-Key header on a batch body is refused with a reason", async () => {
+    const res = await fetch(`${runner.url}/v1/streams/feedback/records`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": "k1", ...authHeader(runner) },
+      body: JSON.stringify({ records: [{ data: { a: 1 } }, { data: { a: 2 } }] }),
+    });
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    assert.equal(res.status, 400);
+    assert.equal(body.error.code, "INVALID_REQUEST");
+    assert.match(body.error.message, /single-record request; a batch body keys each item/);
+  });
+});
