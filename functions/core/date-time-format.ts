@@ -1,10 +1,19 @@
 /**
- * The JSON Schema `date-time` format (RFC 3339 section 5.6), accepting exactly what ajv-formats'
- * full `date-time` accepts, without its regexes and string splits: event times are validated on
- * every ingested record, and this runs several times faster. A test checks both agree.
+ * The JSON Schema `date-time` format (RFC 3339 section 5.6), accepting what ajv-formats' full
+ * `date-time` accepts, without its regexes and string splits: event times are validated on every
+ * ingested record, and this runs several times faster. A test checks both agree.
+ *
+ * Leap seconds: RFC 3339 allows `23:59:60` (UTC; `18:59:60-05:00` is the same second), and so do
+ * ajv-formats, these functions and the Parquet encoder (parquet/convert.ts). Epoch time has no
+ * 61st second, so each maps it to the following second, 00:00:00 of the next day (fraction kept),
+ * as PostgreSQL does; Java's ISO_INSTANT maps it to 23:59:59 instead, which would put
+ * 23:59:60.5 before 23:59:59.9. The one difference from ajv-formats: a time it does not find in
+ * range it checks again after subtracting the offset, as if for a leap second, so it also takes
+ * `24:59:30+01:00` or `23:60:60+00:01`, which are not times of day (and which the encoder refuses);
+ * an hour above 23 or a minute above 59 is refused here, so that all three agree.
  */
 
-import { daysFromCivil } from "./parquet/convert.ts";
+import { daysFromCivil, parsedTimestamp, parseTimestamp } from "./parquet/convert.ts";
 
 const DAYS = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -69,7 +78,8 @@ export function isDateTime(s: string): boolean {
     return false;
   }
 
-  if (hour <= 23 && minute <= 59 && second < 60) return true;
+  if (hour > 23 || minute > 59) return false;
+  if (second < 60) return true;
   // A leap second is allowed at 23:59:60 UTC only.
   const utcMinute = minute - tzMinute * sign;
   const utcHour = hour - tzHour * sign - (utcMinute < 0 ? 1 : 0);
@@ -79,7 +89,8 @@ export function isDateTime(s: string): boolean {
 /**
  * Epoch milliseconds of a date-time in the canonical UTC form `YYYY-MM-DDTHH:MM:SS[.fraction]Z`
  * with every field in range, else NaN: the caller then asks Date.parse, which knows every other
- * form. Equal to Date.parse where it answers (digits past milliseconds are dropped, as there).
+ * form. Equal to Date.parse where it answers (digits past milliseconds are dropped, as there);
+ * so it declines a leap second, which Date.parse refuses and `epochMillis` reads.
  */
 export function utcMillis(s: string): number {
   const n = s.length;
@@ -130,8 +141,17 @@ export function utcMillis(s: string): number {
   return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
 }
 
-/** Epoch milliseconds of an ISO-8601 date-time, or NaN: canonical UTC without Date.parse. */
+/**
+ * Epoch milliseconds of an ISO-8601 date-time, or NaN: canonical UTC without Date.parse, a leap
+ * second (`23:59:60` UTC, which Date.parse refuses) as the following second, anything else as
+ * Date.parse reads it.
+ */
 export function epochMillis(s: string): number {
   const utc = utcMillis(s);
-  return Number.isNaN(utc) ? Date.parse(s) : utc;
+  if (!Number.isNaN(utc)) return utc;
+  const ms = Date.parse(s);
+  if (!Number.isNaN(ms) || s.charCodeAt(17) !== 0x36 || s.charCodeAt(18) !== 0x30) return ms;
+  // The encoder's parser: it reads a leap second the same way (only at 23:59 UTC).
+  if (!parseTimestamp(s)) return Number.NaN;
+  return parsedTimestamp.seconds * 1000 + Math.floor(parsedTimestamp.micros / 1000);
 }

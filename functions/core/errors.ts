@@ -11,6 +11,8 @@ export type ErrorCode =
   | "TOO_MANY_RECORDS"
   | "RECORD_TOO_LARGE"
   | "RECORD_TOO_COMPLEX"
+  /** A number too large for a double (`1e400`): JSON.parse would read it as Infinity. */
+  | "NUMBER_NOT_FINITE"
   | "UNKNOWN_STREAM"
   | "INVALID_STREAM_NAME"
   | "SCHEMA_VIOLATION"

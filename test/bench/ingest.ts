@@ -53,7 +53,7 @@ function boundaryClients(): AwsClients {
       }
     },
   };
-  return { kinesis, dynamo } as unknown as AwsClients;
+  return { kinesis, kinesisPut: kinesis, dynamo } as unknown as AwsClients;
 }
 
 const config: RuntimeConfig = {

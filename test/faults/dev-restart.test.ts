@@ -17,11 +17,10 @@ import { createAwsClients } from "../../functions/core/aws-clients.ts";
 import { sleep } from "../../functions/core/backoff.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import { freePort } from "../../localstack/process.ts";
-import { assertExactlyOnce, countLake, type Marked, marked } from "./lake.ts";
+import { assertExactlyOnce, countLake, type Marked, marked, type RecordAnswer, sortAnswers } from "./lake.ts";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const MANIFEST = "test/fixtures/manifests/dev-restart.yaml";
-const RETRYABLE = new Set(["IN_PROGRESS", "THROTTLED", "UNAVAILABLE"]);
 
 interface DevRun {
   readonly child: ChildProcess;
@@ -135,7 +134,7 @@ function startProducer(url: string, key: string) {
     const until = Date.now() + 60_000;
     while (open.length > 0) {
       assert.ok(Date.now() < until, `${open.length} records got no definitive answer in 60 s`);
-      let results: { recordId: string | null; status: string; error?: { code: string } }[] | undefined;
+      let results: RecordAnswer[] | undefined;
       state.inFlight = true;
       state.requests++;
       try {
@@ -151,18 +150,7 @@ function startProducer(url: string, key: string) {
       } finally {
         state.inFlight = false;
       }
-      const again: Marked[] = [];
-      open.forEach((r, i) => {
-        const result = results?.[i];
-        const marker = String(r.data.customerId);
-        if (result && (result.status === "accepted" || result.status === "duplicate")) {
-          accepted.set(marker, result.recordId!);
-        } else if (result?.status === "rejected" && !RETRYABLE.has(result.error?.code ?? "")) {
-          rejected.set(marker, result.error!.code);
-        } else {
-          again.push(r);
-        }
-      });
+      const again = sortAnswers(open, results, accepted, rejected);
       if (again.length > 0) {
         state.retries++;
         await sleep(200);

@@ -46,6 +46,30 @@ export interface SendOutcome {
 
 const RETRYABLE = new Set(["IN_PROGRESS", "THROTTLED", "UNAVAILABLE"]);
 
+export type RecordAnswer = { recordId: string | null; status: string; error?: { code: string } };
+
+/** Files each record's answer as accepted or rejected; returns those to send again. */
+export function sortAnswers(
+  open: readonly Marked[],
+  results: readonly RecordAnswer[] | undefined,
+  accepted: Map<string, string>,
+  rejected: Map<string, string>,
+): Marked[] {
+  const again: Marked[] = [];
+  open.forEach((r, i) => {
+    const result = results?.[i];
+    const marker = String(r.data.customerId);
+    if (result && (result.status === "accepted" || result.status === "duplicate")) {
+      accepted.set(marker, result.recordId!);
+    } else if (result?.status === "rejected" && !RETRYABLE.has(result.error?.code ?? "")) {
+      rejected.set(marker, result.error!.code);
+    } else {
+      again.push(r);
+    }
+  });
+  return again;
+}
+
 /** Sends `records` in one request, then retries what got no definitive answer, until `deadlineMs`. */
 export async function sendUntilAnswered(
   url: string,
@@ -61,7 +85,7 @@ export async function sendUntilAnswered(
   const until = Date.now() + deadlineMs;
   while (open.length > 0) {
     assert.ok(Date.now() < until, `${open.length} records got no definitive answer in ${deadlineMs} ms`);
-    let results: { recordId: string | null; status: string; error?: { code: string } }[] | undefined;
+    let results: RecordAnswer[] | undefined;
     try {
       const res = await fetch(`${url}/v1/streams/feedback/records`, {
         method: "POST",
@@ -73,18 +97,7 @@ export async function sendUntilAnswered(
     } catch {
       results = undefined;
     }
-    const again: Marked[] = [];
-    open.forEach((r, i) => {
-      const result = results?.[i];
-      const marker = String(r.data.customerId);
-      if (result && (result.status === "accepted" || result.status === "duplicate")) {
-        accepted.set(marker, result.recordId!);
-      } else if (result?.status === "rejected" && !RETRYABLE.has(result.error?.code ?? "")) {
-        rejected.set(marker, result.error!.code);
-      } else {
-        again.push(r);
-      }
-    });
+    const again = sortAnswers(open, results, accepted, rejected);
     if (again.length > 0) {
       retries++;
       await sleep(pauseMs);

@@ -141,6 +141,51 @@ describe("ingest", () => {
     assert.equal(res.body.results![0]!.error!.code, "INVALID_EVENT_TIME");
     assert.equal(res.body.results![0]!.error!.path, "/ts");
   });
+
+  test("a record holding 1e400 is rejected as NUMBER_NOT_FINITE; its neighbours in the batch go on Kinesis", async () => {
+    const tag = uniqueApp("inf");
+    const good = (i: number) => JSON.stringify({ data: { ...feedback(i), customerId: `${tag}-${i}` } });
+    // JSON.stringify cannot write 1e400: the text is written by hand, as a producer might send it.
+    const bad = `{"data":{"customerId":"${tag}-1","content":"x","category":"praise","isNegative":false,"ts":"2026-11-23T10:00:00Z","score":1e400}}`;
+    const res = await post("/v1/streams/feedback/records", `{"records":[${good(0)},${bad},${good(2)}]}`);
+    assert.equal(res.status, 207);
+    const results = res.body.results!;
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ["accepted", "rejected", "accepted"],
+    );
+    assert.deepEqual(
+      [results[1]!.error!.code, results[1]!.error!.path],
+      ["NUMBER_NOT_FINITE", "/records/1/data/score"],
+    );
+    const mine = (await readStream(runner.clients.kinesis, runner.config.eventStream))
+      .map((e) => String((e.data as { customerId?: string }).customerId))
+      .filter((id) => id.startsWith(`${tag}-`))
+      .sort();
+    assert.deepEqual(mine, [`${tag}-0`, `${tag}-2`]);
+
+    const alone = await post("/v1/streams/feedback/records", `{"records":[${bad}]}`);
+    assert.equal(alone.status, 400);
+    assert.equal(alone.body.results![0]!.error!.code, "NUMBER_NOT_FINITE");
+  });
+
+  test("a leap-second event time is accepted and carried as the following second", async () => {
+    const tag = uniqueApp("leap");
+    const res = await post("/v1/streams/feedback/records", {
+      ...feedback(1),
+      customerId: tag,
+      ts: "2016-12-31T18:59:60.5-05:00",
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.results![0]!.status, "accepted");
+    const [envelope] = (await readStream(runner.clients.kinesis, runner.config.eventStream)).filter(
+      (e) => (e.data as { customerId?: string }).customerId === tag,
+    );
+    assert.ok(envelope, "the record is on Kinesis");
+    assert.equal(envelope.ts, "2017-01-01T00:00:00.500Z");
+    // The payload keeps the producer's own text.
+    assert.equal((envelope.data as { ts?: string }).ts, "2016-12-31T18:59:60.5-05:00");
+  });
 });
 
 describe("ingest when Kinesis refuses", () => {

@@ -184,3 +184,25 @@ describe("parseIngestBody", () => {
     assert.equal(Object.getPrototypeOf(r!.data), Object.prototype);
   });
 });
+
+describe("the Idempotency-Key header with a body of many records", () => {
+  const many = [
+    ["application/json", { records: [{ data: { a: 1 } }, { data: { a: 2 } }] }],
+    ["application/x-ndjson", '{"a":1}\n{"a":2}\n'],
+    [
+      "application/cloudevents-batch+json",
+      [{ specversion: "1.0", id: "e1", source: "s", type: "t", data: { a: 1 } }],
+    ],
+  ] as const;
+  for (const [contentType, payload] of many) {
+    test(`is refused for ${contentType}, naming the header and what to do instead`, () => {
+      const err = refused(() => parseIngestBody({ contentType, body: body(payload), idempotencyKey: "k1" }));
+      assert.equal(err.code, "INVALID_REQUEST");
+      assert.equal(err.status, 400);
+      assert.match(err.message, /Idempotency-Key header keys a single-record request/);
+    });
+    test(`is not needed for ${contentType}`, () => {
+      assert.ok(parseIngestBody({ contentType, body: body(payload) }).length >= 1);
+    });
+  }
+});

@@ -3,7 +3,7 @@
  * an envelope and put it on Kinesis. A record is `accepted` only once Kinesis holds it.
  */
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import { utcMillis } from "../date-time-format.ts";
+import { epochMillis, utcMillis } from "../date-time-format.ts";
 import { envelopeEncoder } from "../envelope.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
 import { failpoint } from "../failpoints.ts";
@@ -41,7 +41,7 @@ function eventTimeOf(record: ParsedRecord, stream: StreamRuntime, receivedAt: Da
   if (fromField) raw = (record.data as Record<string, unknown>)[stream.eventTimeField!];
   if (raw === undefined) return receivedAt.toISOString();
   const utc = typeof raw === "string" ? utcMillis(raw) : Number.NaN;
-  const ms = Number.isNaN(utc) && typeof raw === "string" ? Date.parse(raw) : utc;
+  const ms = Number.isNaN(utc) && typeof raw === "string" ? epochMillis(raw) : utc;
   if (Number.isNaN(ms)) return timeError("event time is not an ISO-8601 date-time", fromField, stream);
   if (ms - receivedAt.getTime() > stream.maxFutureSkewSeconds * 1000) {
     return timeError(

@@ -77,23 +77,37 @@ function invalidJson(err: unknown, text: string, baseOffset: number): ErrorDetai
 }
 
 /**
- * Depth and key count of a parsed value. Recursion stops at the depth limit, so a hostile body
- * nested a million deep costs 65 frames; nothing is allocated on the way down.
+ * Depth and key count of a parsed value, and whether it holds a number JSON.parse read as
+ * Infinity: JSON has no Infinity, so that is a number too large for a double (`1e400`), which no
+ * column could store as sent. Recursion stops at the depth limit, so a hostile body nested a
+ * million deep costs 65 frames; nothing is allocated on the way down. The number check rides on
+ * the walk the limits need anyway: one subtraction per number.
  */
-function complexity(value: unknown, limits: IngestLimits): string | undefined {
+function shapeError(value: unknown, limits: IngestLimits): ErrorDetail | undefined {
   keysSeen = 0;
   const result = walk(value, 1, limits);
-  if (result === DEEP) return `nesting deeper than ${limits.maxDepth}`;
-  if (result === WIDE) return `more than ${limits.maxKeys} keys`;
-  return undefined;
+  if (result === 0) return undefined;
+  if (result === NOT_FINITE) {
+    return {
+      code: "NUMBER_NOT_FINITE",
+      message: "number too large for a double (JSON.parse reads it as Infinity); send it as a string",
+      path: `/data${nonFinitePath(value, 1, limits) ?? ""}`,
+    };
+  }
+  const what =
+    result === DEEP ? `nesting deeper than ${limits.maxDepth}` : `more than ${limits.maxKeys} keys`;
+  return { code: "RECORD_TOO_COMPLEX", message: `record has ${what}`, path: "/data" };
 }
 
 const DEEP = 1;
 const WIDE = 2;
+const NOT_FINITE = 3;
 let keysSeen = 0;
 
 function walk(v: unknown, depth: number, limits: IngestLimits): number {
-  if (v === null || typeof v !== "object") return 0;
+  // `v - v` is 0 for every finite number, NaN for Infinity.
+  if (typeof v !== "object") return typeof v === "number" && v - v !== 0 ? NOT_FINITE : 0;
+  if (v === null) return 0;
   if (depth > limits.maxDepth) return DEEP;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
@@ -109,6 +123,25 @@ function walk(v: unknown, depth: number, limits: IngestLimits): number {
     if (r !== 0) return r;
   }
   return 0;
+}
+
+/** The JSON pointer to the first non-finite number in `v`, in `walk`'s order; built only for the error. */
+function nonFinitePath(v: unknown, depth: number, limits: IngestLimits): string | undefined {
+  if (typeof v === "number") return v - v !== 0 ? "" : undefined;
+  if (v === null || typeof v !== "object" || depth > limits.maxDepth) return undefined;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const r = nonFinitePath(v[i], depth + 1, limits);
+      if (r !== undefined) return `/${i}${r}`;
+    }
+    return undefined;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    const r = nonFinitePath(o[k], depth + 1, limits);
+    if (r !== undefined) return `/${k.replaceAll("~", "~0").replaceAll("/", "~1")}${r}`;
+  }
+  return undefined;
 }
 
 /**
@@ -133,8 +166,8 @@ function checkRecord(
     return { code: "SCHEMA_VIOLATION", message: "a record must be a JSON object", path: "/data" };
   }
   // Depth is checked first, so serializing below never recurses deeper than the limit.
-  const tooComplex = complexity(data, limits);
-  if (tooComplex) return { code: "RECORD_TOO_COMPLEX", message: `record has ${tooComplex}`, path: "/data" };
+  const shape = shapeError(data, limits);
+  if (shape) return shape;
   const size = exact ? bytes : bytes <= limits.maxRecordBytes ? 0 : Buffer.byteLength(JSON.stringify(data));
   if (size > limits.maxRecordBytes) {
     return {
@@ -237,6 +270,20 @@ export interface IngestBody {
   readonly idempotencyKey?: string;
 }
 
+/**
+ * One header key for a body of many records would make them all one record to the idempotency
+ * table (all but the first answered "duplicate"), so the combination is refused, not ignored.
+ */
+function headerKeyRefused(req: IngestBody, how: string): void {
+  if (req.idempotencyKey === undefined) return;
+  throw new SluiceError(
+    "INVALID_REQUEST",
+    `the Idempotency-Key header keys a single-record request; ${how}`,
+    400,
+    "/headers/idempotency-key",
+  );
+}
+
 export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_LIMITS): ParsedRecord[] {
   const format = formatOf(req.contentType);
   if (req.body.length === 0) throw new SluiceError("EMPTY_BODY", "the request body is empty", 400);
@@ -261,6 +308,10 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
     throw new SluiceError("INVALID_JSON", "the body is not valid UTF-8", 400);
   }
   if (format === "ndjson") {
+    headerKeyRefused(
+      req,
+      "an NDJSON body holds many records; give each line's record its own key in a batch body instead",
+    );
     const records: ParsedRecord[] = [];
     const site: Site = { prefix: "/", index: 0, bytes: 0, exact: false };
     let offset = 0;
@@ -307,6 +358,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   if (format === "cloudevent")
     return [cloudEvent(value, site, limits, textOf(text, fieldSpan(text, "data")))];
   if (format === "cloudevents-batch") {
+    headerKeyRefused(req, "a CloudEvents batch keys each event by its id");
     if (!Array.isArray(value))
       throw new SluiceError("INVALID_REQUEST", "a CloudEvents batch must be a JSON array", 400);
     if (value.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
@@ -331,6 +383,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
     !Array.isArray(value) &&
     Array.isArray((value as { records?: unknown }).records)
   ) {
+    headerKeyRefused(req, 'a batch body keys each item with its "key" field');
     const items = (value as { records: unknown[] }).records;
     if (items.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     if (items.length > limits.maxRecords) {

@@ -155,7 +155,7 @@ export function parseTimestampInto(s: string, out: Int32Array, at: number): bool
       s.charCodeAt(16) === 58 &&
       hh <= 23 &&
       mi <= 59 &&
-      ss <= 60 &&
+      (ss <= 59 || (ss === 60 && hh === 23 && mi === 59)) &&
       (len === 20 || s.charCodeAt(19) === 46) /* . */
     ) {
       const key = (((y0 * 10 + y1) * 10 + y2) * 10 + y3) * 10000 + (m0 * 10 + m1) * 100 + d0 * 10 + d1;
@@ -189,8 +189,10 @@ export function parseTimestampInto(s: string, out: Int32Array, at: number): bool
 /**
  * RFC 3339 date-time (`2024-06-01T12:34:56.123456Z`, `...+02:00`), plus the ISO 8601 offset
  * spellings `+0200` and `+02` and a `,` decimal mark. An offset is required. Fractions beyond
- * microseconds are truncated; a leap second (`:60`) rolls into the next second, as most databases
- * do. Returns false when the string is not such a timestamp; on success sets `parsedTimestamp`.
+ * microseconds are truncated. A leap second, `23:59:60` in UTC (`00:59:60+01:00` is the same), is
+ * the following second, 00:00:00 of the next day, as in PostgreSQL and as validation and ingest
+ * read it (see date-time-format.ts); `:60` at any other time is refused, as ajv-formats refuses it.
+ * Returns false when the string is not such a timestamp; on success sets `parsedTimestamp`.
  */
 export function parseTimestamp(s: string): boolean {
   const len = s.length;
@@ -249,7 +251,10 @@ export function parseTimestamp(s: string): boolean {
   } else {
     return false;
   }
-  parsedTimestamp.seconds = days * 86400 + hh * 3600 + mi * 60 + ss - offset;
+  const seconds = days * 86400 + hh * 3600 + mi * 60 + ss - offset;
+  // A leap second's minute is 23:59 UTC: the second it rolls into starts a UTC day.
+  if (ss === 60 && ((seconds % 86400) + 86400) % 86400 !== 0) return false;
+  parsedTimestamp.seconds = seconds;
   parsedTimestamp.micros = micros;
   return true;
 }

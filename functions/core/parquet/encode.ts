@@ -10,7 +10,16 @@ import { asBuffer } from "../bytes.ts";
 import { Arena } from "./arena.ts";
 import { type ColumnPlan, type ColumnType, CompiledPlan, EXTRA_COLUMN, type FieldSpec } from "./columns.ts";
 import { parseDate, parseTimestampInto } from "./convert.ts";
-import { asciiString, JsonRecordReader, LIST, type Lists, SPAN, type Spans } from "./json-reader.ts";
+import {
+  asciiString,
+  JsonRecordReader,
+  keptNumbers,
+  LIST,
+  type Lists,
+  SPAN,
+  type Spans,
+} from "./json-reader.ts";
+import { BEYOND_RANGE, exactInteger, FRACTION, mayBeRounded, NumberText } from "./number-text.ts";
 import { ValueArrays } from "./value-arrays.ts";
 import { writeParquetFile } from "./writer/file-writer.ts";
 import type { ColumnData, ColumnInput, Int64Column, Utf8Column } from "./writer/types.ts";
@@ -39,8 +48,11 @@ export interface ParquetRow {
  */
 export interface ConversionError {
   index: number;
-  /** INVALID_JSON: the payload was given as text, and it is not JSON. */
-  code: "TYPE_MISMATCH" | "INVALID_TIMESTAMP" | "OUT_OF_RANGE" | "INVALID_JSON";
+  /**
+   * INVALID_JSON: the payload was given as text, and it is not JSON. NUMBER_NOT_FINITE: a number
+   * too large for a double (`1e400`, which JSON.parse reads as Infinity) for a DOUBLE column.
+   */
+  code: "TYPE_MISMATCH" | "INVALID_TIMESTAMP" | "OUT_OF_RANGE" | "NUMBER_NOT_FINITE" | "INVALID_JSON";
   path: string;
   message: string;
 }
@@ -91,6 +103,7 @@ const COMPRESSIONS: readonly ParquetCompression[] = ["zstd", "snappy", "gzip", "
 function jsonType(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
+  if (v instanceof NumberText) return "number";
   return typeof v;
 }
 
@@ -99,7 +112,7 @@ function mismatch(sink: Sink, pos: number, expected: string, v: unknown): void {
 }
 
 function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof NumberText);
 }
 
 function pointerSegment(name: string): string {
@@ -402,6 +415,17 @@ function buildDate(values: readonly unknown[], sink: Sink, from?: SpanSource): C
   };
 }
 
+const FRACTION_MESSAGE = "expected integer, got a number with a fraction";
+const INT64_RANGE_MESSAGE =
+  "integer outside the signed 64-bit range (-9223372036854775808 to 9223372036854775807); not clamped";
+const INT32_RANGE_MESSAGE = "integer outside the signed 32-bit range (-2147483648 to 2147483647)";
+
+/**
+ * INT64 values: numbers, BigInts, and `NumberText` (a number from the payload's text whose double
+ * may be rounded), whose digits are converted exactly; see number-text.ts for the rules. A number
+ * given parsed, beyond 2^53, is taken as the double it is: only the text (or a BigInt) knows the
+ * digits it was rounded from.
+ */
 function buildInt64(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.bigint64(n);
@@ -412,9 +436,6 @@ function buildInt64(values: readonly unknown[], sink: Sink): ColumnData {
     const v = values[i];
     if (typeof v === "number") {
       if (Number.isInteger(v)) {
-        // JSON.parse has already rounded integers beyond 2^53 to the nearest double, so
-        // 9223372036854775807 arrives as 2^63 and is out of range. Exact 64-bit values need a
-        // string in the payload and a transformer.
         if (v >= -TWO_63 && v < TWO_63) {
           // Exact for every integral double: division by 2^32 and floor are exact here.
           const hi = Math.floor(v / TWO_32);
@@ -423,9 +444,12 @@ function buildInt64(values: readonly unknown[], sink: Sink): ColumnData {
           validity[i >> 3]! |= 1 << (i & 7);
           continue;
         }
-        sink.error(i, "OUT_OF_RANGE", "", "integer outside the signed 64-bit range");
+        sink.error(i, "OUT_OF_RANGE", "", INT64_RANGE_MESSAGE);
+      } else if (v - v !== 0) {
+        // Infinity: what JSON.parse makes of an integer such as 1e400, beyond any range.
+        sink.error(i, "OUT_OF_RANGE", "", INT64_RANGE_MESSAGE);
       } else {
-        sink.error(i, "TYPE_MISMATCH", "", "expected integer, got a number with a fraction");
+        sink.error(i, "TYPE_MISMATCH", "", FRACTION_MESSAGE);
       }
     } else if (typeof v === "bigint") {
       if (BigInt.asIntN(64, v) === v) {
@@ -433,7 +457,15 @@ function buildInt64(values: readonly unknown[], sink: Sink): ColumnData {
         validity[i >> 3]! |= 1 << (i & 7);
         continue;
       }
-      sink.error(i, "OUT_OF_RANGE", "", "integer outside the signed 64-bit range");
+      sink.error(i, "OUT_OF_RANGE", "", INT64_RANGE_MESSAGE);
+    } else if (v instanceof NumberText) {
+      const exact = integerOf(v, 64);
+      if (typeof exact === "bigint") {
+        out[i] = exact;
+        validity[i >> 3]! |= 1 << (i & 7);
+        continue;
+      }
+      integerError(sink, i, exact, INT64_RANGE_MESSAGE);
     } else if (v != null) {
       mismatch(sink, i, "integer", v);
     }
@@ -448,6 +480,28 @@ function buildInt64(values: readonly unknown[], sink: Sink): ColumnData {
   };
 }
 
+/**
+ * The integer a `NumberText` stands for: its double where that cannot be rounded (within ±2^53,
+ * as ajv checked it), else its digits, exactly.
+ */
+function integerOf(v: NumberText, bits: 32 | 64): bigint | typeof FRACTION | typeof BEYOND_RANGE {
+  const x = Number(v.text);
+  if (mayBeRounded(x)) return exactInteger(v.text, bits);
+  if (!Number.isInteger(x)) return FRACTION;
+  return bits === 32 && (x < -TWO_31 || x >= TWO_31) ? BEYOND_RANGE : BigInt(x);
+}
+
+function integerError(
+  sink: Sink,
+  i: number,
+  why: typeof FRACTION | typeof BEYOND_RANGE,
+  range: string,
+): void {
+  if (why === FRACTION) sink.error(i, "TYPE_MISMATCH", "", FRACTION_MESSAGE);
+  else sink.error(i, "OUT_OF_RANGE", "", range);
+}
+
+/** INT32 values, as INT64's (see buildInt64) within the 32-bit range. */
 function buildInt32(values: readonly unknown[], sink: Sink): ColumnData {
   const n = values.length;
   const out = arena.int32(n);
@@ -461,7 +515,19 @@ function buildInt32(values: readonly unknown[], sink: Sink): ColumnData {
         validity[i >> 3]! |= 1 << (i & 7);
         continue;
       }
-      sink.error(i, "OUT_OF_RANGE", "", "integer outside the signed 32-bit range");
+      sink.error(i, "OUT_OF_RANGE", "", INT32_RANGE_MESSAGE);
+    } else if (typeof v === "number") {
+      if (v - v !== 0) sink.error(i, "OUT_OF_RANGE", "", INT32_RANGE_MESSAGE);
+      else sink.error(i, "TYPE_MISMATCH", "", FRACTION_MESSAGE);
+    } else if (typeof v === "bigint" || v instanceof NumberText) {
+      const exact =
+        typeof v === "bigint" ? (BigInt.asIntN(32, v) === v ? v : BEYOND_RANGE) : integerOf(v, 32);
+      if (typeof exact === "bigint") {
+        out[i] = Number(exact);
+        validity[i >> 3]! |= 1 << (i & 7);
+        continue;
+      }
+      integerError(sink, i, exact, INT32_RANGE_MESSAGE);
     } else if (v != null) {
       mismatch(sink, i, "integer", v);
     }
@@ -482,13 +548,24 @@ function buildDouble(values: readonly unknown[], sink: Sink): ColumnData {
   const validity = arena.bitmap(n);
   let nulls = 0;
   for (let i = 0; i < n; i++) {
-    const v = values[i];
+    let v = values[i];
+    if (typeof v !== "number" && v instanceof NumberText) v = Number(v.text);
     if (typeof v === "number") {
-      out[i] = v;
-      validity[i >> 3]! |= 1 << (i & 7);
-      continue;
+      // Finite: JSON has no Infinity, so one here is a number too large for a double (1e400).
+      if (v - v === 0) {
+        out[i] = v;
+        validity[i >> 3]! |= 1 << (i & 7);
+        continue;
+      }
+      sink.error(
+        i,
+        "NUMBER_NOT_FINITE",
+        "",
+        "number too large for a double (JSON.parse reads it as Infinity); not stored as Infinity",
+      );
+    } else if (v != null) {
+      mismatch(sink, i, "number", v);
     }
-    if (v != null) mismatch(sink, i, "number", v);
     nulls++;
   }
   return {
@@ -743,16 +820,27 @@ interface Built {
  * High-cardinality columns (ids, free text, event times) only spend writer time on a dictionary
  * that parquet abandons once it grows.
  */
-function lowCardinality(values: readonly unknown[], from?: SpanSource): boolean {
+function lowCardinality(values: readonly unknown[], from?: SpanSource, integers = false): boolean {
   const seen = new Set<unknown>();
   let count = 0;
   for (let i = 0; i < values.length && count < DICTIONARY_SAMPLE; i++) {
     const v = values[i];
     if (v == null) continue;
     count++;
-    seen.add(v === SPAN ? spanString(from!, i) : v);
+    seen.add(v === SPAN ? spanString(from!, i) : v instanceof NumberText ? distinctKey(v, integers) : v);
   }
   return seen.size * 2 <= count;
+}
+
+/**
+ * A number kept as text, counted among distinct values as the number it stands for: its double,
+ * unless it is an integer the double rounds and the column an integer column, which holds it exactly.
+ */
+function distinctKey(v: NumberText, integers: boolean): unknown {
+  const x = Number(v.text);
+  if (!integers || Number.isSafeInteger(x) || !Number.isInteger(x)) return x;
+  const exact = exactInteger(v.text, 64);
+  return typeof exact === "bigint" && exact !== BigInt(x) ? exact : x;
 }
 
 /** The string a span stands for (spans are plain ASCII, so their bytes are their characters). */
@@ -791,7 +879,7 @@ function settingsFor(
   data: ColumnData,
   from?: SpanSource,
 ): ColumnSettings {
-  const low = (): boolean => lowCardinality(values, from);
+  const low = (): boolean => lowCardinality(values, from, type.kind === "int64" || type.kind === "int32");
   switch (type.kind) {
     case "boolean":
       // Bit-packed booleans are smaller than dictionary indices.
@@ -929,7 +1017,10 @@ function convertRows(plan: CompiledPlan, rows: readonly ParquetRow[]): Built {
       if (reader.read(d, i, fieldValues, spans, extra, row.eventTime)) continue;
       for (const values of fieldValues) values[i] = undefined;
       try {
-        d = JSON.parse(asBuffer(d).toString("utf8"));
+        const text = asBuffer(d);
+        d = JSON.parse(text.toString("utf8"));
+        // Integer columns need the digits JSON.parse rounded (see number-text.ts).
+        if (isObj(d) && reader.roundsIntegers(d)) d = keptNumbers(text, 0, d);
       } catch {
         badRecords ??= [];
         badRecords.push({

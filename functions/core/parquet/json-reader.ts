@@ -11,6 +11,9 @@
  * a non-ASCII key, malformed JSON, a text that is not an object. The caller then uses JSON.parse
  * on the whole text, so what is read here must always equal what JSON.parse would give; parts
  * it does not read itself (escaped strings, nested arrays and objects) it hands to JSON.parse.
+ * One exception: in a field that holds integer columns (an INT64 field, a list or struct with
+ * one inside), a number whose double may be rounded (at or beyond ±2^53) comes as its text,
+ * `NumberText`, so the column gets the exact integer (see number-text.ts).
  */
 import { asBuffer } from "../bytes.ts";
 import {
@@ -26,6 +29,7 @@ import {
 } from "../json-chars.ts";
 import { skipValue } from "../json-member-span.ts";
 import type { FieldSpec } from "./columns.ts";
+import { mayBeRounded, NumberText, parseKeepingNumbers, roundedIntegerCheck } from "./number-text.ts";
 
 /** Stands in a value array for a string kept as a byte span of the record's text. */
 export const SPAN: unique symbol = Symbol("span");
@@ -127,6 +131,7 @@ export function asciiString(t: Buffer, start: number, end: number): string {
 }
 
 export class JsonRecordReader {
+  private readonly fields: readonly FieldSpec[];
   private readonly names: readonly Uint8Array[];
   /** For each field: whether its strings may be left as spans. */
   private readonly spanning: readonly boolean[];
@@ -134,6 +139,13 @@ export class JsonRecordReader {
   private readonly listing: readonly boolean[];
   /** For each field: whether it is a date-time, which often repeats the record's event time. */
   private readonly times: readonly boolean[];
+  /**
+   * For each field holding integer columns: whether a parsed value of it has a double that may be
+   * rounded in one (see number-text.ts), so it must be read keeping numbers as text.
+   */
+  private readonly checks: readonly (((v: unknown) => boolean) | undefined)[];
+  /** The check of the field being read: a number there comes as `NumberText` if it may be rounded. */
+  private check: ((v: unknown) => boolean) | undefined;
   /** The event time of the record being read. */
   private eventTime = "";
   private t = Buffer.alloc(0) as Text;
@@ -155,6 +167,7 @@ export class JsonRecordReader {
     fields: readonly FieldSpec[],
     private readonly index: ReadonlyMap<string, number>,
   ) {
+    this.fields = fields;
     this.names = fields.map((f) => Buffer.from(f.name, "utf8"));
     // Kinds whose values are strings; their builders make the string only when they need it.
     this.spanning = fields.map(
@@ -162,9 +175,24 @@ export class JsonRecordReader {
     );
     this.times = fields.map((f) => f.type.kind === "timestamp");
     this.listing = fields.map((f) => f.type.kind === "list");
+    this.checks = fields.map((f) => roundedIntegerCheck(f.type));
     this.mode = new Uint8Array(fields.length);
     this.probes = new Int32Array(fields.length);
     this.probeHits = new Int32Array(fields.length);
+  }
+
+  /**
+   * Whether `record`, a whole record's JSON.parse value, has a double that may be rounded in an
+   * integer column: then it must be read again with `parseKeepingNumbers`.
+   */
+  roundsIntegers(record: Record<string, unknown>): boolean {
+    for (let f = 0; f < this.checks.length; f++) {
+      const check = this.checks[f];
+      if (check === undefined) continue;
+      const name = this.fields[f]!.name;
+      if (Object.hasOwn(record, name) && check(record[name])) return true;
+    }
+    return false;
   }
 
   /** Starts a batch: which fields' values repeat is found out again. */
@@ -244,6 +272,7 @@ export class JsonRecordReader {
         p = skipJsonSpace(t, p + 1);
         const c = t[p]!;
         if (f >= 0) {
+          this.check = this.checks[f];
           const span = spans[f];
           if (c === QUOTE && span !== undefined && this.spanning[f]) {
             p = this.stringOrSpan(p, span, pos, f);
@@ -255,6 +284,7 @@ export class JsonRecordReader {
           out[f]![pos] = this.v;
           next = f + 1;
         } else {
+          this.check = undefined;
           p = this.value(p, c);
           this.extraKeys[this.extras] = key!;
           this.extraValues[this.extras++] = this.v;
@@ -421,8 +451,15 @@ export class JsonRecordReader {
       if (!(c >= ZERO && c <= NINE)) throw GIVE_UP;
       while (c >= ZERO && c <= NINE) c = t[++p]!;
     }
-    // Otherwise a JSON number literal converts as JSON.parse converts it.
-    this.v = exact ? (negative ? -v : v) : Number(t.latin1Slice(start, p));
+    if (exact) {
+      this.v = negative ? -v : v;
+    } else {
+      // Otherwise a JSON number literal converts as JSON.parse converts it, unless an integer
+      // column needs its digits.
+      const text = t.latin1Slice(start, p);
+      const x = Number(text);
+      this.v = this.check !== undefined && mayBeRounded(x) ? new NumberText(text) : x;
+    }
     return p;
   }
 
@@ -472,7 +509,11 @@ export class JsonRecordReader {
     return p + 1;
   }
 
-  /** An array or object at `start`: its extent found by the envelope scanner, its value by JSON.parse. */
+  /**
+   * An array or object at `start`: its extent found by the envelope scanner, its value by
+   * JSON.parse (which also checks it), read again keeping numbers as text where an integer
+   * column would get a double that may be rounded.
+   */
   private nested(start: number): number {
     const t = this.t;
     const p = skipValue(t, start);
@@ -482,7 +523,21 @@ export class JsonRecordReader {
     } catch {
       throw GIVE_UP;
     }
+    if (this.check?.(this.v)) this.v = keptNumbers(t, start, this.v);
     return p;
+  }
+}
+
+/**
+ * `parseKeepingNumbers` of the valid JSON at `t[start]`, or `parsed` (JSON.parse's value of it)
+ * when it nests deeper than the stack allows.
+ */
+export function keptNumbers(t: Buffer, start: number, parsed: unknown): unknown {
+  try {
+    return parseKeepingNumbers(t, start);
+  } catch (err) {
+    if (err instanceof RangeError) return parsed;
+    throw err;
   }
 }
 
