@@ -186,12 +186,17 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
 }
 
 /** A port that was free a moment ago; for servers that can't be told to pick one themselves. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
+/** Listens on a free loopback port and returns it. */
+export async function listenOnLoopback(server: net.Server): Promise<number> {
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  return typeof address === "object" && address !== null ? address.port : 0;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  const port = await listenOnLoopback(server);
   server.close();
   await once(server, "close");
   return port;

@@ -4,7 +4,14 @@ import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { backendFailed } from "../errors.ts";
-import { freePort, jsonCallOk, type ManagedProcess, spawnManaged, waitUntilReady } from "../process.ts";
+import {
+  freePort,
+  jsonCallOk,
+  listenOnLoopback,
+  type ManagedProcess,
+  spawnManaged,
+  waitUntilReady,
+} from "../process.ts";
 
 const READY_TIMEOUT_MS = 30_000;
 
@@ -279,10 +286,7 @@ async function startDurableProxy(
     });
     req.pipe(upstream);
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     close: async () => {

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import http from "node:http";
+import { listenOnLoopback } from "../process.ts";
 import { isKmsOperation, KmsEmulator, KmsError } from "./emulator.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -104,10 +105,7 @@ export interface KmsServerOptions {
 export async function startKmsServer(options: KmsServerOptions = {}): Promise<KmsServer> {
   const emulator = new KmsEmulator(options.keysFile === undefined ? {} : { keysFile: options.keysFile });
   const server = http.createServer(createKmsRequestListener(emulator));
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  const port = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     stop: async () => {
