@@ -9,11 +9,11 @@ import { CLI_DATA_DIR, PID_FILE } from "./paths.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "./stack.ts";
 
 const USAGE = `usage: npm run localstack -- [start|stop] [--port N] [--data-dir DIR] [--persist]
-  start       run Kinesis, DynamoDB, S3 and KMS emulators behind one endpoint (default; Ctrl-C stops)
+  start       run Kinesis, DynamoDB, S3, KMS and Glue emulators behind one endpoint (default; Ctrl-C stops)
   stop        stop a stack started by "start" in another terminal
   --port      edge port (default: SLUICE_EDGE_PORT or 4566; 0 picks a free one)
   --data-dir  where emulators keep data (default: .sluice/localstack, which \`npm start\` persists in)
-  --persist   keep streams, records, tables, objects and keys in the data dir across restarts
+  --persist   keep streams, records, tables, objects, keys and the Glue catalog in the data dir across restarts
               (default: start empty; refused on a data dir that holds persisted state)`;
 
 function fail(message: string, hint?: string): never {
@@ -110,7 +110,7 @@ async function start(port: number | undefined, dataDir: string, persist: boolean
   process.stdout.write(
     [
       "",
-      `Embedded stack (kinesis, dynamodb, s3, kms) ready at ${stack.endpoint} in ${seconds} s`,
+      `Embedded stack (kinesis, dynamodb, s3, kms, glue) ready at ${stack.endpoint} in ${seconds} s`,
       `Data: ${path.relative(process.cwd(), dataDir) || "."}${persist ? (stack.resumed ? " (persistent, resumed)" : " (persistent, fresh)") : " (not kept)"}`,
       "",
       "export AWS_ENDPOINT_URL=" + stack.endpoint,

@@ -7,6 +7,7 @@ import { startKinesis } from "./backends/kinesis.ts";
 import { startS3 } from "./backends/s3.ts";
 import { type EdgeServer, SERVICES, type ServiceName, type ServiceStatus, startEdge } from "./edge.ts";
 import { StackStartError } from "./errors.ts";
+import { startGlueServer } from "./glue/server.ts";
 import { startKmsServer } from "./kms/server.ts";
 import { CACHE_DIR } from "./paths.ts";
 import { type ManagedProcess, registerCleanup } from "./process.ts";
@@ -20,8 +21,9 @@ export interface EmbeddedStackOptions {
   dataDir?: string;
   /**
    * Keep everything in `dataDir` across restarts, SIGKILL included: S3 objects, DynamoDB tables
-   * (`dynamodb/`), Kinesis streams and records (`kinesis/`), KMS keys (`kms/keys.json`). Every
-   * answer a client gets describes state already on disk. Requires `dataDir`.
+   * (`dynamodb/`), Kinesis streams and records (`kinesis/`), KMS keys (`kms/keys.json`), the Glue
+   * catalog (`glue/catalog.json`). Every answer a client gets describes state already on disk.
+   * Requires `dataDir`.
    * @default false: a start begins empty
    */
   persist?: boolean;
@@ -66,7 +68,7 @@ async function prepareDataDir(dataDir: string, persist: boolean): Promise<boolea
     return false;
   }
   if (persisted) return true;
-  for (const part of ["s3", "s3.tmp", "dynamodb", "kinesis", "kms"]) {
+  for (const part of ["s3", "s3.tmp", "dynamodb", "kinesis", "kms", "glue"]) {
     await rm(path.join(dataDir, part), { recursive: true, force: true });
   }
   await mkdir(dataDir, { recursive: true });
@@ -113,7 +115,7 @@ async function openEdge(port: number, status: () => Record<ServiceName, ServiceS
 }
 
 /**
- * Starts Kinesis, DynamoDB, S3 and KMS emulators behind one AWS-compatible edge endpoint, the
+ * Starts Kinesis, DynamoDB, S3, KMS and Glue emulators behind one AWS-compatible edge endpoint, the
  * stand-in for LocalStack where Docker is unavailable. The edge port is claimed first, so a taken
  * port fails fast without starting any backend.
  */
@@ -195,6 +197,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     ),
     startKmsServer(persist ? { keysFile: path.join(dataDir, "kms", "keys.json") } : {}).then((kms) =>
       register({ service: "kms", url: kms.url, stop: kms.stop }),
+    ),
+    startGlueServer(persist ? { catalogFile: path.join(dataDir, "glue", "catalog.json") } : {}).then((glue) =>
+      register({ service: "glue", url: glue.url, stop: glue.stop }),
     ),
   ]);
 

@@ -5,8 +5,8 @@
  * the clear (mode 0600). Never point real data at it.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { AwsJsonError, type JsonObject } from "../aws-json-server.ts";
+import { readStateFile, writeStateFile } from "../state-file.ts";
 
 export const ACCOUNT_ID = "000000000000";
 const MAX_PLAINTEXT_BYTES = 4096;
@@ -15,17 +15,8 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** An error in AWS's JSON shape: `{ "__type": name, "message": ... }` with HTTP 400. */
-export class KmsError extends Error {
-  readonly type: string;
-  readonly status: number;
-
-  constructor(type: string, message: string, status = 400) {
-    super(message);
-    this.type = type;
-    this.status = status;
-  }
-}
+/** A KMS error: `{ "__type": name, "message": ... }`, HTTP 400 unless said. */
+export class KmsError extends AwsJsonError {}
 
 interface Key {
   readonly id: string;
@@ -42,8 +33,6 @@ interface Alias {
   readonly creationDate: number;
   lastUpdatedDate: number;
 }
-
-type JsonObject = Record<string, unknown>;
 
 export const KMS_OPERATIONS = [
   "CreateKey",
@@ -143,14 +132,8 @@ export class KmsEmulator {
   }
 
   private load(file: string): void {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw error;
-    }
-    const stored = JSON.parse(text) as StoredKeys;
+    const stored = readStateFile(file) as StoredKeys | undefined;
+    if (stored === undefined) return;
     if (stored.version !== 1 || !Array.isArray(stored.keys) || !Array.isArray(stored.aliases)) {
       throw new Error(`${file} is not a KMS emulator keys file (version 1)`);
     }
@@ -169,12 +152,8 @@ export class KmsEmulator {
       keys: [...this.keys.values()].map((key) => ({ ...key, material: key.material.toString("base64") })),
       aliases: [...this.aliases.values()],
     };
-    mkdirSync(path.dirname(this.keysFile), { recursive: true, mode: 0o700 });
-    const tmp = `${this.keysFile}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
-    // writeFileSync keeps the mode of a file left by an earlier crash; make sure.
-    chmodSync(tmp, 0o600);
-    renameSync(tmp, this.keysFile);
+    // Key material in the clear: owner only.
+    writeStateFile(this.keysFile, stored, 0o600);
   }
 
   handle(operation: KmsOperation, input: JsonObject, region: string): JsonObject {

@@ -1,0 +1,128 @@
+/** TEST INFRASTRUCTURE ONLY: the AWS JSON 1.1 plumbing (`POST /`, `X-Amz-Target`) shared by the in-repo emulators. */
+import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import http, { type IncomingHttpHeaders } from "node:http";
+import { listenOnLoopback } from "./process.ts";
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const CONTENT_TYPE = "application/x-amz-json-1.1";
+
+export type JsonObject = Record<string, unknown>;
+
+/** An error in AWS JSON 1.1's shape: `__type` names it (the SDKs map it to an exception class). */
+export class AwsJsonError extends Error {
+  readonly type: string;
+  readonly status: number;
+
+  constructor(type: string, message: string, status = 400) {
+    super(message);
+    this.type = type;
+    this.status = status;
+  }
+}
+
+/** One emulated service: what it answers to and how its errors are spelled. */
+export interface AwsJsonService<Operation extends string> {
+  /** The X-Amz-Target prefix before the operation name, e.g. `TrentService.`. */
+  readonly targetPrefix: string;
+  /** Where the error text goes: KMS sends `message`, Glue `Message`; the SDKs read either. */
+  readonly messageField: "message" | "Message";
+  /** `__type` for a malformed request (bad JSON, too large). */
+  readonly invalidRequestType: string;
+  /** `__type` for a failure of the emulator itself (HTTP 500). */
+  readonly internalErrorType: string;
+  isOperation(name: string): name is Operation;
+  /** Synchronous so each operation runs to completion before the next starts, as one writer. */
+  handle(operation: Operation, input: JsonObject, headers: IncomingHttpHeaders): JsonObject;
+}
+
+export interface AwsJsonServer {
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const payload = Buffer.from(JSON.stringify(body), "utf8");
+  res.writeHead(status, {
+    "content-type": CONTENT_TYPE,
+    "content-length": payload.length,
+    "x-amzn-requestid": randomUUID(),
+  });
+  res.end(payload);
+}
+
+async function readBody(req: http.IncomingMessage, invalidRequestType: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES) throw new AwsJsonError(invalidRequestType, "Request body too large", 413);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function parseRequest(req: http.IncomingMessage, invalidRequestType: string): Promise<JsonObject> {
+  const raw = await readBody(req, invalidRequestType);
+  let input: unknown;
+  try {
+    input = raw.length === 0 ? {} : JSON.parse(raw.toString("utf8"));
+  } catch {
+    throw new AwsJsonError("SerializationException", "Request body is not valid JSON");
+  }
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    throw new AwsJsonError("SerializationException", "Request body must be a JSON object");
+  }
+  return input as JsonObject;
+}
+
+export function createAwsJsonListener<Operation extends string>(
+  service: AwsJsonService<Operation>,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  const sendError = (res: http.ServerResponse, error: AwsJsonError): void => {
+    res.setHeader("x-amzn-errortype", error.type);
+    send(res, error.status, { __type: error.type, [service.messageField]: error.message });
+  };
+  return (req, res) => {
+    void (async () => {
+      try {
+        const target = req.headers["x-amz-target"];
+        const operation =
+          typeof target === "string" && target.startsWith(service.targetPrefix)
+            ? target.slice(service.targetPrefix.length)
+            : "";
+        if (req.method !== "POST" || !service.isOperation(operation)) {
+          throw new AwsJsonError(
+            "UnknownOperationException",
+            `Operation '${operation || target}' is not supported`,
+          );
+        }
+        const input = await parseRequest(req, service.invalidRequestType);
+        send(res, 200, service.handle(operation, input, req.headers));
+      } catch (error) {
+        if (error instanceof AwsJsonError) {
+          sendError(res, error);
+        } else {
+          const message = error instanceof Error ? error.message : "internal error";
+          sendError(res, new AwsJsonError(service.internalErrorType, message, 500));
+        }
+      }
+    })();
+  };
+}
+
+export async function startAwsJsonServer<Operation extends string>(
+  service: AwsJsonService<Operation>,
+): Promise<AwsJsonServer> {
+  const server = http.createServer(createAwsJsonListener(service));
+  const port = await listenOnLoopback(server);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, "close");
+    },
+  };
+}
