@@ -3,6 +3,7 @@
  * from JSON Schema"). Done once per schema version; `encodeParquet` reuses the result for every batch.
  */
 import type { JsonSchema } from "../manifest/types.ts";
+import { type FieldIdMap, parquetFieldIds } from "./field-ids.ts";
 
 /** The shape of one column (or of a nested child). `json` is a UTF8 column holding JSON text. */
 export type ColumnType =
@@ -44,6 +45,8 @@ export class CompiledPlan implements ColumnPlan {
     readonly fields: readonly FieldSpec[],
     /** Names in `fields`, to find undeclared top-level keys for `_extra`. */
     readonly declared: ReadonlySet<string>,
+    /** Parquet field ids by `parquetPathKey`; empty when the version has no assignment. */
+    readonly fieldIds: ReadonlyMap<string, number> = new Map(),
   ) {
     this.columns = [
       { name: "_id", type: describe(STRING) },
@@ -95,7 +98,7 @@ export function describe(t: ColumnType): string {
  * envelope column or `_extra`, since silently renaming or dropping it would lose data; schema
  * registration can call this to reject such a schema early.
  */
-export function planColumns(schema: JsonSchema): ColumnPlan {
+export function planColumns(schema: JsonSchema, fieldIds?: FieldIdMap): ColumnPlan {
   const root = isObject(schema) ? schema : {};
   // The root is always an object (records are JSON objects), so its properties are used even when
   // it leaves out `type: "object"`, which hand-written schemas often do.
@@ -108,16 +111,21 @@ export function planColumns(schema: JsonSchema): ColumnPlan {
       );
     }
   }
-  return new CompiledPlan(fields, new Set(fields.map((f) => f.name)));
+  return new CompiledPlan(
+    fields,
+    new Set(fields.map((f) => f.name)),
+    fieldIds ? parquetFieldIds(fieldIds) : new Map(),
+  );
 }
 
-type Node = Record<string, unknown>;
+export type Node = Record<string, unknown>;
 
 function isObject(v: unknown): v is Node {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function followRoot(root: Node): Node {
+/** The node a record's columns come from: the root, through any `$ref`s (but not `allOf`). */
+export function followRoot(root: Node): Node {
   const seen = new Set<string>();
   let node = root;
   while (typeof node.$ref === "string" && !seen.has(node.$ref)) {
@@ -156,17 +164,32 @@ function isNullSchema(s: unknown): boolean {
   return isObject(s) && s.type === "null" && Object.keys(s).every((k) => k === "type" || k === "description");
 }
 
-function typeOf(schema: unknown, root: Node, refs: readonly string[]): ColumnType {
-  if (!isObject(schema)) return JSON_TEXT; // `true`, `false`, or malformed
+/** A column's kind at one schema node, and for lists and structs the node their children come from. */
+export interface ColumnShape {
+  readonly kind: Exclude<ColumnType["kind"], "int32">;
+  /** For `list` and `struct`: the node whose `items` or `properties` become the children. */
+  readonly node?: Node;
+  /** The `$ref`s expanded on the way, passed on to the children. */
+  readonly refs: readonly string[];
+}
+
+const JSON_SHAPE: ColumnShape = { kind: "json", refs: [] };
+
+/**
+ * One level of the mapping: the schema-compatibility checker compares kinds node by node with
+ * it, and `typeOf` recurses with it, so both always agree on what a node's column is.
+ */
+export function columnShape(schema: unknown, root: Node, refs: readonly string[]): ColumnShape {
+  if (!isObject(schema)) return JSON_SHAPE; // `true`, `false`, or malformed
   if (typeof schema.$ref === "string") {
     const ref = schema.$ref;
     // A ref already being expanded on this path is recursive; its values are kept as JSON text.
-    if (refs.includes(ref)) return JSON_TEXT;
+    if (refs.includes(ref)) return JSON_SHAPE;
     const target = resolveLocalRef(root, ref);
-    return target ? typeOf(target, root, [...refs, ref]) : JSON_TEXT;
+    return target ? columnShape(target, root, [...refs, ref]) : JSON_SHAPE;
   }
   if (Array.isArray(schema.allOf) && schema.allOf.length === 1 && schema.type === undefined) {
-    return typeOf(schema.allOf[0], root, refs);
+    return columnShape(schema.allOf[0], root, refs);
   }
   for (const key of ["anyOf", "oneOf"] as const) {
     const alts = schema[key];
@@ -174,7 +197,7 @@ function typeOf(schema: unknown, root: Node, refs: readonly string[]): ColumnTyp
       // `anyOf: [T, {type: "null"}]` is how many generators spell a nullable T; anything wider is a
       // real union, which no single Parquet type holds.
       const nonNull = alts.filter((a) => !isNullSchema(a));
-      return nonNull.length === 1 && alts.length > 1 ? typeOf(nonNull[0], root, refs) : JSON_TEXT;
+      return nonNull.length === 1 && alts.length > 1 ? columnShape(nonNull[0], root, refs) : JSON_SHAPE;
     }
   }
   let type = schema.type;
@@ -182,41 +205,61 @@ function typeOf(schema: unknown, root: Node, refs: readonly string[]): ColumnTyp
     const nonNull = type.filter((t) => t !== "null");
     type = nonNull.length === 1 ? nonNull[0] : undefined;
   }
-  if (type === undefined) return inferFromEnum(schema);
+  if (type === undefined) return { kind: inferFromEnum(schema), refs };
   switch (type) {
     case "string":
-      if (schema.format === "date-time") return TIMESTAMP;
-      if (schema.format === "date") return DATE;
-      return STRING;
+      if (schema.format === "date-time") return { kind: "timestamp", refs };
+      if (schema.format === "date") return { kind: "date", refs };
+      return { kind: "string", refs };
     case "integer":
-      return INT64;
+      return { kind: "int64", refs };
     case "number":
-      return DOUBLE;
+      return { kind: "double", refs };
     case "boolean":
-      return BOOLEAN;
-    case "array": {
+      return { kind: "boolean", refs };
+    case "array":
       // Tuples (draft-07 `items: [...]`, 2020-12 `prefixItems`) mix types by position.
-      if (Array.isArray(schema.items) || schema.prefixItems !== undefined) return JSON_TEXT;
-      return {
-        kind: "list",
-        item: schema.items === undefined ? JSON_TEXT : typeOf(schema.items, root, refs),
-      };
-    }
-    case "object": {
-      const fields = propertiesOf(schema, root, refs);
+      if (Array.isArray(schema.items) || schema.prefixItems !== undefined) return JSON_SHAPE;
+      return { kind: "list", node: schema, refs };
+    case "object":
       // Parquet has no empty group, and a property-less object is a free-form map anyway.
-      return fields.length === 0 ? JSON_TEXT : { kind: "struct", fields };
-    }
+      return isObject(schema.properties) && Object.keys(schema.properties).length > 0
+        ? { kind: "struct", node: schema, refs }
+        : JSON_SHAPE;
     default:
-      return JSON_TEXT;
+      return JSON_SHAPE;
+  }
+}
+
+const LEAVES: Record<Exclude<ColumnShape["kind"], "list" | "struct">, ColumnType> = {
+  string: STRING,
+  timestamp: TIMESTAMP,
+  date: DATE,
+  int64: INT64,
+  double: DOUBLE,
+  boolean: BOOLEAN,
+  json: JSON_TEXT,
+};
+
+function typeOf(schema: unknown, root: Node, refs: readonly string[]): ColumnType {
+  const shape = columnShape(schema, root, refs);
+  switch (shape.kind) {
+    case "list": {
+      const items = shape.node!.items;
+      return { kind: "list", item: items === undefined ? JSON_TEXT : typeOf(items, root, shape.refs) };
+    }
+    case "struct":
+      return { kind: "struct", fields: propertiesOf(shape.node!, root, shape.refs) };
+    default:
+      return LEAVES[shape.kind];
   }
 }
 
 /** An untyped `enum`/`const` of only strings (or only booleans) still has one clear column type. */
-function inferFromEnum(schema: Node): ColumnType {
+function inferFromEnum(schema: Node): "string" | "boolean" | "json" {
   const values = Array.isArray(schema.enum) ? schema.enum : "const" in schema ? [schema.const] : undefined;
-  if (!values || values.length === 0) return JSON_TEXT;
-  if (values.every((v) => typeof v === "string")) return STRING;
-  if (values.every((v) => typeof v === "boolean")) return BOOLEAN;
-  return JSON_TEXT;
+  if (!values || values.length === 0) return "json";
+  if (values.every((v) => typeof v === "string")) return "string";
+  if (values.every((v) => typeof v === "boolean")) return "boolean";
+  return "json";
 }

@@ -23,9 +23,9 @@ export type {
 
 const COMPRESSIONS: readonly ParquetCompression[] = ["zstd", "snappy", "gzip", "none"];
 
-function writeFile(built: Built, n: number, options: EncodeOptions): Uint8Array {
+function writeFile(built: Built, n: number, options: EncodeOptions, plan: CompiledPlan): Uint8Array {
   try {
-    return writeParquetFile(built.columns, n, options);
+    return writeParquetFile(built.columns, n, { ...options, fieldIds: plan.fieldIds });
   } finally {
     // The writer reads the columns in the arena; only now is it free for the next batch.
     arena.trim();
@@ -64,5 +64,5 @@ export function encodeParquet(
     arena.trim();
     return { bytes: new Uint8Array(0), rowCount: 0, rejected };
   }
-  return { bytes: writeFile(built, kept.length, options), rowCount: kept.length, rejected };
+  return { bytes: writeFile(built, kept.length, options, plan), rowCount: kept.length, rejected };
 }

@@ -74,7 +74,7 @@ export function writeParquetFile(
       throw new RangeError(`column ${c.name} has ${c.data.length} rows, expected ${rowCount}`);
     }
   }
-  const schema = fileSchema(columns);
+  const schema = fileSchema(columns, options.fieldIds);
   const chunkOptions: ChunkOptions = {
     compress: compressor(options.compression),
     codec: CODEC_IDS[options.compression],

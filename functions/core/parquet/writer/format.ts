@@ -51,6 +51,8 @@ export interface SchemaElement {
   /** Present on groups (the root included). */
   readonly numChildren?: number;
   readonly convertedType?: number;
+  /** Matches columns across files by id rather than name (Iceberg, Spark). */
+  readonly fieldId?: number;
   readonly logicalType?: LogicalType;
 }
 
@@ -179,6 +181,7 @@ function writeSchemaElement(w: CompactWriter, e: SchemaElement): void {
   w.string(4, e.name);
   if (e.numChildren !== undefined) w.i32(5, e.numChildren);
   if (e.convertedType !== undefined) w.i32(6, e.convertedType);
+  if (e.fieldId !== undefined) w.i32(9, e.fieldId);
   if (e.logicalType !== undefined) writeLogicalType(w, e.logicalType);
   w.end();
 }

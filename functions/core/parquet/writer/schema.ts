@@ -3,6 +3,8 @@
  * standard three-level layout (`optional group x (LIST) { repeated group list { optional element } }`),
  * structs as optional groups. Each leaf knows its path of nested columns and its maximum levels.
  */
+
+import { parquetPathKey } from "../field-ids.ts";
 import { ConvertedType, type LogicalType, PhysicalType, Repetition, type SchemaElement } from "./format.ts";
 import type { ColumnData, ColumnInput, PrimitiveColumn } from "./types.ts";
 
@@ -42,9 +44,16 @@ const PRIMITIVE: Record<
   boolean: { type: PhysicalType.BOOLEAN },
 };
 
-export function fileSchema(columns: readonly ColumnInput[]): FileSchema {
+export function fileSchema(
+  columns: readonly ColumnInput[],
+  fieldIds: ReadonlyMap<string, number> = new Map(),
+): FileSchema {
   const elements: SchemaElement[] = [{ name: "schema", numChildren: columns.length }];
   const leaves: Leaf[] = [];
+  const idOf = (path: readonly string[]) => {
+    const fieldId = fieldIds.size === 0 ? undefined : fieldIds.get(parquetPathKey(path));
+    return fieldId === undefined ? {} : { fieldId };
+  };
 
   const add = (
     input: ColumnInput,
@@ -64,6 +73,7 @@ export function fileSchema(columns: readonly ColumnInput[]): FileSchema {
           repetition: Repetition.OPTIONAL,
           numChildren: 1,
           convertedType: ConvertedType.LIST,
+          ...idOf(here),
           logicalType: { kind: "list" },
         });
         elements.push({ name: "list", repetition: Repetition.REPEATED, numChildren: 1 });
@@ -71,12 +81,17 @@ export function fileSchema(columns: readonly ColumnInput[]): FileSchema {
         return;
       case "struct":
         if (data.fields.length === 0) throw new RangeError(`struct column ${here.join(".")} has no fields`);
-        elements.push({ name, repetition: Repetition.OPTIONAL, numChildren: data.fields.length });
+        elements.push({
+          name,
+          repetition: Repetition.OPTIONAL,
+          numChildren: data.fields.length,
+          ...idOf(here),
+        });
         for (const f of data.fields) add(input, f.name, f.data, here, down, def + 1, rep);
         return;
       default: {
         const p = PRIMITIVE[data.kind];
-        elements.push({ name, repetition: Repetition.OPTIONAL, ...p });
+        elements.push({ name, repetition: Repetition.OPTIONAL, ...p, ...idOf(here) });
         leaves.push({
           path: here,
           chain: down,

@@ -88,4 +88,6 @@ export interface WriteOptions {
   readonly rowGroupSize: number;
   /** The file's key/value metadata. */
   readonly metadata: Readonly<Record<string, string>>;
+  /** Field ids by `parquetPathKey` of each schema element's path; elements not in it get none. */
+  readonly fieldIds?: ReadonlyMap<string, number>;
 }
