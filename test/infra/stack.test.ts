@@ -195,6 +195,7 @@ describe("SluiceStack from sluice.yaml: the catalog", () => {
         "category string",
         "isNegative boolean",
         "tags array<string>",
+        "rating bigint",
         "ts timestamp",
         "_extra string",
       ],

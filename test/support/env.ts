@@ -120,6 +120,7 @@ export const FEEDBACK_V1_COLUMN_TYPES = {
   category: "VARCHAR",
   isNegative: "BOOLEAN",
   tags: "VARCHAR[]",
+  rating: "BIGINT",
   ts: "TIMESTAMP WITH TIME ZONE",
   _extra: "VARCHAR",
 } as const;

@@ -151,6 +151,7 @@ describe("planColumns", () => {
       { name: "category", type: "UTF8" },
       { name: "isNegative", type: "BOOLEAN" },
       { name: "tags", type: "LIST<UTF8>" },
+      { name: "rating", type: "INT64" },
       { name: "ts", type: "TIMESTAMP(MICROS,UTC)" },
       { name: "_extra", type: "JSON" },
     ]);
@@ -222,7 +223,7 @@ describe("encodeParquet with feedback.v1", () => {
         tags: [],
         ts: "2024-06-01T14:34:56.5+02:00",
         channel: "email",
-        rating: 5,
+        stars: 5,
       },
       { eventTime: "2024-06-01T12:34:56.5Z", receiveTime: "2024-06-01T12:34:57.999999Z", schemaVersion: 3 },
     ),
@@ -275,7 +276,7 @@ describe("encodeParquet with feedback.v1", () => {
     assert.deepEqual(items(got[1]?.tags), []);
     // +02:00 is normalised to UTC.
     assert.equal(got[1]?.ts, micros("2024-06-01T12:34:56Z", 500000));
-    assert.deepEqual(JSON.parse(String(got[1]?._extra)), { channel: "email", rating: 5 });
+    assert.deepEqual(JSON.parse(String(got[1]?._extra)), { channel: "email", stars: 5 });
 
     assert.equal(got[2]?.tags, null);
     assert.equal(got[2]?.ts, null);
