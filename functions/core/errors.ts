@@ -17,7 +17,15 @@ export type ErrorCode =
   | "INVALID_STREAM_NAME"
   | "SCHEMA_VIOLATION"
   | "SCHEMA_NOT_FOUND"
+  /** A record names a schema version its stream's subject does not have (per record). */
+  | "SCHEMA_VERSION_NOT_FOUND"
+  /** A CloudEvent's `dataschema` names another subject than its stream's. */
+  | "SCHEMA_MISMATCH"
+  /** A CloudEvent's `dataschema` is in none of the forms ingest reads a version from. */
+  | "INVALID_DATASCHEMA"
   | "INVALID_SCHEMA"
+  /** The subject's compatibility mode forbids the version (409, with every incompatibility). */
+  | "SCHEMA_INCOMPATIBLE"
   | "INVALID_IDEMPOTENCY_KEY"
   | "INVALID_EVENT_TIME"
   | "IN_PROGRESS"
@@ -29,10 +37,18 @@ export type ErrorCode =
   | "UNAVAILABLE"
   | "INTERNAL";
 
+/** One of several things wrong, each at its own place. */
+export interface ErrorPart {
+  readonly path: string;
+  readonly message: string;
+}
+
 export interface ErrorDetail {
   readonly code: ErrorCode;
   readonly message: string;
   readonly path?: string;
+  /** Every problem, for errors that can have several; `path` and `message` are the first. */
+  readonly details?: readonly ErrorPart[];
 }
 
 export class SluiceError extends Error {
@@ -43,13 +59,17 @@ export class SluiceError extends Error {
     readonly status: number,
     readonly path?: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    readonly details?: readonly ErrorPart[],
   ) {
     super(message);
   }
 
   toDetail(): ErrorDetail {
-    return this.path === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, path: this.path };
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.path === undefined ? {} : { path: this.path }),
+      ...(this.details === undefined ? {} : { details: this.details }),
+    };
   }
 }

@@ -9,6 +9,7 @@ import addFormatsModule from "ajv-formats";
 import { fullFormats } from "ajv-formats/dist/formats.js";
 import { isDateTime } from "./date-time-format.ts";
 import type { JsonSchema } from "./manifest/types.ts";
+import type { FieldIdMap } from "./parquet/field-ids.ts";
 import type { SchemaRegistry, SchemaVersion } from "./schema-registry.ts";
 
 // ajv-formats is CommonJS with a default export that ESM sees as the module object.
@@ -24,6 +25,8 @@ export interface CompiledSchema {
   readonly subject: string;
   readonly version: number;
   readonly schema: JsonSchema;
+  /** The version's Parquet field ids, by schema path; absent on versions registered before ids. */
+  readonly fieldIds?: FieldIdMap;
   /** Returns every violation, or an empty list. */
   validate(record: unknown): Violation[];
 }
@@ -33,7 +36,24 @@ function isDraft2020(schema: JsonSchema): boolean {
   return typeof id === "string" && id.includes("2020-12");
 }
 
-const ajvOptions = { allErrors: true, strict: false, validateFormats: true } as const;
+/** Told of every `pattern` and `patternProperties` key ajv compiles, while `compileSchema` has one. */
+let patternObserver: ((source: string) => void) | undefined;
+
+/** JS RegExp, as ajv's default; `code` keeps the generated validators identical to the default's. */
+const patternRegExp = Object.assign(
+  (source: string, flags: string) => {
+    patternObserver?.(source);
+    return new RegExp(source, flags);
+  },
+  { code: "new RegExp" },
+);
+
+const ajvOptions = {
+  allErrors: true,
+  strict: false,
+  validateFormats: true,
+  code: { regExp: patternRegExp },
+} as const;
 let draft07: Ajv | undefined;
 let draft2020: Ajv | undefined;
 
@@ -52,11 +72,25 @@ function ajvFor(schema: JsonSchema): Ajv {
   return draft07;
 }
 
-/** Throws when the schema itself is invalid. */
-export function compileSchema(schema: JsonSchema): ValidateFunction {
+/**
+ * Throws when the schema itself is invalid. `onPattern` hears the source of every regex ajv
+ * compiles for it, wherever a `$ref` led ajv: registration checks each of them.
+ */
+export function compileSchema(schema: JsonSchema, onPattern?: (source: string) => void): ValidateFunction {
   const { $id: _ignored, ...rest } = schema;
-  // $id is dropped so two versions of one subject can be compiled side by side.
-  return ajvFor(schema).compile(rest);
+  patternObserver = onPattern;
+  try {
+    // $id is dropped so two versions of one subject can be compiled side by side.
+    return ajvFor(schema).compile(rest);
+  } finally {
+    patternObserver = undefined;
+  }
+}
+
+/** Where `schema` breaks its dialect's meta-schema (instancePath points into the schema). */
+export function metaSchemaErrors(schema: JsonSchema): ErrorObject[] {
+  const ajv = ajvFor(schema);
+  return ajv.validateSchema(schema) ? [] : [...(ajv.errors ?? [])];
 }
 
 function describe(error: ErrorObject): Violation {
@@ -86,6 +120,7 @@ export function compiled(version: SchemaVersion): CompiledSchema {
     subject: version.subject,
     version: version.version,
     schema: version.schema,
+    ...(version.fieldIds ? { fieldIds: version.fieldIds } : {}),
     validate(record) {
       return fn(record) ? NO_VIOLATIONS : (fn.errors ?? []).map(describe);
     },

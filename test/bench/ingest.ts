@@ -1,14 +1,20 @@
 /**
- * `npm run bench -- ingest [--records N] [--batch 500] [--rounds 5] [--ndjson] [--no-keys]`: the ingest core on one
- * core (parse, validate, idempotency bookkeeping, envelope, serialize), with Kinesis and
- * DynamoDB answered at the client boundary, beside the JSON.parse + JSON.stringify floor for the
- * same request bodies in the same run. Target: at least 0.5 of the floor.
+ * `npm run bench -- ingest [--records N] [--batch 500] [--rounds 5] [--ndjson] [--no-keys] [--patterns]`: the
+ * ingest core on one core (parse, validate, idempotency bookkeeping, envelope, serialize), with
+ * Kinesis and DynamoDB answered at the client boundary, beside the JSON.parse + JSON.stringify
+ * floor for the same request bodies in the same run. Target: at least 0.5 of the floor.
+ *
+ * `--patterns` gives feedback.v1 two `pattern`s and measures it twice in the same run: served as
+ * written (before the regex safeguard) and as registered through it (after). Target: after is
+ * within a few percent of before.
  */
 import { readFileSync } from "node:fs";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
 import { silentLogger } from "../../functions/core/logger.ts";
+import type { JsonSchema } from "../../functions/core/manifest/types.ts";
 import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
+import { parseSchemaRegistration } from "../../functions/core/schema-registration.ts";
 import { schemaFingerprint } from "../../functions/core/schema-registry.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
 import { generateFeedback } from "./generate.ts";
@@ -18,10 +24,22 @@ function option(args: string[], name: string, fallback: number): number {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 }
 
-const schema = JSON.parse(readFileSync(new URL("../../schemas/feedback.v1.json", import.meta.url), "utf8"));
+const schema = JSON.parse(
+  readFileSync(new URL("../../schemas/feedback.v1.json", import.meta.url), "utf8"),
+) as JsonSchema & { properties: Record<string, JsonSchema> };
+
+/** feedback.v1 with the kind of patterns producers' schemas carry; every generated record matches. */
+const withPatterns: JsonSchema = {
+  ...schema,
+  properties: {
+    ...schema.properties,
+    customerId: { ...schema.properties.customerId, pattern: "^cus_[0-9]{6}$" },
+    tags: { ...schema.properties.tags, items: { type: "string", pattern: "^[a-z][a-z-]*$" } },
+  },
+};
 
 /** Clients whose `send` answers like the services would, without leaving the process. */
-function boundaryClients(): AwsClients {
+function boundaryClients(schema: JsonSchema): AwsClients {
   let seq = 0n;
   const kinesis = {
     send: async (cmd: { constructor: { name: string }; input: { Records?: unknown[] } }) => ({
@@ -109,8 +127,23 @@ export async function benchIngest(args: string[]): Promise<void> {
     );
   }
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
-  const app = createIngestApp({ config, clients: boundaryClients(), logger: silentLogger });
+  const patterns = args.includes("--patterns");
+  const appFor = (s: JsonSchema) =>
+    createIngestApp({ config, clients: boundaryClients(s), logger: silentLogger });
   // Auth, when configured, would look keys up; the bench measures the record path.
+  let registrationMs = 0;
+  const apps: { name: string; app: ReturnType<typeof createIngestApp> }[] = [];
+  if (patterns) {
+    const started = performance.now();
+    const registered = parseSchemaRegistration(
+      JSON.stringify({ name: "feedback", namespace: "sluice", schema: withPatterns }),
+    );
+    registrationMs = performance.now() - started;
+    apps.push({ name: "sluice, 2 patterns, as written (before)", app: appFor(withPatterns) });
+    apps.push({ name: "sluice, 2 patterns, registered (after)", app: appFor(registered.schema) });
+  } else {
+    apps.push({ name: "sluice ingest core", app: appFor(schema) });
+  }
   const floor = ndjson
     ? () => {
         for (const body of bodies) for (const line of body.split("\n")) JSON.stringify(JSON.parse(line));
@@ -121,7 +154,7 @@ export async function benchIngest(args: string[]): Promise<void> {
           for (const r of parsed.records) JSON.stringify(r.data);
         }
       };
-  const sluice = async () => {
+  const sluice = async (app: ReturnType<typeof createIngestApp>) => {
     for (const body of bodies) {
       const res = await app(event(body, ndjson ? "application/x-ndjson" : "application/json"));
       if (res.statusCode !== 200)
@@ -129,15 +162,19 @@ export async function benchIngest(args: string[]): Promise<void> {
     }
   };
   floor();
-  await sluice();
-  const times = { floor: [] as number[], sluice: [] as number[] };
+  for (const { app } of apps) await sluice(app);
+  const times = { floor: [] as number[], apps: apps.map(() => [] as number[]) };
   for (let r = 0; r < rounds; r++) {
     let t = performance.now();
     floor();
     times.floor.push(performance.now() - t);
-    t = performance.now();
-    await sluice();
-    times.sluice.push(performance.now() - t);
+    // Every other round in reverse, so neither app always runs in the other's garbage.
+    const order = [...apps.keys()];
+    for (const i of r % 2 === 0 ? order : order.reverse()) {
+      t = performance.now();
+      await sluice(apps[i]!.app);
+      times.apps[i]!.push(performance.now() - t);
+    }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const row = (name: string, ms: number) => ({
@@ -148,14 +185,20 @@ export async function benchIngest(args: string[]): Promise<void> {
   });
   const results = [
     row("JSON.parse + JSON.stringify (floor)", median(times.floor)),
-    row("sluice ingest core", median(times.sluice)),
+    ...apps.map(({ name }, i) => row(name, median(times.apps[i]!))),
   ];
   console.log(
     `ingest bench (${ndjson ? "NDJSON" : `JSON batch${keyed ? ", idempotency keys" : ""}`}): ${total} feedback.v1 records (${Math.round(bytes / total)} B each in the request), batches of ${batch}, median of ${rounds}, one core`,
   );
   console.table(results);
-  const ratio = results[1]!.recordsPerSecond / results[0]!.recordsPerSecond;
+  const ratio = results.at(-1)!.recordsPerSecond / results[0]!.recordsPerSecond;
   console.log(`sluice / floor = ${ratio.toFixed(2)} (target >= 0.5)`);
+  const safeguard = patterns ? results[2]!.recordsPerSecond / results[1]!.recordsPerSecond : undefined;
+  if (safeguard !== undefined) {
+    console.log(
+      `after / before = ${safeguard.toFixed(3)} (target: within a few percent of 1); the safeguard took ${registrationMs.toFixed(0)} ms at registration`,
+    );
+  }
   console.log(
     JSON.stringify({
       bench: "ingest",
@@ -165,6 +208,13 @@ export async function benchIngest(args: string[]): Promise<void> {
       batch,
       results,
       ratio: Number(ratio.toFixed(3)),
+      ...(safeguard === undefined
+        ? {}
+        : {
+            patterns: true,
+            safeguard: Number(safeguard.toFixed(3)),
+            registrationMs: Math.round(registrationMs),
+          }),
     }),
   );
 }
