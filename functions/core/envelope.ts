@@ -26,8 +26,11 @@ export interface Envelope {
   readonly rp?: readonly [number, number];
 }
 
-/** What the records of one request share. */
+/** What the records of one request share when they share a schema version too. */
 export type EnvelopeShared = Pick<Envelope, "stream" | "schema" | "rt">;
+
+/** What the records of one request share whatever schema version each was validated against. */
+export type RequestShared = Pick<Envelope, "stream" | "rt">;
 
 /**
  * Encodes one record's envelope from what it has of its own; `raw` is explained at
@@ -109,6 +112,25 @@ export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
     slab[at++] = 0x7d; // }
     used = at;
     return slab.subarray(start, at);
+  };
+}
+
+/**
+ * Encoders for the envelopes of one request's records when each may have its own schema version
+ * (a producer may name the version it writes): one `envelopeEncoder` per version, made on first
+ * use. A request of one version, the common case, runs exactly the single encoder it always did;
+ * only a request that mixes versions pays for a second head and slab.
+ */
+export function envelopeEncoders(shared: RequestShared): (schema: Envelope["schema"]) => EncodeEnvelope {
+  const byVersion = new Map<string, EncodeEnvelope>();
+  return (schema) => {
+    const key = `${schema.name}\n${schema.version}`;
+    let encode = byVersion.get(key);
+    if (encode === undefined) {
+      encode = envelopeEncoder({ stream: shared.stream, schema, rt: shared.rt });
+      byVersion.set(key, encode);
+    }
+    return encode;
   };
 }
 

@@ -27,7 +27,12 @@ export interface BatchPlan {
   readonly records: readonly RecordMessage[];
 }
 
-export function planBatch(records: readonly RecordMessage[], limits: BatchLimits): BatchPlan | CallError {
+/** `schemaVersion` is the request's own: that of each record that names none (0: the latest). */
+export function planBatch(
+  records: readonly RecordMessage[],
+  limits: BatchLimits,
+  schemaVersion = 0,
+): BatchPlan | CallError {
   if (records.length === 0) {
     return callError(status.INVALID_ARGUMENT, { code: "EMPTY_BODY", message: "the batch holds no records" });
   }
@@ -53,7 +58,7 @@ export function planBatch(records: readonly RecordMessage[], limits: BatchLimits
   const sent: { index: number; item: ForwardItem }[] = [];
   let bodyBytes = BODY_FRAME_BYTES - 1;
   records.forEach((record, index) => {
-    const converted = toForwardItem(record, limits);
+    const converted = toForwardItem(record, limits, schemaVersion);
     if (converted.ok) {
       sent.push({ index, item: converted.item });
       bodyBytes += converted.item.bytes + 1;

@@ -129,7 +129,7 @@ export function createIngestService(deps: IngestServiceDeps): UntypedServiceImpl
     call: ServerUnaryCall<IngestBatchRequestMessage, IngestBatchResponseMessage>,
     callback: sendUnaryData<IngestBatchResponseMessage>,
   ): Promise<void> {
-    const plan = planBatch(call.request.records ?? [], limits);
+    const plan = planBatch(call.request.records ?? [], limits, call.request.schemaVersion);
     if (isCallError(plan)) {
       callback(plan);
       return;

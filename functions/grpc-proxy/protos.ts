@@ -108,6 +108,8 @@ export interface RecordMessage {
   readonly idempotencyKey?: string;
   readonly eventTime?: TimestampMessage;
   readonly clientId?: string;
+  /** 0 or absent: the latest. */
+  readonly schemaVersion?: number;
 }
 
 export type AckStatus = "ACK_STATUS_ACCEPTED" | "ACK_STATUS_DUPLICATE" | "ACK_STATUS_REJECTED";
@@ -132,6 +134,8 @@ export interface IngestResponseMessage {
 
 export interface IngestBatchRequestMessage {
   readonly records?: readonly RecordMessage[];
+  /** Of each record whose own is 0 or absent. */
+  readonly schemaVersion?: number;
 }
 
 export interface IngestBatchResponseMessage {

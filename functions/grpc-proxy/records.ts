@@ -1,8 +1,8 @@
 /**
- * A gRPC record as one item of the HTTPS API's batch body (`{"data", "key"?, "time"?}`), or the
- * error that keeps it out of the batch. Whatever could make the target refuse a whole request
- * (unreadable JSON, hostile nesting, an oversize item, a bad stream name) is caught here, per
- * record, so one bad record never costs the others of its batch.
+ * A gRPC record as one item of the HTTPS API's batch body (`{"data", "key"?, "time"?,
+ * "schemaVersion"?}`), or the error that keeps it out of the batch. Whatever could make the
+ * target refuse a whole request (unreadable JSON, hostile nesting, an oversize item, a bad stream
+ * name) is caught here, per record, so one bad record never costs the others of its batch.
  */
 import type { ErrorDetail } from "../core/errors.ts";
 import type {
@@ -175,7 +175,15 @@ export function timestampToIso(ts: TimestampMessage): string | undefined {
   return `${whole}.${fraction}Z`;
 }
 
-export function toForwardItem(record: RecordMessage, limits: RecordLimits): Converted {
+/**
+ * `batchSchemaVersion` is the IngestBatch request's own, for a record that names none; 0 (proto3's
+ * unset) means the latest, so nothing is sent and the ingest API picks it as for any record.
+ */
+export function toForwardItem(
+  record: RecordMessage,
+  limits: RecordLimits,
+  batchSchemaVersion = 0,
+): Converted {
   // A stream's frames are length-prefixed: one that does not decode costs only itself.
   if ((record as unknown) instanceof MalformedMessage) {
     return {
@@ -212,7 +220,9 @@ export function toForwardItem(record: RecordMessage, limits: RecordLimits): Conv
     }
   }
   const key = record.idempotencyKey ? `,"key":${JSON.stringify(record.idempotencyKey)}` : "";
-  const text = `{"data":${payload.text}${key}${time === undefined ? "" : `,"time":"${time}"`}}`;
+  const schemaVersion = record.schemaVersion || batchSchemaVersion;
+  const version = schemaVersion ? `,"schemaVersion":${schemaVersion}` : "";
+  const text = `{"data":${payload.text}${key}${time === undefined ? "" : `,"time":"${time}"`}${version}}`;
   const bytes = Buffer.byteLength(text);
   if (bytes + BODY_FRAME_BYTES > limits.maxBatchBytes) {
     return fail(

@@ -46,6 +46,10 @@ const BY_CODE: Readonly<Record<string, status>> = {
   RECORD_TOO_LARGE: status.RESOURCE_EXHAUSTED,
   THROTTLED: status.RESOURCE_EXHAUSTED,
   UNKNOWN_STREAM: status.NOT_FOUND,
+  // The record names a version of its schema that is not registered (yet).
+  SCHEMA_VERSION_NOT_FOUND: status.NOT_FOUND,
+  SCHEMA_MISMATCH: status.INVALID_ARGUMENT,
+  INVALID_DATASCHEMA: status.INVALID_ARGUMENT,
   NOT_FOUND: status.NOT_FOUND,
   UNAUTHENTICATED: status.UNAUTHENTICATED,
   FORBIDDEN: status.PERMISSION_DENIED,
@@ -173,6 +177,7 @@ export function recordPath(
     const rest = field[1] ?? "";
     if (rest === "/key") return "/idempotency_key";
     if (rest === "/time") return "/event_time";
+    if (rest === "/schemaVersion") return "/schema_version";
     if (rest === "/data" || rest.startsWith("/data/")) {
       const inside = rest.slice("/data".length);
       return inside === "" ? `/${item?.payloadField ?? "json"}` : inside;

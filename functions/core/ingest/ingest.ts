@@ -1,11 +1,12 @@
 /**
- * The ingest core: validate each parsed record against its stream's current schema, wrap it in
- * an envelope and put it on Kinesis. A record is `accepted` only once Kinesis holds it.
+ * The ingest core: validate each parsed record against its stream's current schema, or the
+ * version its producer named, wrap it in an envelope that carries that version and put it on
+ * Kinesis. A record is `accepted` only once Kinesis holds it.
  */
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { epochMillis, utcMillis } from "../date-time-format.ts";
-import { envelopeEncoder } from "../envelope.ts";
-import { type ErrorDetail, SluiceError } from "../errors.ts";
+import { type EncodeEnvelope, envelopeEncoders } from "../envelope.ts";
+import type { ErrorDetail } from "../errors.ts";
 import { failpoint } from "../failpoints.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
 import { newRecordId } from "../record-id.ts";
@@ -13,6 +14,9 @@ import type { StreamRuntime } from "../runtime-config.ts";
 import type { CompiledSchema, ValidatorCache } from "../validators.ts";
 import { type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
 import type { ParsedRecord } from "./request.ts";
+import { isErrorDetail, selectSchemas } from "./schema-version.ts";
+
+export { currentSchema } from "./schema-version.ts";
 
 export type RecordStatus = "accepted" | "duplicate" | "rejected";
 
@@ -77,6 +81,8 @@ interface Outgoing extends KinesisEntry {
   readonly ts: string;
   /** Set when it goes as a possible repeat (see `Takeover`). */
   readonly rp?: readonly [number, number];
+  /** The encoder of the schema version it was validated against, to encode it again. */
+  readonly encode: EncodeEnvelope;
 }
 
 function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["error"] | undefined {
@@ -91,21 +97,6 @@ function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["
   };
 }
 
-export async function currentSchema(
-  validators: ValidatorCache,
-  stream: StreamRuntime,
-): Promise<CompiledSchema> {
-  const schema = await validators.latest(stream.subject);
-  if (!schema) {
-    throw new SluiceError(
-      "SCHEMA_NOT_FOUND",
-      `no schema is registered for stream ${stream.name} (${stream.subject})`,
-      503,
-    );
-  }
-  return schema;
-}
-
 /** Returns one result per record, in request order. */
 export async function ingestRecords(
   deps: IngestDeps,
@@ -114,14 +105,13 @@ export async function ingestRecords(
 ): Promise<RecordResult[]> {
   const receivedAt = (deps.clock ?? (() => new Date()))();
   const rt = receivedAt.toISOString();
-  const schema = await currentSchema(deps.validators, stream);
+  const schemas = await selectSchemas(deps.validators, stream, records);
   const results: RecordResult[] = new Array(records.length);
   const toPut: Outgoing[] = [];
-  const encode = envelopeEncoder({
-    stream: stream.name,
-    schema: { name: schema.subject, version: schema.version },
-    rt,
-  });
+  const encoders = envelopeEncoders({ stream: stream.name, rt });
+  // Records of a request mostly share one version: its encoder is kept at hand.
+  let lastSchema: CompiledSchema | undefined;
+  let lastEncode: EncodeEnvelope | undefined;
 
   for (let index = 0; index < records.length; index++) {
     const record = records[index]!;
@@ -129,6 +119,12 @@ export async function ingestRecords(
       results[index] = rejected(record.error);
       continue;
     }
+    const named = record.schema === undefined ? undefined : schemas.named(record.schema);
+    if (named !== undefined && isErrorDetail(named)) {
+      results[index] = rejected(named);
+      continue;
+    }
+    const schema = named ?? schemas.latest!;
     const violation = validated(schema, record);
     if (violation) {
       results[index] = rejected(violation);
@@ -139,10 +135,23 @@ export async function ingestRecords(
       results[index] = rejected(ts);
       continue;
     }
+    if (schema !== lastSchema) {
+      lastSchema = schema;
+      lastEncode = encoders({ name: schema.subject, version: schema.version });
+    }
+    const encode = lastEncode!;
     const id = newRecordId(receivedAt.getTime());
     const key = record.key ?? null;
     const data = encode(id, key, ts, record.data, record.raw, record.meta);
-    toPut.push({ index, id, key, ts, data, partitionKey: partitionKeyOf(record.data, id, stream) });
+    toPut.push({
+      index,
+      id,
+      key,
+      ts,
+      data,
+      partitionKey: partitionKeyOf(record.data, id, stream),
+      encode,
+    });
   }
 
   // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.
@@ -167,7 +176,7 @@ export async function ingestRecords(
   /** The envelope again under another id or as a possible repeat; only after a crash or timeout. */
   const reencoded = (p: Outgoing, id: string, rp: readonly [number, number]) => {
     const record = records[p.index]!;
-    return encode(id, p.key, p.ts, record.data, record.raw, record.meta, rp);
+    return p.encode(id, p.key, p.ts, record.data, record.raw, record.meta, rp);
   };
   const claimed: typeof toPut = [];
   keyed.forEach((p, i) => {

@@ -5,14 +5,24 @@
  *
  * Accepted bodies:
  * - `application/json`: one record (any JSON object), or `{"records": [{ "data": {...},
- *   "key"?: string, "time"?: string }]}`
+ *   "key"?: string, "time"?: string, "schemaVersion"?: number }]}`
  * - `application/x-ndjson`: one record per line
  * - `application/cloudevents+json` / `application/cloudevents-batch+json`: structured mode;
- *   `id` is the idempotency key, `time` the event time, `type`/`source`/`subject` kept as metadata.
+ *   `id` is the idempotency key, `time` the event time, `dataschema` the schema version (see
+ *   schema-version.ts), `type`/`source`/`subject` kept as metadata.
+ *
+ * The `Sluice-Schema-Version` header names the version of every record that names none itself.
  */
 import { epochMillis } from "../date-time-format.ts";
 import { type ErrorDetail, SluiceError } from "../errors.ts";
 import { fieldSpan, itemSpans, type Span } from "./json-spans.ts";
+import {
+  isErrorDetail,
+  type SchemaChoice,
+  versionFromDataschema,
+  versionFromField,
+  versionFromHeader,
+} from "./schema-version.ts";
 
 export interface IngestLimits {
   readonly maxBodyBytes: number;
@@ -40,6 +50,8 @@ export interface ParsedRecord {
   readonly key?: string;
   readonly time?: string;
   readonly meta?: Readonly<Record<string, string>>;
+  /** The schema version the producer named; the latest when absent. */
+  readonly schema?: SchemaChoice;
   readonly error?: ErrorDetail;
 }
 
@@ -218,9 +230,12 @@ function record(
   time?: unknown,
   meta?: Record<string, string>,
   raw?: string,
+  schema?: SchemaChoice | ErrorDetail,
 ): ParsedRecord {
   const error = checkKey(key, limits) ?? checkTime(time) ?? checkRecord(data, site.bytes, site.exact, limits);
   if (error) return { error: { ...error, path: pointer(site.prefix, site.index, error.path ?? "") } };
+  // Its path already points into the request: it says whose version it was.
+  if (schema !== undefined && isErrorDetail(schema)) return { error: schema };
   // One object literal with the same shape every time: the hot path of every request.
   return {
     data,
@@ -228,6 +243,7 @@ function record(
     key: key as string | undefined,
     time: time as string | undefined,
     meta,
+    schema,
   };
 }
 
@@ -236,7 +252,13 @@ function textOf(text: string, span: Span | undefined): string | undefined {
   return span === undefined ? undefined : text.slice(span.start, span.end);
 }
 
-function cloudEvent(value: unknown, site: Site, limits: IngestLimits, raw: string | undefined): ParsedRecord {
+function cloudEvent(
+  value: unknown,
+  site: Site,
+  limits: IngestLimits,
+  raw: string | undefined,
+  fromHeader: SchemaChoice | undefined,
+): ParsedRecord {
   const path = pointer(site.prefix, site.index, "");
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     return { error: { code: "INVALID_REQUEST", message: "a CloudEvent must be a JSON object", path } };
@@ -259,7 +281,11 @@ function cloudEvent(value: unknown, site: Site, limits: IngestLimits, raw: strin
   const meta: Record<string, string> = { "ce.type": ce.type, "ce.source": ce.source };
   if (typeof ce.subject === "string") meta["ce.subject"] = ce.subject;
   const data = ce.data;
-  return record(data, site, limits, ce.id, ce.time, meta, raw);
+  const schema =
+    ce.dataschema === undefined
+      ? fromHeader
+      : versionFromDataschema(ce.dataschema, pointer(site.prefix, site.index, "/dataschema"));
+  return record(data, site, limits, ce.id, ce.time, meta, raw, schema);
 }
 
 export interface IngestBody {
@@ -268,6 +294,8 @@ export interface IngestBody {
   readonly body: Buffer | string;
   /** `Idempotency-Key` header: the key of a single-record request. */
   readonly idempotencyKey?: string;
+  /** `Sluice-Schema-Version` header: the version of each record that names none itself. */
+  readonly schemaVersion?: string;
 }
 
 /**
@@ -299,6 +327,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       413,
     );
   }
+  const fromHeader = versionFromHeader(req.schemaVersion);
   const text = typeof req.body === "string" ? req.body : req.body.toString("utf8");
   if (
     typeof req.body !== "string" &&
@@ -340,7 +369,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
       site.index = records.length;
       site.exact = trimmed.length * 3 > limits.maxRecordBytes;
       site.bytes = site.exact ? Buffer.byteLength(trimmed) : trimmed.length * 3;
-      records.push(record(value, site, limits, undefined, undefined, undefined, trimmed));
+      records.push(record(value, site, limits, undefined, undefined, undefined, trimmed, fromHeader));
     }
     if (records.length === 0) throw new SluiceError("EMPTY_BODY", "the request holds no records", 400);
     return records;
@@ -356,7 +385,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
   // Records inside the body: its size bounds theirs.
   const site: Site = { prefix: "", index: -1, bytes: bodyBytes, exact: false };
   if (format === "cloudevent")
-    return [cloudEvent(value, site, limits, textOf(text, fieldSpan(text, "data")))];
+    return [cloudEvent(value, site, limits, textOf(text, fieldSpan(text, "data")), fromHeader)];
   if (format === "cloudevents-batch") {
     headerKeyRefused(req, "a CloudEvents batch keys each event by its id");
     if (!Array.isArray(value))
@@ -373,7 +402,7 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
     site.prefix = "/";
     return value.map((v, i) => {
       site.index = i;
-      return cloudEvent(v, site, limits, textOf(text, spans?.[i]));
+      return cloudEvent(v, site, limits, textOf(text, spans?.[i]), fromHeader);
     });
   }
 
@@ -405,12 +434,21 @@ export function parseIngestBody(req: IngestBody, limits: IngestLimits = DEFAULT_
           },
         };
       }
-      const { data, key, time } = item as { data: unknown; key?: unknown; time?: unknown };
+      const { data, key, time, schemaVersion } = item as {
+        data: unknown;
+        key?: unknown;
+        time?: unknown;
+        schemaVersion?: unknown;
+      };
       site.index = i;
-      return record(data, site, limits, key, time, undefined, textOf(text, spans?.[i]));
+      const schema =
+        schemaVersion === undefined
+          ? fromHeader
+          : versionFromField(schemaVersion, pointer(site.prefix, i, "/schemaVersion"));
+      return record(data, site, limits, key, time, undefined, textOf(text, spans?.[i]), schema);
     });
   }
   site.exact = true;
   site.bytes = typeof req.body === "string" ? Buffer.byteLength(text) : bodyBytes;
-  return [record(value, site, limits, req.idempotencyKey, undefined, undefined, text)];
+  return [record(value, site, limits, req.idempotencyKey, undefined, undefined, text, fromHeader)];
 }
