@@ -3,6 +3,7 @@
  * The `sluice` command line.
  *   sluice dev [--manifest sluice.yaml] [--port 8080] [--reset]   run the whole pipeline locally
  *   sluice validate [--manifest sluice.yaml]                      check a manifest
+ *   sluice schema register|check|list|show|config ...             the schema registry
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { type GrpcProxy, runGrpcProxy, startGrpcProxy } from "../functions/grpc-
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
+import { runSchemaCommand } from "./schema-command.ts";
 
 const DEFAULT_STATE_DIR = ".sluice";
 
@@ -24,6 +26,7 @@ commands:
   dev          start the embedded AWS stack (unless AWS_ENDPOINT_URL is set) and run the pipeline
   validate     validate the manifest and exit
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
+  schema       register, check, list, show and configure schemas (sluice schema --help)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -185,6 +188,7 @@ async function dev(o: DevOptions): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   // The proxy has its own options (TLS files and limits); hand it everything after its name.
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
+  if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

@@ -4,11 +4,14 @@
  * KMS-encrypted. CDK's broad helpers (`grantReadWriteData`, `grantWrite`, `grantEncryptDecrypt`)
  * add actions Sluice never calls and wildcard actions (`kms:ReEncrypt*`, `kms:GenerateDataKey*`).
  */
+import { Stack } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
 import { BucketGrants, type IBucket } from "aws-cdk-lib/aws-s3";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import type { IConstruct } from "constructs";
+import type { CatalogConfig } from "../functions/core/catalog/sync.ts";
 
 /** What DynamoDB asks KMS for on behalf of a caller reading, or also writing, an encrypted table. */
 const KMS_FOR_TABLE_READ = ["kms:Decrypt", "kms:DescribeKey"] as const;
@@ -85,4 +88,21 @@ export function grantObjectWrites(
 /** InvokeFunction on exactly `functionArn`: not its versions or aliases (CDK's grantInvoke adds `:*`). */
 export function grantInvoke(functionArn: string, grantee: IGrantable): void {
   Grant.addToPrincipal({ grantee, actions: ["lambda:InvokeFunction"], resourceArns: [functionArn] });
+}
+
+/** What schema registration calls to keep the sinks' tables on the registered columns. */
+export function grantCatalogSync(grantee: IGrantable, catalog: CatalogConfig): void {
+  if (catalog.tables.length === 0) return;
+  const stack = Stack.of(grantee.grantPrincipal as unknown as IConstruct);
+  const arn = (resource: string, resourceName?: string) =>
+    stack.formatArn({ service: "glue", resource, ...(resourceName === undefined ? {} : { resourceName }) });
+  Grant.addToPrincipal({
+    grantee,
+    actions: ["glue:GetTable", "glue:UpdateTable"],
+    resourceArns: [
+      stack.formatArn({ service: "glue", resource: "catalog" }),
+      arn("database", catalog.database),
+      ...catalog.tables.map((t) => arn("table", `${t.database}/${t.table}`)),
+    ],
+  });
 }

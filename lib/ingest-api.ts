@@ -11,7 +11,7 @@ import { Construct } from "constructs";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
 import { INGEST_ROUTES } from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
-import { grantPutRecords, grantTable } from "./grants.ts";
+import { grantCatalogSync, grantPutRecords, grantTable } from "./grants.ts";
 import { acknowledge } from "./nag.ts";
 import { functionEnvironment, ingestConfig } from "./runtime-env.ts";
 
@@ -80,7 +80,8 @@ export class IngestApi extends Construct {
       "dynamodb:DeleteItem",
     );
     // Validation and GET /v1/schemas/... read schemas (GET /v1/schemas lists the subjects with a
-    // scan); POST /v1/schemas registers new versions with conditional puts.
+    // scan); POST /v1/schemas writes a version and its subject item in one transaction (puts), and
+    // PUT .../config updates the subject item. Registering also brings the sinks' tables along.
     grantTable(
       props.schemas,
       fn.role,
@@ -88,7 +89,9 @@ export class IngestApi extends Construct {
       "dynamodb:Query",
       "dynamodb:Scan",
       "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
     );
+    grantCatalogSync(fn.role, props.config.catalog);
     // An API key is looked up by its hash; nothing else of the table is readable.
     grantTable(props.apiKeys, fn.role, "dynamodb:GetItem");
 

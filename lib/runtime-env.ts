@@ -1,7 +1,8 @@
 /**
  * The environment each function gets. Lambda allows 4 KB of environment in total, so each function
- * carries only the part of the runtime config it reads: ingest the streams (no pipelines), a
- * pipeline's functions their own pipeline (no streams, no other pipelines). Slimming removes parts
+ * carries only the part of the runtime config it reads: ingest the streams and the catalog (no
+ * pipelines), a pipeline's functions their own pipeline (no streams, no other pipelines, no
+ * catalog tables: only schema registration, in ingest, updates those). Slimming removes parts
  * rather than picking them, so settings added to the config later (auth, ...) still arrive. The
  * size grows with one pipeline or with the streams, never with the number of pipelines.
  */
@@ -20,7 +21,12 @@ export function ingestConfig(config: RuntimeConfig): RuntimeConfig {
 export function pipelineConfig(config: RuntimeConfig, pipeline: string): RuntimeConfig {
   const own = config.pipelines[pipeline];
   if (!own) throw new Error(`pipeline ${pipeline} is not in the runtime config`);
-  return { ...config, streams: {}, pipelines: { [pipeline]: own } };
+  return {
+    ...config,
+    streams: {},
+    pipelines: { [pipeline]: own },
+    catalog: { database: config.catalog.database, tables: [] },
+  };
 }
 
 /**

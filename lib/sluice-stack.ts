@@ -2,6 +2,8 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import { CfnDatabase } from "aws-cdk-lib/aws-glue";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { Construct } from "constructs";
+import { glueName } from "../functions/core/catalog/projection.ts";
+import { sinkTableSpecs } from "../functions/core/catalog/specs.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
 import { resourceNames } from "../functions/core/names.ts";
 import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
@@ -9,7 +11,6 @@ import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
 import { IngestApi } from "./ingest-api.ts";
-import { glueName } from "./lake-table.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { Pipeline } from "./pipeline.ts";
 import { SchemaRegistration } from "./schema-registration.ts";
@@ -32,10 +33,6 @@ export class SluiceStack extends Stack {
       description: `Sluice ${manifest.name} data at rest`,
     });
     const tables = new Tables(this, "Tables", { names: names.tables, key: key.key });
-    new SchemaRegistration(this, "Schemas", {
-      table: tables.schemas,
-      schemas: manifest.schemas.map((s) => ({ subject: subjectOf(s.namespace, s.name), schema: s.schema })),
-    });
     const events = new EventStream(this, "Events", {
       streamName: names.eventStream,
       key: key.key,
@@ -50,39 +47,36 @@ export class SluiceStack extends Stack {
       apiKeys: tables.apiKeys,
     });
 
-    const catalog = new CfnDatabase(this, "Catalog", {
+    const catalogDb = new CfnDatabase(this, "Catalog", {
       catalogId: this.account,
       databaseInput: { name: glueName(manifest.name), description: `Sluice ${manifest.name} sinks` },
     });
-    const schemaOf = new Map(manifest.schemas.map((s) => [s.name, s.schema]));
-    const streamSchema = new Map(manifest.streams.map((s) => [s.name, schemaOf.get(s.schema)!]));
+    const specs = sinkTableSpecs(manifest, (sink) =>
+      names.bucket(sink, manifest.sinks.find((s) => s.name === sink)?.bucket),
+    );
     const sinks = new Map(
       manifest.sinks.map((s) => {
-        const feeding = manifest.pipelines.filter((p) => p.sink === s.name);
-        const streams = [...new Set(feeding.flatMap((p) => p.sources))];
-        // A pipeline with an output schema writes its columns; otherwise each source's own.
-        const written = new Set(
-          feeding.flatMap((p) =>
-            p.schema !== undefined ? [schemaOf.get(p.schema)!] : p.sources.map((n) => streamSchema.get(n)!),
-          ),
-        );
+        const { bucketName, ...catalog } = specs.get(s.name)!;
         return [
           s.name,
           new ParquetSink(this, `Sink-${s.name}`, {
-            bucketName: names.bucket(s.name, s.bucket),
+            bucketName,
             key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
-            catalog: {
-              database: catalog,
-              tableName: s.name,
-              prefix: s.prefix,
-              schemas: [...written],
-              streams,
-              pipelines: feeding.map((p) => p.name),
-            },
+            catalog: { database: catalogDb, ...catalog },
           }),
         ];
       }),
     );
+    new SchemaRegistration(this, "Schemas", {
+      table: tables.schemas,
+      schemas: manifest.schemas.map((s) => ({
+        subject: subjectOf(s.namespace, s.name),
+        schema: s.schema,
+        ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
+      })),
+      catalog: config.catalog,
+      tables: [...sinks.values()].flatMap((s) => (s.table ? [s.table.table] : [])),
+    });
     const pipelines = new Map(
       manifest.pipelines.map((p) => [
         p.name,
@@ -117,7 +111,10 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, "CheckpointsTable", { value: tables.checkpoints.tableName });
     new CfnOutput(this, "SchemasTable", { value: tables.schemas.tableName });
     new CfnOutput(this, "ApiKeysTable", { value: tables.apiKeys.tableName });
-    new CfnOutput(this, "GlueDatabase", { value: catalog.ref, description: "Athena database of the sinks" });
+    new CfnOutput(this, "GlueDatabase", {
+      value: catalogDb.ref,
+      description: "Athena database of the sinks",
+    });
     new CfnOutput(this, "AlarmTopicArn", { value: monitoring.topic.topicArn });
     new CfnOutput(this, "KmsKeyArn", { value: key.key.keyArn });
   }

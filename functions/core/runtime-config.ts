@@ -3,6 +3,8 @@
  * The CDK app and the local runner build it with `runtimeConfig`; a Lambda reads it once from
  * its environment with `parseRuntimeConfig`, and nothing deeper reads `process.env`.
  */
+import { glueName } from "./catalog/projection.ts";
+import type { CatalogConfig } from "./catalog/sync.ts";
 import type { AuthSettings, BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
 import { type ResourceNames, resourceNames } from "./names.ts";
 
@@ -43,6 +45,8 @@ export interface RuntimeConfig {
   readonly pipelines: Readonly<Record<string, PipelineRuntime>>;
   /** How ingest callers authenticate; the API keys live in `tables.apiKeys`. */
   readonly auth: AuthSettings;
+  /** The Glue tables over the sinks, which schema registration keeps on the registered columns. */
+  readonly catalog: CatalogConfig;
 }
 
 export function subjectOf(namespace: string, name: string): string {
@@ -88,6 +92,20 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
       batch: p.batch,
     };
   }
+  const catalog: CatalogConfig = {
+    database: glueName(manifest.name),
+    tables: manifest.sinks.map((sink) => {
+      const feeding = Object.values(pipelines).filter((p) => p.sink.name === sink.name);
+      const subjects = feeding.flatMap((p) =>
+        p.outputSubject !== undefined ? [p.outputSubject] : p.sources.map((n) => streams[n]!.subject),
+      );
+      return {
+        database: glueName(manifest.name),
+        table: glueName(sink.name),
+        subjects: [...new Set(subjects)],
+      };
+    }),
+  };
   return {
     app: manifest.name,
     eventStream: names.eventStream,
@@ -96,6 +114,7 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
     streams,
     pipelines,
     auth: manifest.auth,
+    catalog,
   };
 }
 

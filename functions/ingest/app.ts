@@ -12,17 +12,20 @@ import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
 import type { Logger } from "../core/logger.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
-import { parseSchemaRegistration } from "../core/schema-registration.ts";
-import { SchemaRegistry, type SchemaVersion } from "../core/schema-registry.ts";
+import { SchemaRegistry } from "../core/schema-registry.ts";
 import { ValidatorCache } from "../core/validators.ts";
 import openapi from "./openapi.json" with { type: "json" };
+import { schemaRoute } from "./schema-routes.ts";
 
 export interface IngestAppDeps {
   readonly config: RuntimeConfig;
   readonly clients: AwsClients;
   readonly logger: Logger;
   readonly limits?: IngestLimits;
-  /** How long a subject's latest schema is cached. @default 30000 */
+  /**
+   * How long a subject's latest schema is cached: a newly registered version is used by every
+   * running function within this. @default 5000
+   */
   readonly schemaTtlMs?: number;
   /**
    * How long an idempotency claim blocks retries before it counts as abandoned; longer than the
@@ -83,30 +86,23 @@ function actionFor(event: APIGatewayProxyEventV2): Action {
     case "GET /v1/streams/{stream}":
       return { kind: "read", stream };
     case "POST /v1/schemas":
+    case "PUT /v1/schemas/{name}/config":
       return { kind: "schema:write" };
     case "GET /v1/schemas":
     case "GET /v1/schemas/{name}/versions":
     case "GET /v1/schemas/{name}/versions/{version}":
+    case "GET /v1/schemas/{name}/config":
+    case "POST /v1/schemas/{name}/compatibility":
       return { kind: "schema:read" };
     default:
       return { kind: "public" };
   }
 }
 
-function schemaView(v: SchemaVersion, created?: boolean) {
-  return {
-    subject: v.subject,
-    version: v.version,
-    fingerprint: v.fingerprint,
-    createdAt: v.createdAt,
-    ...(created === undefined ? {} : { created }),
-    schema: v.schema,
-  };
-}
-
 export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const registry = new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas);
-  const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 30_000);
+  const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 5_000);
+  const schemaDeps = { registry, glue: deps.clients.glue, catalog: deps.config.catalog };
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const idempotency = new IdempotencyStore(
     deps.clients.dynamo,
@@ -140,11 +136,13 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       case "POST /v1/streams/{stream}/records": {
         const stream = streamOf(event.pathParameters?.stream);
         const idempotencyKey = header(event, "idempotency-key");
+        const schemaVersion = header(event, "sluice-schema-version");
         const records = parseIngestBody(
           {
             contentType: header(event, "content-type"),
             body: bodyOf(event),
             ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+            ...(schemaVersion === undefined ? {} : { schemaVersion }),
           },
           limits,
         );
@@ -175,56 +173,15 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       }
       case "GET /v1/openapi.json":
         return json(200, openapi);
-      case "POST /v1/schemas": {
-        const registration = parseSchemaRegistration(bodyOf(event));
-        const result = await registry.register(registration.subject, registration.schema);
-        log.info("schema registered", {
-          subject: result.subject,
-          version: result.version,
-          created: result.created,
-        });
-        return json(result.created ? 201 : 200, schemaView(result, result.created));
-      }
-      case "GET /v1/schemas":
-        return json(200, { subjects: await registry.subjects() });
-      case "GET /v1/schemas/{name}/versions": {
-        const subject = event.pathParameters?.name ?? "";
-        const versions = await registry.versions(subject);
-        if (versions.length === 0)
-          throw new SluiceError("NOT_FOUND", `schema ${subject} is not registered`, 404, "/name");
-        return json(200, {
-          subject,
-          versions: versions.map((v) => ({
-            version: v.version,
-            fingerprint: v.fingerprint,
-            createdAt: v.createdAt,
-          })),
-        });
-      }
-      case "GET /v1/schemas/{name}/versions/{version}": {
-        const subject = event.pathParameters?.name ?? "";
-        const raw = event.pathParameters?.version ?? "";
-        const found =
-          raw === "latest"
-            ? await registry.latest(subject)
-            : /^[1-9][0-9]{0,8}$/.test(raw)
-              ? await registry.get(subject, Number(raw))
-              : undefined;
-        if (!found)
-          throw new SluiceError(
-            "NOT_FOUND",
-            `schema ${subject} version ${raw} is not registered`,
-            404,
-            "/version",
-          );
-        return json(200, schemaView(found));
-      }
-      default:
+      default: {
+        const answer = await schemaRoute(event.routeKey, event, bodyOf(event), schemaDeps, log);
+        if (answer) return json(answer.status, answer.body);
         throw new SluiceError(
           "NOT_FOUND",
           `no route for ${event.requestContext?.http?.method} ${event.rawPath}`,
           404,
         );
+      }
     }
   }
 

@@ -11,6 +11,9 @@ export const INGEST_ROUTES = [
   "GET /v1/schemas",
   "GET /v1/schemas/{name}/versions",
   "GET /v1/schemas/{name}/versions/{version}",
+  "GET /v1/schemas/{name}/config",
+  "PUT /v1/schemas/{name}/config",
+  "POST /v1/schemas/{name}/compatibility",
 ] as const;
 
 export type IngestRoute = (typeof INGEST_ROUTES)[number];

@@ -6,16 +6,25 @@
  */
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { awsSettingsFromEnv, createAwsClients } from "../../functions/core/aws-clients.ts";
+import type { CatalogConfig } from "../../functions/core/catalog/sync.ts";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
+import type { CompatibilityMode } from "../../functions/core/schema-compat/modes.ts";
+import { publishSchema } from "../../functions/core/schema-publish.ts";
 import { SchemaRegistry } from "../../functions/core/schema-registry.ts";
 
 export interface SchemaToRegister {
   readonly subject: string;
   readonly schema: JsonSchema;
+  readonly compatibility?: CompatibilityMode;
 }
 
 export interface RegistrationDeps {
-  readonly register: (table: string, subject: string, schema: JsonSchema) => Promise<{ version: number }>;
+  /** Registers one schema and brings the catalog's tables to its columns. */
+  readonly register: (
+    table: string,
+    schema: SchemaToRegister,
+    catalog: CatalogConfig,
+  ) => Promise<{ version: number }>;
   /** Delivers CloudFormation's answer to the pre-signed response URL. */
   readonly respond: (url: string, body: string) => Promise<void>;
 }
@@ -35,8 +44,11 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
       if (event.RequestType !== "Delete") {
         const table = String(event.ResourceProperties.Table);
         const schemas = JSON.parse(String(event.ResourceProperties.Schemas)) as SchemaToRegister[];
+        const catalog = JSON.parse(
+          String(event.ResourceProperties.Catalog ?? '{"database":"","tables":[]}'),
+        ) as CatalogConfig;
         for (const s of schemas) {
-          const { version } = await deps.register(table, s.subject, s.schema);
+          const { version } = await deps.register(table, s, catalog);
           data[s.subject] = String(version);
         }
       }
@@ -64,7 +76,19 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
 const clients = createAwsClients(awsSettingsFromEnv(process.env));
 
 export const handler = createRegistrationHandler({
-  register: (table, subject, schema) => new SchemaRegistry(clients.dynamo, table).register(subject, schema),
+  register: async (table, s, catalog) => {
+    const registry = new SchemaRegistry(clients.dynamo, table);
+    const result = await publishSchema({ registry, glue: clients.glue, catalog }, s.subject, s.schema, {
+      ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
+    });
+    const broken = result.catalog.filter((c) => c.status === "failed" || c.status === "missing");
+    if (broken.length > 0) {
+      throw new Error(
+        `registered ${s.subject} version ${result.version}, but the catalog could not follow: ${broken.map((b) => `${b.database}.${b.table} ${b.status}${b.message ? ` (${b.message})` : ""}`).join("; ")}`,
+      );
+    }
+    return result;
+  },
   respond: async (url, body) => {
     // The pre-signed URL was signed without a content type, so none may be sent.
     const res = await fetch(url, { method: "PUT", body, headers: { "content-type": "" } });

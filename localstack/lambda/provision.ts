@@ -1,10 +1,12 @@
 /**
  * Creates a manifest's resources on a LocalStack-compatible endpoint with the names the CDK app
- * uses: the event stream, the tables, each sink's bucket and the app's KMS key and alias; then
- * registers the manifest's schemas. Safe to run again: what exists is left as it is.
+ * uses: the event stream, the tables, each sink's bucket, the app's KMS key and alias, and the
+ * Glue database with a table per sink; then registers the manifest's schemas, which brings the
+ * tables to the registered columns. Safe to run again: what exists is left as it is.
  */
 
 import { CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
+import { CreateDatabaseCommand, CreateTableCommand as CreateGlueTableCommand } from "@aws-sdk/client-glue";
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -13,9 +15,12 @@ import {
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
 import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
+import { sinkTableSpecs } from "../../functions/core/catalog/specs.ts";
+import { lakeTableDefinition } from "../../functions/core/catalog/table-input.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
 import { subjectOf } from "../../functions/core/runtime-config.ts";
+import { publishSchema } from "../../functions/core/schema-publish.ts";
 import { SchemaRegistry } from "../../functions/core/schema-registry.ts";
 import { TABLE_SCHEMAS, type TableRole } from "../../functions/core/table-schemas.ts";
 
@@ -114,6 +119,40 @@ export async function provision(
     ...[...buckets].map((b) => ensureBucket(clients, b)),
     ensureKey(clients, config.kmsKeyId),
   ]);
-  const registry = new SchemaRegistry(clients.dynamo, config.tables.schemas);
-  for (const s of manifest.schemas) await registry.register(subjectOf(s.namespace, s.name), s.schema);
+  await ensureCatalog(clients, manifest, config);
+  const publish = {
+    registry: new SchemaRegistry(clients.dynamo, config.tables.schemas),
+    glue: clients.glue,
+    catalog: config.catalog,
+  };
+  for (const s of manifest.schemas) {
+    await publishSchema(publish, subjectOf(s.namespace, s.name), s.schema, {
+      ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
+    });
+  }
+}
+
+/** The Glue database and each sink's table as the deploy declares them. */
+async function ensureCatalog(clients: AwsClients, manifest: Manifest, config: RuntimeConfig): Promise<void> {
+  const glue = await clients.glue();
+  try {
+    await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: config.catalog.database } }));
+  } catch (err) {
+    if (!isName(err, "AlreadyExistsException")) throw err;
+  }
+  // Only sinks a pipeline writes to get a table; the pipelines know their sinks' buckets.
+  const buckets = new Map(Object.values(config.pipelines).map((p) => [p.sink.name, p.sink.bucket]));
+  for (const spec of sinkTableSpecs(manifest, (sink) => buckets.get(sink) ?? "").values()) {
+    if (spec.pipelines.length === 0) continue;
+    try {
+      await glue.send(
+        new CreateGlueTableCommand({
+          DatabaseName: config.catalog.database,
+          TableInput: lakeTableDefinition(spec).input,
+        }),
+      );
+    } catch (err) {
+      if (!isName(err, "AlreadyExistsException")) throw err;
+    }
+  }
 }

@@ -1,8 +1,9 @@
 /** The Glue table's columns and partition projection, derived from schemas and prefix templates. */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { lakeColumns } from "../../functions/core/catalog/columns.ts";
+import { partitionProjection, staticPrefix } from "../../functions/core/catalog/projection.ts";
 import type { PipelineRuntime } from "../../functions/core/runtime-config.ts";
-import { lakeColumns, partitionProjection, staticPrefix } from "../../lib/lake-table.ts";
 import { objectKeyPatterns } from "../../lib/pipeline.ts";
 
 const ctx = {

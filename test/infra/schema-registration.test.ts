@@ -35,7 +35,7 @@ function harness(fail?: string) {
   const registered: string[] = [];
   const responses: { url: string; body: Record<string, unknown> }[] = [];
   const handler = createRegistrationHandler({
-    register: async (table, subject) => {
+    register: async (table, { subject }) => {
       if (fail === subject) throw new Error(`cannot register ${subject}`);
       registered.push(`${table}:${subject}`);
       return { version: registered.length };

@@ -385,6 +385,9 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
         "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:Scan",
+        "dynamodb:UpdateItem",
+        "glue:GetTable",
+        "glue:UpdateTable",
         "kinesis:DescribeStreamSummary",
         "kinesis:PutRecords",
         "kms:Decrypt",
@@ -440,16 +443,27 @@ describe("SluiceStack from sluice.yaml: schema registration", () => {
     );
   });
 
-  test("the registration function may only read versions from and add them to the schemas table", () => {
+  test("the registration function may only read and add versions, and update the sinks' tables", () => {
     const [, fn] = resourcesOf(s, "AWS::Lambda::Function").find(([, p]) => p.FunctionName === undefined)!;
     const roleId = (fn.Role as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0];
     const statements = identityStatements(s)
       .filter((x) => x.roles.some((r) => (r as { Ref?: string }).Ref === roleId))
       .map((x) => `${asList(x.statement.Action).join(",")} @ ${JSON.stringify(x.statement.Resource)}`);
-    assert.equal(statements.length, 3, statements.join("\n"));
+    assert.equal(statements.length, 4, statements.join("\n"));
     assert.match(statements[0]!, /^logs:CreateLogStream,logs:PutLogEvents @/);
-    assert.match(statements[1]!, /^dynamodb:Query,dynamodb:PutItem @ \[\{"Fn::GetAtt":\["TablesSchemas/);
+    assert.match(
+      statements[1]!,
+      /^dynamodb:Query,dynamodb:GetItem,dynamodb:PutItem,dynamodb:UpdateItem @ \[\{"Fn::GetAtt":\["TablesSchemas/,
+    );
     assert.match(statements[2]!, /^kms:Decrypt,kms:DescribeKey,kms:Encrypt,kms:GenerateDataKey @/);
+    // Glue: the catalog, the app's database and exactly the sinks' tables.
+    assert.match(statements[3]!, /^glue:GetTable,glue:UpdateTable @ /);
+    assert.ok(
+      statements[3]!.includes(':catalog"') && statements[3]!.includes(':database/sluice"'),
+      statements[3],
+    );
+    assert.ok(statements[3]!.includes(':table/sluice/lake"'), statements[3]);
+    assert.ok(!statements[3]!.includes("*"), statements[3]);
   });
 });
 

@@ -96,12 +96,21 @@ describe("schema registry", () => {
       properties: { ...(feedback.properties as object) },
       required: [...(feedback.required as string[]), "tags"],
     };
-    const registered = await call("POST", "/v1/schemas", {
+    // Stricter is not BACKWARD compatible (old records lack tags): refused, unless the mode allows it.
+    const refusedVersion = await call("POST", "/v1/schemas", {
       name: "feedback",
       namespace: "sluice",
       schema: stricter,
     });
+    assert.equal(refusedVersion.status, 409);
+    const registered = await call("POST", "/v1/schemas", {
+      name: "feedback",
+      namespace: "sluice",
+      schema: stricter,
+      compatibility: "NONE",
+    });
     assert.equal(registered.status, 201);
+    assert.equal(registered.body.compatibility, "NONE");
     const { tags: _t, ...withoutTags } = record;
     const refused = await call("POST", "/v1/streams/feedback/records", withoutTags);
     assert.equal(refused.status, 400);

@@ -101,7 +101,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     if (!plan) {
       const schema = await withRetries(retry, isTransient, () => deps.validators.get(subject, version));
       if (!schema) return undefined;
-      plan = planColumns(schema.schema);
+      plan = planColumns(schema.schema, schema.fieldIds);
       plans.set(key, plan);
     }
     return plan;

@@ -1,4 +1,5 @@
 /** Turns the validated raw data into the typed `Manifest`, applying every default. */
+import type { CompatibilityMode } from "../schema-compat/modes.ts";
 import type {
   AuthSettings,
   BatchSettings,
@@ -16,7 +17,12 @@ import type {
 export interface RawManifest {
   readonly name: string;
   readonly kinesis?: Partial<KinesisSettings>;
-  readonly schemas: readonly { readonly name: string; readonly namespace?: string; readonly file: string }[];
+  readonly schemas: readonly {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly file: string;
+    readonly compatibility?: CompatibilityMode;
+  }[];
   readonly streams: readonly (Omit<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds"> &
     Partial<Pick<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds">>)[];
   readonly pipelines?: readonly (Omit<PipelineDef, "steps" | "batch"> & {
@@ -49,6 +55,7 @@ export function buildManifest(
     namespace: schema.namespace ?? "default",
     file: schema.file,
     schema: schemas.get(schema.name) ?? {},
+    ...(schema.compatibility === undefined ? {} : { compatibility: schema.compatibility }),
   }));
   const streams: StreamDef[] = raw.streams.map((stream) => ({
     name: stream.name,

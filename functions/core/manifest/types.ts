@@ -2,6 +2,7 @@
  * The typed form of `sluice.yaml`, produced by `loadManifest` after validation and defaults.
  * The CDK app and the local runner both build from this one object, so names and settings agree.
  */
+import type { CompatibilityMode } from "../schema-compat/modes.ts";
 
 /** A JSON Schema document, kept as plain data. */
 export type JsonSchema = Record<string, unknown>;
@@ -71,6 +72,8 @@ export interface SchemaDef {
   readonly file: string;
   /** The parsed JSON Schema (draft-07 or 2020-12). */
   readonly schema: JsonSchema;
+  /** Set on the subject when the manifest is applied; the registry's own (default BACKWARD) when absent. */
+  readonly compatibility?: CompatibilityMode;
 }
 
 export interface StreamDef {
