@@ -472,6 +472,24 @@ describe("loadManifest: references and files", () => {
     assert.match(issue.message, /not a usable JSON Schema/);
   });
 
+  test("schema file whose pattern can backtrack catastrophically, refused as registration would", () => {
+    const issue = only(issuesOf(edit({ 5: "    file: schemas/backtracking.json" })), "schemas[0].file");
+    assert.equal(issue.code, "SCHEMA_FILE");
+    assert.match(issue.message, /not a usable JSON Schema: \/properties\/name\/pattern: .*exponential/);
+  });
+
+  test("a schema's compatibility mode is read, and a mode that does not exist is refused", () => {
+    const ok = loadManifest(
+      write(edit({ 5: ["    file: schemas/feedback.json", "    compatibility: FULL_TRANSITIVE"] })),
+    );
+    assert.equal(ok.schemas[0]!.compatibility, "FULL_TRANSITIVE");
+    const issue = only(
+      issuesOf(edit({ 5: ["    file: schemas/feedback.json", "    compatibility: SIDEWAYS"] })),
+      "schemas[0].compatibility",
+    );
+    assert.match(issue.message, /BACKWARD/);
+  });
+
   test("duplicate stream names", () => {
     const issues = issuesOf(
       edit({ 8: ["    schema: feedback", "  - name: feedback", "    schema: feedback"] }),

@@ -1,13 +1,11 @@
 /** Cross-reference checks the schema cannot express: unique names, known references, schema files, auth. */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { Ajv } from "ajv";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import { schemaProblems } from "../schema-problems.ts";
 import type { LoadManifestOptions } from "./load.ts";
 import { isRecord, list, type Segment } from "./positions.ts";
 import { checkPrefix, checkStep, declares, FIELD_PATH } from "./prefix-checks.ts";
 import { describeFsError, displayPath, type Reporter } from "./report.ts";
-import { addFormats } from "./shape-errors.ts";
 import { hint } from "./suggest.ts";
 import type { JsonSchema } from "./types.ts";
 
@@ -161,22 +159,14 @@ function loadSchemaFile(
 const DRAFT_07 = /^https?:\/\/json-schema\.org\/draft-07\/schema#?$/;
 const DRAFT_2020 = /^https?:\/\/json-schema\.org\/draft\/2020-12\/schema#?$/;
 
-/** Compiles like the runtime validators (non-strict, formats on); returns why it fails. */
+/** The dialect, then what registration would refuse (schema-problems.ts); returns why, or nothing. */
 function compileProblem(schema: JsonSchema): string | undefined {
   const dialect = schema.$schema;
-  const is2020 = typeof dialect === "string" && DRAFT_2020.test(dialect);
-  if (dialect !== undefined && !is2020 && !(typeof dialect === "string" && DRAFT_07.test(dialect))) {
+  const known = typeof dialect === "string" && (DRAFT_2020.test(dialect) || DRAFT_07.test(dialect));
+  if (dialect !== undefined && !known) {
     return `unsupported $schema ${JSON.stringify(dialect)}; use draft-07 or 2020-12`;
   }
-  const silent = { log() {}, warn() {}, error() {} };
-  const options = { allErrors: true, strict: false, validateFormats: true, logger: silent } as const;
-  // A fresh instance per file: two files may share an $id without clashing.
-  const ajv = is2020 ? (new Ajv2020(options) as unknown as Ajv) : new Ajv(options);
-  addFormats(ajv);
-  try {
-    ajv.compile(schema);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
+  const problems = schemaProblems(schema, "");
+  if (problems.length === 0) return undefined;
+  return problems.map((p) => `${p.path || "/"}: ${p.message}`).join("; ");
 }

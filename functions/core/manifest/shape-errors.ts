@@ -8,7 +8,7 @@ import type { Reporter } from "./report.ts";
 import { closest, hint } from "./suggest.ts";
 
 // ajv-formats is CommonJS with a default export that ESM sees as the module object.
-export const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 /** The JSON Schema of `sluice.yaml` as users write it (no defaults filled in). */
 export const manifestSchema: Readonly<Record<string, unknown>> = schemaJson;
