@@ -313,6 +313,10 @@ export async function startKinesis(options: KinesisOptions = {}): Promise<Kinesi
     AWS_REGION: "us-east-1",
     SHOULD_PERSIST_DATA: "false",
     LOG_LEVEL: "WARN",
+    // kinesis-mock's defaults (50 shards, 10 on-demand streams) are far below an account's quota;
+    // a test run creates a stream per runner, and a dev state dir keeps every app's stream.
+    SHARD_LIMIT: "5000",
+    ON_DEMAND_STREAM_COUNT_LIMIT: "500",
   };
   for (const name of FAST_TRANSITIONS) env[name] = "100ms";
   // The host's NODE_OPTIONS may carry loaders (tsx) that would slow a 9 MB bundle for nothing.

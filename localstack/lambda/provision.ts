@@ -138,6 +138,8 @@ async function ensureCatalog(clients: AwsClients, manifest: Manifest, config: Ru
   try {
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: config.catalog.database } }));
   } catch (err) {
+    // Real LocalStack Community has no Glue (501): run without tables; registrations say so.
+    if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 501) return;
     if (!isName(err, "AlreadyExistsException")) throw err;
   }
   // Only sinks a pipeline writes to get a table; the pipelines know their sinks' buckets.

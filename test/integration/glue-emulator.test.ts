@@ -23,15 +23,9 @@ import {
   type TableInput,
   UpdateTableCommand,
 } from "@aws-sdk/client-glue";
-import { endpoint } from "../support/env.ts";
+import { endpoint, glueUnavailable } from "../support/env.ts";
 
-// Real LocalStack Community has no Glue: only the embedded stack's health lists it.
-const health = (await fetch(`${endpoint()}/_localstack/health`).then((r) => r.json())) as {
-  services?: Record<string, string>;
-};
-const skip = /running|available/.test(health.services?.glue ?? "")
-  ? false
-  : "the endpoint has no Glue (real LocalStack Community)";
+const skip = await glueUnavailable();
 
 function unique(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}${randomBytes(3).toString("hex")}`;

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { GetTableCommand } from "@aws-sdk/client-glue";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, download, duckdb, listKeys, waitFor } from "../support/env.ts";
+import { authHeader, download, duckdb, glueUnavailable, listKeys, waitFor } from "../support/env.ts";
 import { startTestRunner } from "../support/runner.ts";
 
 const V2 = {
@@ -32,6 +32,7 @@ const V3 = {
   properties: { ...V2.properties, device: { type: "integer" }, site: { type: "string" } },
 };
 
+const noGlue = await glueUnavailable();
 let runner: LocalRunner;
 before(async () => {
   runner = await startTestRunner("evo", {
@@ -65,7 +66,7 @@ async function glueColumns(): Promise<Record<string, string>> {
 }
 
 describe("schema evolution (v1 -> v2 -> v3 refused)", () => {
-  test("the catalog table starts on v1's columns", async () => {
+  test("the catalog table starts on v1's columns", { skip: noGlue }, async () => {
     const cols = await glueColumns();
     assert.equal(cols.value, "bigint");
     assert.equal(cols.region, undefined);
@@ -100,6 +101,7 @@ describe("schema evolution (v1 -> v2 -> v3 refused)", () => {
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.version, 2);
     assert.equal(r.body.compatibility, "BACKWARD");
+    if (noGlue) return; // the version is registered; the catalog part needs Glue
     assert.deepEqual(
       r.body.catalog.map((c: { table: string; status: string }) => [c.table, c.status]),
       [["lake", "updated"]],

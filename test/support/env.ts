@@ -137,3 +137,16 @@ export async function parquetColumnTypes(glob: string): Promise<Record<string, s
 export function authHeader(runner: { devKey?: string }): Record<string, string> {
   return runner.devKey ? { authorization: `Bearer ${runner.devKey}` } : {};
 }
+
+/**
+ * Why the endpoint cannot serve Glue, or false when it can: the embedded stack has it, real
+ * LocalStack Community does not (it is a Pro service), so tests of the catalog skip there.
+ */
+export async function glueUnavailable(): Promise<string | false> {
+  const health = (await fetch(`${endpoint()}/_localstack/health`).then((r) => r.json())) as {
+    services?: Record<string, string>;
+  };
+  return /running|available/.test(health.services?.glue ?? "")
+    ? false
+    : "the endpoint has no Glue (real LocalStack Community)";
+}

@@ -1,24 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { decodeEnvelope, encodeEnvelope } from "../../functions/core/envelope.ts";
-import { SluiceError } from "../../functions/core/errors.ts";
 import { DEFAULT_LIMITS, parseIngestBody } from "../../functions/core/ingest/request.ts";
+import { refused } from "../support/refused.ts";
 
 const body = (s: string | object) => Buffer.from(typeof s === "string" ? s : JSON.stringify(s));
 
 /** The record without the fields it leaves undefined, to compare with a literal. */
 function defined(r: object | undefined): object | undefined {
   return r && Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined));
-}
-
-function refused(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the request to be refused");
 }
 
 describe("parseIngestBody", () => {

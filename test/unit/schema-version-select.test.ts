@@ -9,7 +9,6 @@ import { describe, test } from "node:test";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { status } from "@grpc/grpc-js";
 import { envelopeEncoders } from "../../functions/core/envelope.ts";
-import { SluiceError } from "../../functions/core/errors.ts";
 import type { IdempotencyStore } from "../../functions/core/idempotency.ts";
 import { ingestRecords } from "../../functions/core/ingest/ingest.ts";
 import { type ParsedRecord, parseIngestBody } from "../../functions/core/ingest/request.ts";
@@ -23,6 +22,7 @@ import { type CompiledSchema, compiled } from "../../functions/core/validators.t
 import { planBatch } from "../../functions/grpc-proxy/batch-request.ts";
 import { toForwardItem } from "../../functions/grpc-proxy/records.ts";
 import { grpcStatusFor, recordPath } from "../../functions/grpc-proxy/status.ts";
+import { refused } from "../support/refused.ts";
 
 const SUBJECT = "sluice.feedback";
 
@@ -78,16 +78,6 @@ const ce = (attributes: Record<string, unknown>, i = 0) => ({
   data: { n: i },
   ...attributes,
 });
-
-function refused(fn: () => unknown): SluiceError {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof SluiceError, `expected SluiceError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the request to be refused");
-}
 
 describe("the Sluice-Schema-Version header", () => {
   test("names the version of every record of any body format, and points at itself", () => {
