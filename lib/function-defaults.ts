@@ -25,6 +25,7 @@ export const functionsDir = fileURLToPath(new URL("../functions/", import.meta.u
 /** The handler of each kind of function. */
 export const FUNCTION_ENTRIES = {
   ingest: `${functionsDir}ingest/handler.ts`,
+  registry: `${functionsDir}registry/handler.ts`,
   batch: `${functionsDir}batch/handler.ts`,
   transform: `${functionsDir}transform/handler.ts`,
   // Deploy-time machinery, not part of the record path: it lives beside its construct.
@@ -60,6 +61,7 @@ export const ESBUILD_OPTIONS = {
 /** Files a bundle needs beside `index.mjs`, copied after bundling. */
 export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = {
   ingest: [],
+  registry: [],
   transform: [],
   schemas: [],
   batch: [],

@@ -9,14 +9,16 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
-import { INGEST_ROUTES } from "../functions/ingest/routes.ts";
+import { API_ROUTES, isRegistryRoute } from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import { grantCatalogSync, grantPutRecords, grantTable } from "./grants.ts";
 import { acknowledge } from "./nag.ts";
-import { functionEnvironment, ingestConfig } from "./runtime-env.ts";
+import { functionEnvironment, ingestConfig, registryConfig } from "./runtime-env.ts";
 
 export interface IngestApiProps {
   readonly functionName: string;
+  /** The schema registry API's function. */
+  readonly registryFunctionName: string;
   /** The runtime config; the function gets its ingest slice. */
   readonly config: RuntimeConfig;
   readonly stream: IStream;
@@ -49,6 +51,8 @@ export class IngestApi extends Construct {
   public readonly api: HttpApi;
   public readonly stage: HttpStage;
   public readonly fn: NodejsFunction;
+  /** Serves `/v1/schemas...`. */
+  public readonly registryFn: NodejsFunction;
   public readonly accessLogs: LogGroup;
   /** Alarms of the ingest path; the dashboard sends them to the alarm topic. */
   public readonly alarms: readonly Alarm[];
@@ -79,21 +83,35 @@ export class IngestApi extends Construct {
       "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
     );
-    // Validation and GET /v1/schemas/... read schemas (GET /v1/schemas lists the subjects with a
-    // scan); POST /v1/schemas writes a version and its subject item in one transaction (puts), and
-    // PUT .../config updates the subject item. Registering also brings the sinks' tables along.
+    // Validation reads a subject's latest version (a query) and named ones (by key).
+    grantTable(props.schemas, fn.role, "dynamodb:GetItem", "dynamodb:Query");
+    // An API key is looked up by its hash; nothing else of the table is readable.
+    grantTable(props.apiKeys, fn.role, "dynamodb:GetItem");
+
+    // The schema registry's routes have their own function, which alone may change schemas.
+    const registry = new SluiceFunction(this, "Registry", {
+      kind: "registry",
+      functionName: props.registryFunctionName,
+      memorySize: 512,
+      timeout: Duration.seconds(29),
+      environment: functionEnvironment(props.registryFunctionName, registryConfig(props.config)),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+    });
+    this.registryFn = registry.fn;
+    // Reading versions and modes (GET /v1/schemas lists subjects with a scan); POST /v1/schemas
+    // writes a version and its subject item in one transaction (puts); PUT .../config updates the
+    // subject item; registering brings the sinks' Glue tables to the registered columns.
     grantTable(
       props.schemas,
-      fn.role,
+      registry.role,
       "dynamodb:GetItem",
       "dynamodb:Query",
       "dynamodb:Scan",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
     );
-    grantCatalogSync(fn.role, props.config.catalog);
-    // An API key is looked up by its hash; nothing else of the table is readable.
-    grantTable(props.apiKeys, fn.role, "dynamodb:GetItem");
+    grantCatalogSync(registry.role, props.config.catalog);
+    grantTable(props.apiKeys, registry.role, "dynamodb:GetItem");
 
     this.api = new HttpApi(this, "Api", {
       description: "Sluice ingest API",
@@ -128,9 +146,11 @@ export class IngestApi extends Construct {
         ),
       },
     });
-    const integration = new HttpLambdaIntegration("Ingest", this.fn);
-    for (const route of INGEST_ROUTES) {
+    const ingestIntegration = new HttpLambdaIntegration("Ingest", this.fn);
+    const registryIntegration = new HttpLambdaIntegration("Registry", this.registryFn);
+    for (const route of API_ROUTES) {
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
+      const integration = isRegistryRoute(route) ? registryIntegration : ingestIntegration;
       this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
     }
     acknowledge(

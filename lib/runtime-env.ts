@@ -1,8 +1,8 @@
 /**
  * The environment each function gets. Lambda allows 4 KB of environment in total, so each function
- * carries only the part of the runtime config it reads: ingest the streams and the catalog (no
- * pipelines), a pipeline's functions their own pipeline (no streams, no other pipelines, no
- * catalog tables: only schema registration, in ingest, updates those). Slimming removes parts
+ * carries only the part of the runtime config it reads: ingest the streams (no pipelines), the
+ * schema registry the catalog (no streams or pipelines), a pipeline's functions their own
+ * pipeline (no streams, no other pipelines); only the registry gets the catalog's tables. Slimming removes parts
  * rather than picking them, so settings added to the config later (auth, ...) still arrive. The
  * size grows with one pipeline or with the streams, never with the number of pipelines.
  */
@@ -15,7 +15,12 @@ export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 export const PIPELINE_ENV = "SLUICE_PIPELINE";
 
 export function ingestConfig(config: RuntimeConfig): RuntimeConfig {
-  return { ...config, pipelines: {} };
+  return { ...config, pipelines: {}, catalog: { database: config.catalog.database, tables: [] } };
+}
+
+/** The schema registry reads the tables, auth and the catalog; streams and pipelines not at all. */
+export function registryConfig(config: RuntimeConfig): RuntimeConfig {
+  return { ...config, streams: {}, pipelines: {} };
 }
 
 export function pipelineConfig(config: RuntimeConfig, pipeline: string): RuntimeConfig {

@@ -40,6 +40,7 @@ export class SluiceStack extends Stack {
     });
     const ingest = new IngestApi(this, "Ingest", {
       functionName: names.ingestFunction,
+      registryFunctionName: names.registryFunction,
       config,
       stream: events.stream,
       idempotency: tables.idempotency,

@@ -3,7 +3,6 @@
  * them from the environment once), so the same code talks to AWS, LocalStack or the embedded stack.
  */
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { GlueClient } from "@aws-sdk/client-glue";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
@@ -28,8 +27,6 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly kms: KMSClient;
   readonly lambda: LambdaClient;
-  /** Loaded on first use: only schema registration talks to Glue, and the SDK is large. */
-  readonly glue: () => Promise<GlueClient>;
 }
 
 export function awsSettingsFromEnv(env: NodeJS.ProcessEnv): AwsSettings {
@@ -40,7 +37,6 @@ export function awsSettingsFromEnv(env: NodeJS.ProcessEnv): AwsSettings {
 }
 
 export function createAwsClients(settings: AwsSettings): AwsClients {
-  let glue: Promise<GlueClient> | undefined;
   const base = {
     region: settings.region ?? "us-east-1",
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
@@ -63,9 +59,5 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
     }),
     kms: new KMSClient(base),
     lambda: new LambdaClient(base),
-    glue: async () => {
-      glue ??= import("@aws-sdk/client-glue").then((m) => new m.GlueClient(base));
-      return glue;
-    },
   };
 }

@@ -12,6 +12,7 @@ export interface ResourceNames {
   };
   readonly kmsAlias: string;
   readonly ingestFunction: string;
+  readonly registryFunction: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
   bucket(sink: string, explicit?: string): string;
@@ -29,6 +30,7 @@ export function resourceNames(app: string, account: string, region: string): Res
     },
     kmsAlias: `alias/${app}`,
     ingestFunction: `${app}-ingest`,
+    registryFunction: `${app}-registry`,
     transformFunction: (pipeline) => `${app}-${pipeline}-transform`,
     batchFunction: (pipeline) => `${app}-${pipeline}-batch`,
     bucket: (sink, explicit) => explicit ?? `${app}-${sink}-${account}-${region}`,

@@ -12,7 +12,7 @@ import type { RegisterOptions, RegisterResult, SchemaRegistry } from "./schema-r
 
 export interface PublishDeps {
   readonly registry: SchemaRegistry;
-  readonly glue: () => Promise<GlueClient>;
+  readonly glue: GlueClient;
   readonly catalog: CatalogConfig;
 }
 

@@ -1,12 +1,14 @@
 /**
- * The ingest API as one function of an API Gateway v2 (HTTP API) event. The Lambda handler and
- * the local gateway both call this; the work lives in functions/core.
+ * The ingest API (records, streams, health, the OpenAPI document) as one function of an API
+ * Gateway v2 (HTTP API) event; the schema registry's routes are functions/registry's. The Lambda
+ * handler and the local gateway both call this; the work lives in functions/core.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type Action, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { SluiceError } from "../core/errors.ts";
 import { readiness } from "../core/health.ts";
+import { bodyOf, type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
 import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
@@ -15,7 +17,6 @@ import type { RuntimeConfig } from "../core/runtime-config.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
 import { ValidatorCache } from "../core/validators.ts";
 import openapi from "./openapi.json" with { type: "json" };
-import { schemaRoute } from "./schema-routes.ts";
 
 export interface IngestAppDeps {
   readonly config: RuntimeConfig;
@@ -34,31 +35,9 @@ export interface IngestAppDeps {
   readonly idempotencyLockSeconds?: number;
 }
 
-export type IngestApp = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+export type IngestApp = HttpApp;
 
 const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
-
-function json(
-  statusCode: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): APIGatewayProxyStructuredResultV2 {
-  return {
-    statusCode,
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  };
-}
-
-function header(event: APIGatewayProxyEventV2, name: string): string | undefined {
-  return event.headers?.[name] ?? event.headers?.[name.toLowerCase()];
-}
-
-/** The body as bytes when API Gateway base64-encoded it, else the text it already decoded. */
-function bodyOf(event: APIGatewayProxyEventV2): Buffer | string {
-  if (event.body === undefined || event.body === null) return "";
-  return event.isBase64Encoded ? Buffer.from(event.body, "base64") : event.body;
-}
 
 const SERVER_SIDE = new Set(["THROTTLED", "UNAVAILABLE", "IN_PROGRESS"]);
 
@@ -85,15 +64,6 @@ function actionFor(event: APIGatewayProxyEventV2): Action {
       return { kind: "write", stream };
     case "GET /v1/streams/{stream}":
       return { kind: "read", stream };
-    case "POST /v1/schemas":
-    case "PUT /v1/schemas/{name}/config":
-      return { kind: "schema:write" };
-    case "GET /v1/schemas":
-    case "GET /v1/schemas/{name}/versions":
-    case "GET /v1/schemas/{name}/versions/{version}":
-    case "GET /v1/schemas/{name}/config":
-    case "POST /v1/schemas/{name}/compatibility":
-      return { kind: "schema:read" };
     default:
       return { kind: "public" };
   }
@@ -102,7 +72,6 @@ function actionFor(event: APIGatewayProxyEventV2): Action {
 export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const registry = new SchemaRegistry(deps.clients.dynamo, deps.config.tables.schemas);
   const validators = new ValidatorCache(registry, deps.schemaTtlMs ?? 5_000);
-  const schemaDeps = { registry, glue: deps.clients.glue, catalog: deps.config.catalog };
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const idempotency = new IdempotencyStore(
     deps.clients.dynamo,
@@ -173,32 +142,10 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       }
       case "GET /v1/openapi.json":
         return json(200, openapi);
-      default: {
-        const answer = await schemaRoute(event.routeKey, event, bodyOf(event), schemaDeps, log);
-        if (answer) return json(answer.status, answer.body);
-        throw new SluiceError(
-          "NOT_FOUND",
-          `no route for ${event.requestContext?.http?.method} ${event.rawPath}`,
-          404,
-        );
-      }
+      default:
+        throw noRoute(event);
     }
   }
 
-  return async (event) => {
-    const log = deps.logger.child({ requestId: event.requestContext?.requestId, route: event.routeKey });
-    try {
-      // Authentication comes before anything else, so callers without rights learn nothing.
-      const principal = await auth.check(event.headers ?? {}, actionFor(event));
-      if (principal) log.debug("authorized", { principal: principal.id, role: principal.role });
-      return await route(event, log);
-    } catch (err) {
-      if (err instanceof SluiceError) {
-        log.info("request refused", { code: err.code, status: err.status });
-        return json(err.status, { error: err.toDetail() }, { ...err.headers });
-      }
-      log.error("request failed", { error: (err as Error).name });
-      return json(500, { error: { code: "INTERNAL", message: "internal error" } });
-    }
-  };
+  return httpApp({ logger: deps.logger, auth, actionFor, route });
 }

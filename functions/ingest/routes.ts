@@ -1,12 +1,16 @@
 /**
- * The ingest API's routes, shared by the CDK app (HTTP API routes) and the local gateway, so
- * both send the same route keys to the handler.
+ * The API's routes, shared by the CDK app (HTTP API routes) and the local gateway, so both send
+ * the same route keys to the same function: ingest's, or the schema registry's.
  */
 export const INGEST_ROUTES = [
   "POST /v1/streams/{stream}/records",
   "GET /v1/streams/{stream}",
   "GET /v1/health",
   "GET /v1/openapi.json",
+] as const;
+
+/** Served by the schema registry's own function (functions/registry). */
+export const REGISTRY_ROUTES = [
   "POST /v1/schemas",
   "GET /v1/schemas",
   "GET /v1/schemas/{name}/versions",
@@ -16,14 +20,21 @@ export const INGEST_ROUTES = [
   "POST /v1/schemas/{name}/compatibility",
 ] as const;
 
-export type IngestRoute = (typeof INGEST_ROUTES)[number];
+/** Every route of the API, whichever function serves it. */
+export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES] as const;
+
+export function isRegistryRoute(routeKey: string): boolean {
+  return (REGISTRY_ROUTES as readonly string[]).includes(routeKey);
+}
+
+export type ApiRoute = (typeof API_ROUTES)[number];
 
 export interface RouteMatch {
-  readonly routeKey: IngestRoute;
+  readonly routeKey: ApiRoute;
   readonly pathParameters: Record<string, string>;
 }
 
-const compiled = INGEST_ROUTES.map((routeKey) => {
+const compiled = API_ROUTES.map((routeKey) => {
   const [method, template] = routeKey.split(" ") as [string, string];
   const names: string[] = [];
   const pattern = template.replace(/\{(\w+)\}/g, (_m, name: string) => {

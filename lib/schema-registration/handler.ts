@@ -6,6 +6,7 @@
  */
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { awsSettingsFromEnv, createAwsClients } from "../../functions/core/aws-clients.ts";
+import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
 import type { CatalogConfig } from "../../functions/core/catalog/sync.ts";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
 import type { CompatibilityMode } from "../../functions/core/schema-compat/modes.ts";
@@ -73,12 +74,14 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
   };
 }
 
-const clients = createAwsClients(awsSettingsFromEnv(process.env));
+const settings = awsSettingsFromEnv(process.env);
+const clients = createAwsClients(settings);
+const glue = createGlueClient(settings);
 
 export const handler = createRegistrationHandler({
   register: async (table, s, catalog) => {
     const registry = new SchemaRegistry(clients.dynamo, table);
-    const result = await publishSchema({ registry, glue: clients.glue, catalog }, s.subject, s.schema, {
+    const result = await publishSchema({ registry, glue, catalog }, s.subject, s.schema, {
       ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
     });
     const broken = result.catalog.filter((c) => c.status === "failed" || c.status === "missing");

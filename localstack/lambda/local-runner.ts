@@ -4,21 +4,26 @@
  * front of its batcher, and synchronous invoke of transformers by function name.
  */
 
+import type { GlueClient } from "@aws-sdk/client-glue";
 import { createBatchApp } from "../../functions/batch/app.ts";
 import { createAuth } from "../../functions/core/auth/index.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
+import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
 import { esmFilterPattern } from "../../functions/core/esm-filter.ts";
 import type {
   TransformationEvent,
   TransformationResponse,
   TransformerInvoker,
 } from "../../functions/core/firehose-contract.ts";
+import type { HttpApp } from "../../functions/core/http-app.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
+import { isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
 import { type HttpGateway, startHttpGateway } from "./http-gateway.ts";
@@ -63,6 +68,7 @@ export interface LocalRunner {
   readonly devKeyReused: boolean;
   readonly config: RuntimeConfig;
   readonly clients: AwsClients;
+  readonly glue: GlueClient;
   readonly mappings: ReadonlyMap<string, EventSourceMapping>;
   /** Waits until every pipeline has processed everything on the stream. */
   drained(timeoutMs?: number): Promise<void>;
@@ -73,7 +79,8 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   const region = o.region ?? "us-east-1";
   const config = runtimeConfig(o.manifest, LOCAL_ACCOUNT, region);
   const clients = createAwsClients({ endpoint: o.endpoint, region });
-  await provision(clients, o.manifest, config);
+  const glue = createGlueClient({ endpoint: o.endpoint, region });
+  await provision(clients, glue, o.manifest, config);
   const apiKeys = createAuth(config.auth, {
     dynamo: clients.dynamo,
     apiKeysTable: config.tables.apiKeys,
@@ -108,9 +115,17 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     ...(o.schemaTtlMs === undefined ? {} : { schemaTtlMs: o.schemaTtlMs }),
     ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
   });
+  const registry = createRegistryApp({
+    config,
+    clients,
+    glue,
+    logger: o.logger.child({ function: "registry" }),
+  });
+  // One port for both, as API Gateway routes each path to its function.
+  const api: HttpApp = (event) => (isRegistryRoute(event.routeKey) ? registry(event) : ingest(event));
   let gateway: HttpGateway;
   try {
-    gateway = await startHttpGateway(ingest, o.httpPort ?? 8080);
+    gateway = await startHttpGateway(api, o.httpPort ?? 8080);
   } catch (err) {
     if ((err as { code?: string }).code === "EADDRINUSE") {
       throw new Error(`port ${o.httpPort ?? 8080} is already in use: stop what holds it or pass --port`);
@@ -155,6 +170,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     devKeyReused: reusable === true,
     config,
     clients,
+    glue,
     mappings,
     async drained(timeoutMs) {
       await Promise.all([...mappings.values()].map((m) => m.drained(timeoutMs)));

@@ -6,7 +6,11 @@
  */
 
 import { CreateTableCommand, DescribeTableCommand, UpdateTimeToLiveCommand } from "@aws-sdk/client-dynamodb";
-import { CreateDatabaseCommand, CreateTableCommand as CreateGlueTableCommand } from "@aws-sdk/client-glue";
+import {
+  CreateDatabaseCommand,
+  CreateTableCommand as CreateGlueTableCommand,
+  type GlueClient,
+} from "@aws-sdk/client-glue";
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -107,6 +111,7 @@ async function ensureKey(clients: AwsClients, alias: string): Promise<string> {
 
 export async function provision(
   clients: AwsClients,
+  glue: GlueClient,
   manifest: Manifest,
   config: RuntimeConfig,
 ): Promise<void> {
@@ -119,10 +124,10 @@ export async function provision(
     ...[...buckets].map((b) => ensureBucket(clients, b)),
     ensureKey(clients, config.kmsKeyId),
   ]);
-  await ensureCatalog(clients, manifest, config);
+  await ensureCatalog(glue, manifest, config);
   const publish = {
     registry: new SchemaRegistry(clients.dynamo, config.tables.schemas),
-    glue: clients.glue,
+    glue,
     catalog: config.catalog,
   };
   for (const s of manifest.schemas) {
@@ -133,8 +138,7 @@ export async function provision(
 }
 
 /** The Glue database and each sink's table as the deploy declares them. */
-async function ensureCatalog(clients: AwsClients, manifest: Manifest, config: RuntimeConfig): Promise<void> {
-  const glue = await clients.glue();
+async function ensureCatalog(glue: GlueClient, manifest: Manifest, config: RuntimeConfig): Promise<void> {
   try {
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: config.catalog.database } }));
   } catch (err) {

@@ -29,6 +29,7 @@ import { deflateRawSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, KinesisStreamEvent } from "aws-lambda";
 import { build } from "esbuild";
 import { createAwsClients } from "../../functions/core/aws-clients.ts";
+import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
 import type { TransformationEvent } from "../../functions/core/firehose-contract.ts";
 import { loadManifest } from "../../functions/core/manifest/index.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
@@ -55,6 +56,7 @@ const REGION = "us-east-1";
 const RECORDS = 1_000;
 const ZIP_TARGET: Record<FunctionKind, number> = {
   ingest: 2_000_000,
+  registry: 2_000_000,
   transform: 2_000_000,
   batch: 3_000_000,
   schemas: 2_000_000,
@@ -370,7 +372,12 @@ export async function benchColdstart(args: string[]): Promise<void> {
         stack = await startEmbeddedStack({ port: 0 });
         endpoint = stack.endpoint;
       }
-      await provision(createAwsClients({ endpoint, region: REGION }), manifest, config);
+      await provision(
+        createAwsClients({ endpoint, region: REGION }),
+        createGlueClient({ endpoint, region: REGION }),
+        manifest,
+        config,
+      );
     }
     for (const v of variants) {
       const { zipped, files } = zippedSize(v.dir);

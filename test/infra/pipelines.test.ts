@@ -77,6 +77,7 @@ describe("three pipelines", () => {
       "three-ingest",
       "three-orders-lake-batch",
       "three-orders-lake-transform",
+      "three-registry",
     ]);
     const mappings = new Map(
       resourcesOf(three, "AWS::Lambda::EventSourceMapping").map(([, m]) => [
@@ -235,7 +236,7 @@ describe("configuration size", () => {
 
   test("with 24 pipelines every function's environment still fits, and ingest's does not grow", () => {
     const fns = functionsOf(many);
-    assert.equal(fns.size, 1 + 24 * 2);
+    assert.equal(fns.size, 2 + 24 * 2);
     for (const [name, { props }] of fns) {
       assert.ok(envBytes(props) <= LAMBDA_ENVIRONMENT_LIMIT_BYTES, `${name}: ${envBytes(props)} bytes`);
     }

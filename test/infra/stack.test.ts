@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { deflateRawSync } from "node:zlib";
 import { Match } from "aws-cdk-lib/assertions";
-import { INGEST_ROUTES } from "../../functions/ingest/routes.ts";
+import { API_ROUTES } from "../../functions/ingest/routes.ts";
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES } from "../../lib/runtime-env.ts";
 import {
   ACCOUNT,
@@ -234,8 +234,8 @@ describe("SluiceStack from sluice.yaml: the catalog", () => {
 
 describe("SluiceStack from sluice.yaml: the ingest API", () => {
   test("every ingest route reaches the ingest function, with auth left to the function", () => {
-    s.template.resourceCountIs("AWS::ApiGatewayV2::Route", INGEST_ROUTES.length);
-    for (const routeKey of INGEST_ROUTES) {
+    s.template.resourceCountIs("AWS::ApiGatewayV2::Route", API_ROUTES.length);
+    for (const routeKey of API_ROUTES) {
       s.template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
         RouteKey: routeKey,
         AuthorizationType: "NONE",
@@ -283,7 +283,12 @@ describe("SluiceStack from sluice.yaml: the pipeline", () => {
     const names = resourcesOf(s, "AWS::Lambda::Function").map(
       ([, p]) => p.FunctionName ?? "(schema registration)",
     );
-    assert.deepEqual(names.sort(), ["(schema registration)", "sluice-feedback-lake-batch", "sluice-ingest"]);
+    assert.deepEqual(names.sort(), [
+      "(schema registration)",
+      "sluice-feedback-lake-batch",
+      "sluice-ingest",
+      "sluice-registry",
+    ]);
   });
 });
 
@@ -315,9 +320,17 @@ describe("SluiceStack from sluice.yaml: functions", () => {
         assert.equal(env.SLUICE_CONFIG, undefined, "schema registration reads its input from the event");
         continue;
       }
-      const config = JSON.parse(env.SLUICE_CONFIG!) as { streams: object; pipelines: object };
-      if (fn.FunctionName === "sluice-ingest") assert.deepEqual(config.pipelines, {});
-      else
+      const config = JSON.parse(env.SLUICE_CONFIG!) as {
+        streams: object;
+        pipelines: object;
+        catalog: { tables: unknown[] };
+      };
+      if (fn.FunctionName === "sluice-ingest") {
+        assert.deepEqual([config.pipelines, config.catalog.tables], [{}, []]);
+      } else if (fn.FunctionName === "sluice-registry") {
+        assert.deepEqual([config.streams, config.pipelines], [{}, {}]);
+        assert.equal(config.catalog.tables.length, 1, "the registry keeps the sinks' tables");
+      } else
         assert.deepEqual(
           [Object.keys(config.streams), Object.keys(config.pipelines)],
           [[], ["feedback-lake"]],
@@ -328,6 +341,7 @@ describe("SluiceStack from sluice.yaml: functions", () => {
   test("bundles are ESM with the SDK inside, ship nothing beside the code, and zips fit the targets", () => {
     const limits: Record<string, number> = {
       "sluice-ingest": 2_000_000,
+      "sluice-registry": 2_000_000,
       "sluice-feedback-lake-batch": 3_000_000,
       "schema registration": 2_000_000,
     };
@@ -384,10 +398,6 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
-        "dynamodb:Scan",
-        "dynamodb:UpdateItem",
-        "glue:GetTable",
-        "glue:UpdateTable",
         "kinesis:DescribeStreamSummary",
         "kinesis:PutRecords",
         "kms:Decrypt",
@@ -403,6 +413,54 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
       onApiKeys.flatMap((st) => asList(st.Action)),
       ["dynamodb:GetItem"],
     );
+  });
+
+  test("ingest cannot change schemas; the registry role alone writes them and updates the sinks' tables", () => {
+    const onSchemas = (fn: string) =>
+      statementsOf(s, fn)
+        .filter((st) => JSON.stringify(st.Resource).includes("TablesSchemas"))
+        .flatMap((st) => asList(st.Action))
+        .sort();
+    assert.deepEqual(onSchemas("sluice-ingest"), ["dynamodb:GetItem", "dynamodb:Query"]);
+    assert.deepEqual(onSchemas("sluice-registry"), [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    ]);
+    const registry = statementsOf(s, "sluice-registry");
+    const text = registry
+      .map((st) => `${asList(st.Action).join(",")} @ ${JSON.stringify(st.Resource)}`)
+      .join("\n");
+    assert.ok(!/kinesis:|TablesIdempotency|TablesCheckpoints|s3:/.test(text), text);
+    const glue = registry.filter((st) => asList(st.Action).some((a) => a.startsWith("glue:")));
+    assert.deepEqual(
+      glue.flatMap((st) => asList(st.Action)),
+      ["glue:GetTable", "glue:UpdateTable"],
+    );
+    assert.ok(JSON.stringify(glue[0]!.Resource).includes(":table/sluice/lake"), text);
+    assert.ok(
+      !statementsOf(s, "sluice-ingest").some((st) => asList(st.Action).some((a) => a.startsWith("glue:"))),
+    );
+  });
+
+  test("the schema routes go to the registry function, every other route to ingest", () => {
+    const integrations = new Map(
+      resourcesOf(s, "AWS::ApiGatewayV2::Integration").map(([id, p]) => [
+        id,
+        JSON.stringify(p.IntegrationUri),
+      ]),
+    );
+    for (const [, route] of resourcesOf(s, "AWS::ApiGatewayV2::Route")) {
+      const target = (route.Target as { "Fn::Join": [string, unknown[]] })["Fn::Join"][1][1] as {
+        Ref: string;
+      };
+      const uri = integrations.get(target.Ref) ?? "";
+      const key = route.RouteKey as string;
+      assert.match(uri, key.includes("/v1/schemas") ? /Registry/ : /IngestFunction|Ingest[A-Z0-9]/, key);
+      assert.ok(!(key.includes("/v1/schemas") && /IngestIngest/.test(uri)), key);
+    }
   });
 
   test("the batcher role reaches only its prefixes, checkpoints, schemas, its queue, the stream and its logs", () => {

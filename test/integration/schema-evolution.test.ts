@@ -58,8 +58,7 @@ const register = (schema: unknown, extra: Record<string, unknown> = {}) =>
   api("POST", "/v1/schemas", { name: "readings", namespace: "sluice", schema, ...extra });
 
 async function glueColumns(): Promise<Record<string, string>> {
-  const glue = await runner.clients.glue();
-  const out = await glue.send(
+  const out = await runner.glue.send(
     new GetTableCommand({ DatabaseName: runner.config.catalog.database, Name: "lake" }),
   );
   return Object.fromEntries((out.Table?.StorageDescriptor?.Columns ?? []).map((c) => [c.Name, c.Type]));

@@ -4,7 +4,14 @@
  * columns change; the rest of the table (location, projection) stays as the deploy made it.
  * Updates are optimistic on the table's VersionId and retried on a concurrent change.
  */
-import type { Column, GlueClient, Table, TableInput } from "@aws-sdk/client-glue";
+import {
+  type Column,
+  GetTableCommand,
+  type GlueClient,
+  type Table,
+  type TableInput,
+  UpdateTableCommand,
+} from "@aws-sdk/client-glue";
 import type { JsonSchema } from "../manifest/types.ts";
 import { lakeColumns } from "./columns.ts";
 
@@ -62,7 +69,6 @@ export async function syncCatalogTable(
   target: CatalogTable,
   schemasNewestFirst: readonly JsonSchema[],
 ): Promise<SyncResult> {
-  const { GetTableCommand, UpdateTableCommand } = await import("@aws-sdk/client-glue");
   const where = { database: target.database, table: target.table };
   const columns = catalogColumns(schemasNewestFirst);
   try {
@@ -101,7 +107,7 @@ export interface CatalogConfig {
 
 /** Brings every table holding `subject` up to date; one result per table. */
 export async function syncCatalogFor(
-  glue: () => Promise<GlueClient>,
+  glue: GlueClient,
   catalog: CatalogConfig,
   subject: string,
   /** Every version's schema of a subject, newest first. */
@@ -109,11 +115,10 @@ export async function syncCatalogFor(
 ): Promise<SyncResult[]> {
   const tables = catalog.tables.filter((t) => t.subjects.includes(subject));
   if (tables.length === 0) return [];
-  const client = await glue();
   return Promise.all(
     tables.map(async (t) => {
       const schemas = (await Promise.all(t.subjects.map(schemasOf))).flat();
-      return syncCatalogTable(client, t, schemas);
+      return syncCatalogTable(glue, t, schemas);
     }),
   );
 }

@@ -2,20 +2,14 @@
  * The schema registry's routes: register (with the compatibility check and the catalog sync),
  * check a candidate, read and set a subject's mode, list subjects and read versions.
  */
-import type { GlueClient } from "@aws-sdk/client-glue";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import type { CatalogConfig } from "../core/catalog/sync.ts";
 import { SluiceError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import { publishSchema } from "../core/schema-publish.ts";
+import { type PublishDeps, publishSchema } from "../core/schema-publish.ts";
 import { parseSchemaCheck, parseSchemaConfig, parseSchemaRegistration } from "../core/schema-registration.ts";
-import type { SchemaRegistry, SchemaVersion } from "../core/schema-registry.ts";
+import type { SchemaVersion } from "../core/schema-registry.ts";
 
-export interface SchemaRouteDeps {
-  readonly registry: SchemaRegistry;
-  readonly glue: () => Promise<GlueClient>;
-  readonly catalog: CatalogConfig;
-}
+export type SchemaRouteDeps = PublishDeps;
 
 export interface Answer {
   readonly status: number;
