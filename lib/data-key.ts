@@ -64,8 +64,9 @@ const USE_ACTIONS = [
  *   needs both an IAM grant (each function gets exact actions) and to come through DynamoDB,
  *   Kinesis, S3 or SQS: nobody decrypts events with a bare kms:Decrypt call;
  * - CloudWatch may use it only for the alarm topic (see `allowAlarmTopic`).
- * When payload encryption (DESIGN.md `enc`) lands, ingest and the batcher will need direct
- * GenerateDataKey/Decrypt: that is a statement naming their roles, added then.
+ * Payload encryption (`encryption: payload`, DESIGN.md `enc`) adds statements naming roles, only
+ * when a stream uses it: ingest's may GenerateDataKey and each batcher's may Decrypt, both only
+ * with the encryption context of the app and their streams (lib/grants.ts `grantPayloadKey*`).
  */
 export class DataKey extends Construct {
   public readonly key: Key;

@@ -1,6 +1,7 @@
 /**
  * How every Sluice function is built and run: ARM64, Node.js 22, ESM bundles by the local esbuild
- * (no Docker), minified with source maps, each with its own role and log group.
+ * (no Docker), minified with source maps, each with its own role and log group, traced by X-Ray
+ * (active tracing: the handlers' Powertools Tracer adds their subsegments and AWS SDK calls).
  *
  * The AWS SDK is bundled, not taken from the runtime. Measured with `npm run bench -- coldstart`:
  * importing the ingest bundle takes ~120 ms with the SDK inside against ~300 ms resolving the same
@@ -14,7 +15,7 @@
 import { fileURLToPath } from "node:url";
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { type IRole, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Architecture, Runtime } from "aws-cdk-lib/aws-lambda";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -56,6 +57,8 @@ export const ESBUILD_OPTIONS = {
   // The Parquet writer's ZSTD fallback for Node.js before 22.15; Lambda's Node 22 has zstd in
   // node:zlib, so the native addon is never needed there (functions/core/parquet/writer/codec.ts).
   external: ["zstd-napi"] as string[],
+  // The X-Ray SDK's semver serves only its AWS SDK v2 patcher (lib/bundle/semver-stub.ts).
+  alias: { semver: fileURLToPath(new URL("./bundle/semver-stub.ts", import.meta.url)) },
 } as const;
 
 /** Files a bundle needs beside `index.mjs`, copied after bundling. */
@@ -116,6 +119,7 @@ export class SluiceFunction extends Construct {
         mainFields: [...ESBUILD_OPTIONS.mainFields],
         banner: ESM_BANNER,
         externalModules: [...ESBUILD_OPTIONS.external],
+        esbuildArgs: { "--alias:semver": ESBUILD_OPTIONS.alias.semver },
         ...(extras.length > 0
           ? {
               commandHooks: {
@@ -129,7 +133,14 @@ export class SluiceFunction extends Construct {
         ...bundling,
       },
       environment: { NODE_OPTIONS: "--enable-source-maps", ...environment },
+      tracing: Tracing.ACTIVE,
     });
+    // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*" to the role.
+    acknowledge(
+      role,
+      "AwsSolutions-IAM5[Resource::*]",
+      "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: AWS grants them only on *, and they write trace data, nothing else.",
+    );
     acknowledge(
       this.fn,
       "AwsSolutions-L1",

@@ -6,12 +6,15 @@
  */
 import { Stack } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
-import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
+import { ArnPrincipal, Grant, type IGrantable, type IRole, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import { BucketGrants, type IBucket } from "aws-cdk-lib/aws-s3";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import type { IConstruct } from "constructs";
 import type { CatalogConfig } from "../functions/core/catalog/sync.ts";
+import { CONTEXT_APP, CONTEXT_STREAM } from "../functions/core/crypto/context.ts";
+import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
 
 /** What DynamoDB asks KMS for on behalf of a caller reading, or also writing, an encrypted table. */
 const KMS_FOR_TABLE_READ = ["kms:Decrypt", "kms:DescribeKey"] as const;
@@ -105,4 +108,72 @@ export function grantCatalogSync(grantee: IGrantable, catalog: CatalogConfig): v
       ...catalog.tables.map((t) => arn("table", `${t.database}/${t.table}`)),
     ],
   });
+}
+
+/** The streams of `config` whose payloads ingest encrypts, among `names` when given. */
+export function encryptedStreams(config: RuntimeConfig, names?: readonly string[]): string[] {
+  return (names ?? Object.keys(config.streams)).filter((n) => config.streams[n]?.encryption === "payload");
+}
+
+/** Who and what, readable in the console; the role's construct address keeps it unique. */
+function statementId(who: string, action: string, role: IRole): string {
+  const verb = action === "kms:Decrypt" ? "Decrypts" : "Generates";
+  return `${who.replace(/[^A-Za-z0-9]/g, "")}${verb}PayloadKeys${role.node.addr.slice(0, 6)}`;
+}
+
+/**
+ * Payload data key use, in the role's policy and in the key's own policy (which names the role:
+ * Sluice's key otherwise admits direct calls from nobody, see DataKey), conditioned on the
+ * encryption context: the app, and one of `streams`. Nothing when `streams` is empty.
+ */
+function grantPayloadKeys(
+  who: string,
+  key: IKey,
+  role: IRole,
+  action: "kms:GenerateDataKey" | "kms:Decrypt",
+  app: string,
+  streams: readonly string[],
+): void {
+  if (streams.length === 0) return;
+  const conditions = {
+    StringEquals: {
+      [`kms:EncryptionContext:${CONTEXT_APP}`]: app,
+      [`kms:EncryptionContext:${CONTEXT_STREAM}`]: [...streams].sort(),
+    },
+  };
+  Grant.addToPrincipal({ grantee: role, actions: [action], resourceArns: [key.keyArn], conditions });
+  key.addToResourcePolicy(
+    new PolicyStatement({
+      sid: statementId(who, action, role),
+      principals: [new ArnPrincipal(role.roleArn)],
+      actions: [action],
+      resources: ["*"],
+      conditions,
+    }),
+    true,
+  );
+}
+
+/**
+ * Ingest makes data keys for the encrypted streams (GenerateDataKey, AES_256) and may not decrypt
+ * them: what it encrypted, it cannot read back from the stream.
+ */
+export function grantPayloadKeyGeneration(
+  key: IKey,
+  role: IRole,
+  app: string,
+  streams: readonly string[],
+): void {
+  grantPayloadKeys("Ingest", key, role, "kms:GenerateDataKey", app, streams);
+}
+
+/** A pipeline's batcher decrypts the data keys of the encrypted streams it reads, and no others. */
+export function grantPayloadKeyDecryption(
+  pipeline: string,
+  key: IKey,
+  role: IRole,
+  app: string,
+  streams: readonly string[],
+): void {
+  grantPayloadKeys(`Pipeline-${pipeline}`, key, role, "kms:Decrypt", app, streams);
 }

@@ -5,13 +5,20 @@ import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations
 import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
+import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
 import { API_ROUTES, isRegistryRoute } from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
-import { grantCatalogSync, grantPutRecords, grantTable } from "./grants.ts";
+import {
+  encryptedStreams,
+  grantCatalogSync,
+  grantPayloadKeyGeneration,
+  grantPutRecords,
+  grantTable,
+} from "./grants.ts";
 import { acknowledge } from "./nag.ts";
 import { functionEnvironment, ingestConfig, registryConfig } from "./runtime-env.ts";
 
@@ -22,6 +29,11 @@ export interface IngestApiProps {
   /** The runtime config; the function gets its ingest slice. */
   readonly config: RuntimeConfig;
   readonly stream: IStream;
+  /**
+   * The KMS key payload data keys are generated under, for streams with `encryption: payload`:
+   * the key the runtime config's `kmsKeyId` names. @default the event stream's encryption key
+   */
+  readonly payloadKey?: IKey;
   readonly idempotency: ITable;
   readonly schemas: ITable;
   readonly apiKeys: ITable;
@@ -83,6 +95,13 @@ export class IngestApi extends Construct {
       "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
     );
+    // Payload encryption: data keys for the encrypted streams, and no way to decrypt them.
+    const encrypted = encryptedStreams(props.config);
+    const payloadKey = props.payloadKey ?? props.stream.encryptionKey;
+    if (encrypted.length > 0 && payloadKey === undefined) {
+      throw new Error(`streams ${encrypted.join(", ")} encrypt payloads, but there is no payload key`);
+    }
+    if (payloadKey) grantPayloadKeyGeneration(payloadKey, fn.role, props.config.app, encrypted);
     // Validation reads a subject's latest version (a query) and named ones (by key).
     grantTable(props.schemas, fn.role, "dynamodb:GetItem", "dynamodb:Query");
     // An API key is looked up by its hash; nothing else of the table is readable.

@@ -27,9 +27,11 @@ import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
 import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
+  encryptedStreams,
   grantEventSourceRead,
   grantInvoke,
   grantObjectWrites,
+  grantPayloadKeyDecryption,
   grantSendMessage,
   grantTable,
 } from "./grants.ts";
@@ -46,6 +48,11 @@ export interface PipelineProps {
   readonly bucket: IBucket;
   /** Key encrypting the dead-letter queue. */
   readonly key: IKey;
+  /**
+   * The KMS key the payload data keys of encrypted source streams are under: the key the runtime
+   * config's `kmsKeyId` names. @default the event stream's encryption key
+   */
+  readonly payloadKey?: IKey;
   readonly checkpoints: ITable;
   readonly schemas: ITable;
   readonly batchFunctionName: string;
@@ -173,6 +180,15 @@ export class Pipeline extends Construct {
     const onFailure: IEventSourceDlq = { bind: () => ({ destination: deadLetters.queueArn }) };
 
     grantEventSourceRead(props.stream, role);
+    // Payload encryption: the data keys of its encrypted sources, and no other stream's.
+    const encrypted = encryptedStreams(props.config, pipeline.sources);
+    const payloadKey = props.payloadKey ?? props.stream.encryptionKey;
+    if (encrypted.length > 0 && payloadKey === undefined) {
+      throw new Error(
+        `${pipeline.name}: sources ${encrypted.join(", ")} encrypt payloads, but there is no payload key`,
+      );
+    }
+    if (payloadKey) grantPayloadKeyDecryption(pipeline.name, payloadKey, role, props.config.app, encrypted);
     this.mapping = new EventSourceMapping(this, "Mapping", {
       target: this.batcher,
       eventSourceArn: props.stream.streamArn,

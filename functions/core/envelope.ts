@@ -1,9 +1,12 @@
+/** The record envelope on Kinesis: its types, ingest's encoder and the batcher's decoders. */
 import { asBuffer } from "./bytes.ts";
+import type { SealedPayload, SealPayload } from "./crypto/types.ts";
 import { memberValueSpan } from "./json-member-span.ts";
 
 /**
  * The record envelope on Kinesis. JSON, so event-source-mapping filter criteria can match
- * `stream`; see DESIGN.md "Contracts".
+ * `stream`; see DESIGN.md "Contracts". With payload encryption, `enc` stands in place of `data`
+ * (`SealedEnvelope`) and every other member stays as it is.
  */
 export interface Envelope {
   readonly v: 1;
@@ -25,6 +28,9 @@ export interface Envelope {
    */
   readonly rp?: readonly [number, number];
 }
+
+/** An envelope whose payload is encrypted: `enc` in place of `data`. */
+export type SealedEnvelope = EnvelopeHead & { readonly enc: SealedPayload };
 
 /** What the records of one request share when they share a schema version too. */
 export type EnvelopeShared = Pick<Envelope, "stream" | "schema" | "rt">;
@@ -56,15 +62,19 @@ export type EncodeEnvelope = (
  * joined into one string first: joining makes a chain of intermediate strings that must then be
  * flattened, which cost more than the writing. ASCII pieces (the ULID, a plain timestamp) are
  * copied byte by byte; anything else goes through JSON.stringify and UTF-8.
+ *
+ * With `seal`, the payload's JSON text (the exact bytes `data` would carry) is encrypted under
+ * the record's id and written as `enc` instead.
  */
-export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
+export function envelopeEncoder(shared: EnvelopeShared, seal?: SealPayload): EncodeEnvelope {
   const str = JSON.stringify;
+  const member = seal === undefined ? '"data":' : '"enc":';
   const afterId = utf8(
     `","stream":${str(shared.stream)},` +
       `"schema":{"name":${str(shared.schema.name)},"version":${shared.schema.version}},"key":`,
   );
   const rt = `","rt":${str(shared.rt)},`;
-  const afterTs = utf8(`${rt}"data":`);
+  const afterTs = utf8(`${rt}${member}`);
   const afterTsBeforeMeta = utf8(rt);
   let slab = Buffer.allocUnsafe(0);
   let used = 0;
@@ -75,9 +85,10 @@ export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
       metadata === undefined
         ? repeat === undefined
           ? undefined
-          : `${marks}"data":`
-        : `${marks}"meta":${str(metadata)},"data":`;
-    const data = raw ?? str(value);
+          : `${marks}${member}`
+        : `${marks}"meta":${str(metadata)},${member}`;
+    const text = raw ?? str(value);
+    const data = seal === undefined ? text : seal(text, id);
     // A UTF-16 unit is at most 3 UTF-8 bytes, or 6 as a JSON escape.
     const bound =
       HEAD_BYTES +
@@ -121,13 +132,16 @@ export function envelopeEncoder(shared: EnvelopeShared): EncodeEnvelope {
  * use. A request of one version, the common case, runs exactly the single encoder it always did;
  * only a request that mixes versions pays for a second head and slab.
  */
-export function envelopeEncoders(shared: RequestShared): (schema: Envelope["schema"]) => EncodeEnvelope {
+export function envelopeEncoders(
+  shared: RequestShared,
+  sealFor?: (schema: Envelope["schema"]) => SealPayload,
+): (schema: Envelope["schema"]) => EncodeEnvelope {
   const byVersion = new Map<string, EncodeEnvelope>();
   return (schema) => {
     const key = `${schema.name}\n${schema.version}`;
     let encode = byVersion.get(key);
     if (encode === undefined) {
-      encode = envelopeEncoder({ stream: shared.stream, schema, rt: shared.rt });
+      encode = envelopeEncoder({ stream: shared.stream, schema, rt: shared.rt }, sealFor?.(schema));
       byVersion.set(key, encode);
     }
     return encode;
@@ -190,6 +204,24 @@ export class EnvelopeError extends Error {
 
 /** Whether a parsed value has the shape of a Sluice v1 envelope with a `data` member. */
 function isEnvelope(value: unknown): value is Envelope {
+  return isHead(value) && "data" in value;
+}
+
+/** Whether a parsed value is a v1 envelope with `enc` (four strings) and no `data`. */
+function isSealedEnvelope(value: unknown): value is SealedEnvelope {
+  if (!isHead(value) || "data" in value) return false;
+  const enc = (value as { enc?: unknown }).enc as Record<string, unknown> | null | undefined;
+  return (
+    typeof enc === "object" &&
+    enc !== null &&
+    typeof enc.kid === "string" &&
+    typeof enc.iv === "string" &&
+    typeof enc.ct === "string" &&
+    typeof enc.tag === "string"
+  );
+}
+
+function isHead(value: unknown): value is EnvelopeHead {
   if (typeof value !== "object" || value === null) return false;
   const e = value as Record<string, unknown>;
   const schema = e.schema as Record<string, unknown> | undefined;
@@ -202,8 +234,7 @@ function isEnvelope(value: unknown): value is Envelope {
     typeof schema === "object" &&
     schema !== null &&
     typeof schema.name === "string" &&
-    typeof schema.version === "number" &&
-    "data" in e
+    typeof schema.version === "number"
   );
 }
 
@@ -241,7 +272,10 @@ export interface DecodedEnvelope {
  * finds it is not JSON.
  */
 export function decodeEnvelopeHead(bytes: Uint8Array): DecodedEnvelope {
-  const span = memberValueSpan(bytes, "data");
+  return decodeHead(bytes, memberValueSpan(bytes, "data"));
+}
+
+function decodeHead(bytes: Uint8Array, span: ReturnType<typeof memberValueSpan>): DecodedEnvelope {
   if (span !== undefined) {
     const text = asBuffer(bytes);
     let head: unknown;
@@ -257,4 +291,33 @@ export function decodeEnvelopeHead(bytes: Uint8Array): DecodedEnvelope {
   // Unreachable for a valid envelope, whose data member the scan always finds; kept so that a
   // record is never rejected here that the full decoder accepts.
   return { head: envelope, payload: Buffer.from(JSON.stringify(envelope.data)) };
+}
+
+/** A sealed envelope's head and its `enc` as received. */
+export interface DecodedSealedEnvelope {
+  readonly head: EnvelopeHead;
+  readonly sealed: SealedPayload;
+}
+
+/**
+ * What the batcher decodes every record with: `decodeEnvelopeHead` for envelopes with `data`,
+ * and for those without one, a sealed envelope (parsed whole: it holds only base64 text), or the
+ * full decoder's error. A record with both `data` and `enc` is read as plain, so `enc` never
+ * hides a payload that travelled in the clear.
+ */
+export function decodeRecordHead(bytes: Uint8Array): DecodedEnvelope | DecodedSealedEnvelope {
+  const span = memberValueSpan(bytes, "data");
+  if (span === undefined) {
+    let value: unknown;
+    try {
+      value = JSON.parse(asBuffer(bytes).toString("utf8"));
+    } catch {
+      value = undefined;
+    }
+    if (isSealedEnvelope(value)) {
+      const { enc, ...head } = value;
+      return { head, sealed: { kid: enc.kid, iv: enc.iv, ct: enc.ct, tag: enc.tag } };
+    }
+  }
+  return decodeHead(bytes, span);
 }

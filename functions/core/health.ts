@@ -48,7 +48,7 @@ async function probe(call: () => Promise<unknown>, timeoutMs: number): Promise<D
 }
 
 export async function readiness(
-  clients: AwsClients,
+  clients: Pick<AwsClients, "kinesis" | "dynamo" | "kms">,
   targets: ReadinessTargets,
   timeoutMs = 2_000,
 ): Promise<Readiness> {

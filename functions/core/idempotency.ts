@@ -1,4 +1,9 @@
 /**
+ * Not @aws-lambda-powertools/idempotency: that keys one handler call (or one function's
+ * arguments) and returns its stored result; Sluice claims per record within a batch request,
+ * 100 to a transaction, with a takeover protocol that re-marks a record a crashed holder may
+ * have put, and answers a duplicate with the record id its first write got.
+ *
  * Idempotency claims in DynamoDB, pk `{stream}#{key}`. A record with a key is first looked up
  * (batched), then claimed with a conditional write (IN_PROGRESS), put on Kinesis, and completed
  * with the original result; a claim whose put failed is released so the producer's retry works.

@@ -2,6 +2,9 @@
  * The slice of the manifest a function needs at run time, with resource names resolved.
  * The CDK app and the local runner build it with `runtimeConfig`; a Lambda reads it once from
  * its environment with `parseRuntimeConfig`, and nothing deeper reads `process.env`.
+ * Not @aws-lambda-powertools/parameters: nothing here lives in SSM, Secrets Manager or AppConfig;
+ * the configuration is deploy-time data in the environment, the JWKS is fetched by jose and API
+ * keys are looked up (hashed) in DynamoDB, each with its own cache.
  */
 import { glueName } from "./catalog/projection.ts";
 import type { CatalogConfig } from "./catalog/sync.ts";
@@ -16,6 +19,8 @@ export interface StreamRuntime {
   readonly partitionKey?: string;
   readonly idempotencyTtlSeconds: number;
   readonly maxFutureSkewSeconds: number;
+  /** Present when ingest encrypts the stream's payloads (`encryption: payload` in the manifest). */
+  readonly encryption?: "payload";
 }
 
 export interface SinkRuntime extends Omit<SinkDef, "bucket" | "kmsKeyArn"> {
@@ -68,6 +73,7 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
       ...(s.partitionKey === undefined ? {} : { partitionKey: s.partitionKey }),
       idempotencyTtlSeconds: s.idempotencyTtlSeconds,
       maxFutureSkewSeconds: s.maxFutureSkewSeconds,
+      ...(s.encryption === "payload" ? { encryption: "payload" as const } : {}),
     };
   }
   const subjectOfSchema = (name: string) => {

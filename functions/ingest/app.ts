@@ -6,6 +6,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { type Action, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
+import { DataKeyCache } from "../core/crypto/key-cache.ts";
 import { SluiceError } from "../core/errors.ts";
 import { readiness } from "../core/health.ts";
 import { bodyOf, type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
@@ -13,15 +14,22 @@ import { IdempotencyStore } from "../core/idempotency.ts";
 import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
 import type { Logger } from "../core/logger.ts";
+import { countIngest, type MetricsSink, tallyResults } from "../core/metrics.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
 import { ValidatorCache } from "../core/validators.ts";
+import { countAcceptedBytes } from "./accepted-bytes.ts";
 import openapi from "./openapi.json" with { type: "json" };
+
+/** The clients ingest uses: its bundle leaves out the others. */
+export type IngestClients = Pick<AwsClients, "kinesis" | "kinesisPut" | "dynamo" | "kms">;
 
 export interface IngestAppDeps {
   readonly config: RuntimeConfig;
-  readonly clients: AwsClients;
+  readonly clients: IngestClients;
   readonly logger: Logger;
+  /** Where the records' counts go (the Lambda handler's EMF metrics); none when absent. */
+  readonly metrics?: MetricsSink;
   readonly limits?: IngestLimits;
   /**
    * How long a subject's latest schema is cached: a newly registered version is used by every
@@ -78,6 +86,8 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     deps.config.tables.idempotency,
     deps.idempotencyLockSeconds,
   );
+  const { kmsKeyId: keyId, app } = deps.config;
+  const payloadKeys = new DataKeyCache(deps.clients.kms, { keyId, app });
   const auth = createAuth(deps.config.auth, {
     dynamo: deps.clients.dynamo,
     apiKeysTable: deps.config.tables.apiKeys,
@@ -115,14 +125,22 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
           },
           limits,
         );
+        const puts = deps.metrics ? countAcceptedBytes(deps.clients.kinesisPut) : undefined;
         const results = await ingestRecords(
-          { kinesis: deps.clients.kinesisPut, eventStream: deps.config.eventStream, validators, idempotency },
+          {
+            kinesis: puts?.kinesis ?? deps.clients.kinesisPut,
+            eventStream: deps.config.eventStream,
+            validators,
+            idempotency,
+            payloadKeys,
+          },
           stream,
           records,
         );
-        const counts = { accepted: 0, duplicate: 0, rejected: 0 };
-        for (const r of results) counts[r.status]++;
-        log.info("ingested", { stream: stream.name, records: results.length, ...counts });
+        const tally = tallyResults(results);
+        const { accepted, duplicate, rejected } = tally;
+        log.info("ingested", { stream: stream.name, records: results.length, accepted, duplicate, rejected });
+        if (deps.metrics) countIngest(deps.metrics, stream.name, tally, puts?.bytes() ?? 0);
         const status = statusFor(results);
         return json(status, { results }, status === 503 || status === 409 ? { "retry-after": "1" } : {});
       }

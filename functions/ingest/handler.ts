@@ -1,11 +1,32 @@
-/** Lambda entry point of the ingest API: configuration from the environment, then the app. */
-import { awsSettingsFromEnv, createAwsClients } from "../core/aws-clients.ts";
-import { createLogger, type LogLevel } from "../core/logger.ts";
+/** Lambda entry point of the ingest API: configuration from the environment, the app, Middy around it. */
+import {
+  awsSettingsFromEnv,
+  clientBase,
+  dynamoClient,
+  kinesisClient,
+  kinesisPutClient,
+  kmsClient,
+} from "../core/aws-clients.ts";
+import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
 import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createIngestApp } from "./app.ts";
 
-export const handler = createIngestApp({
-  config: parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]),
-  clients: createAwsClients(awsSettingsFromEnv(process.env)),
-  logger: createLogger("sluice-ingest", (process.env.LOG_LEVEL as LogLevel | undefined) ?? "info"),
-});
+const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
+const o = await observability({ service: "sluice-ingest", app: config.app, env: process.env });
+const base = clientBase(awsSettingsFromEnv(process.env));
+
+export const handler = lambdaHandler(
+  createIngestApp({
+    config,
+    clients: tracedClients(o.tracer, {
+      kinesis: kinesisClient(base),
+      kinesisPut: kinesisPutClient(base),
+      dynamo: dynamoClient(base),
+      kms: kmsClient(base),
+    }),
+    logger: o.logger,
+    metrics: o.metrics,
+  }),
+  o,
+  "requestContext.requestId",
+);

@@ -1,5 +1,5 @@
-/** Lambda entry point of a pipeline's built-in transformer. */
-import { createLogger, type LogLevel } from "../core/logger.ts";
+/** Lambda entry point of a pipeline's built-in transformer, with Middy around it. */
+import { lambdaHandler, observability } from "../core/lambda-handler.ts";
 import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createTransformer } from "./transformer.ts";
 
@@ -12,12 +12,13 @@ if (pipeline === undefined) {
   );
 }
 
-const logger = createLogger(
-  "sluice-transform",
-  (process.env.LOG_LEVEL as LogLevel | undefined) ?? "info",
-).child({
-  pipeline: pipelineName,
+const o = await observability({
+  service: "sluice-transform",
+  app: config.app,
+  env: process.env,
+  dimensions: { Pipeline: pipelineName },
 });
+const logger = o.logger.child({ pipeline: pipelineName });
 
 /** How many failed records one invocation logs individually; the rest are only counted. */
 const LOGGED_FAILURES = 10;
@@ -25,7 +26,7 @@ const LOGGED_FAILURES = 10;
 // A custom transform's error message is the author's text and may quote the record.
 const AUTHOR_MESSAGES = new Set(["CUSTOM_FAILED", "TRANSFORM_ERROR"]);
 
-export const handler = createTransformer(pipeline.steps, {
+const transform = createTransformer(pipeline.steps, {
   onSummary: (summary) => {
     const { failures, ...counts } = summary;
     logger.info("transformed", counts);
@@ -39,3 +40,6 @@ export const handler = createTransformer(pipeline.steps, {
     }
   },
 });
+
+// The batcher names each invocation after its shard and first sequence number.
+export const handler = lambdaHandler(transform, o, "invocationId");

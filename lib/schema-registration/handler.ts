@@ -5,9 +5,11 @@
  * the stack leaves the versions, as it leaves the (retained) table.
  */
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
-import { awsSettingsFromEnv, createAwsClients } from "../../functions/core/aws-clients.ts";
+import { awsSettingsFromEnv, clientBase, dynamoClient } from "../../functions/core/aws-clients.ts";
 import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
 import type { CatalogConfig } from "../../functions/core/catalog/sync.ts";
+import { lambdaHandler, observability, tracedClients } from "../../functions/core/lambda-handler.ts";
+import type { Logger } from "../../functions/core/logger.ts";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
 import type { CompatibilityMode } from "../../functions/core/schema-compat/modes.ts";
 import { publishSchema } from "../../functions/core/schema-publish.ts";
@@ -28,6 +30,8 @@ export interface RegistrationDeps {
   ) => Promise<{ version: number }>;
   /** Delivers CloudFormation's answer to the pre-signed response URL. */
   readonly respond: (url: string, body: string) => Promise<void>;
+  /** Where the outcome is logged; nowhere when absent. */
+  readonly logger?: Logger;
 }
 
 export type RegistrationHandler = (event: CloudFormationCustomResourceEvent) => Promise<void>;
@@ -58,6 +62,12 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
       status = "FAILED";
       reason = `${(err as Error).name}: ${(err as Error).message}`.slice(0, 500);
     }
+    deps.logger?.[status === "SUCCESS" ? "info" : "error"]("schemas registration answered", {
+      requestType: event.RequestType,
+      status,
+      schemas: Object.keys(data).length,
+      ...(reason ? { reason } : {}),
+    });
     // CloudFormation waits up to an hour for an answer that never comes, so one always goes out.
     await deps.respond(
       event.ResponseURL,
@@ -75,12 +85,17 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
 }
 
 const settings = awsSettingsFromEnv(process.env);
-const clients = createAwsClients(settings);
-const glue = createGlueClient(settings);
+// The stack's app name is not in this function's environment: its metrics (cold starts) go to `Sluice`.
+const o = await observability({ service: "sluice-schemas", env: process.env });
+const { dynamo, glue } = tracedClients(o.tracer, {
+  dynamo: dynamoClient(clientBase(settings)),
+  glue: createGlueClient(settings),
+});
 
-export const handler = createRegistrationHandler({
+const registrationHandler = createRegistrationHandler({
+  logger: o.logger,
   register: async (table, s, catalog) => {
-    const registry = new SchemaRegistry(clients.dynamo, table);
+    const registry = new SchemaRegistry(dynamo, table);
     const result = await publishSchema({ registry, glue, catalog }, s.subject, s.schema, {
       ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
     });
@@ -98,3 +113,5 @@ export const handler = createRegistrationHandler({
     if (!res.ok) throw new Error(`CloudFormation response was refused: ${res.status}`);
   },
 });
+
+export const handler = lambdaHandler(registrationHandler, o, "RequestId");

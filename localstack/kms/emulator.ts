@@ -3,36 +3,29 @@
  * reachable from the package registries here. The crypto is real (AES-256-GCM), but master keys
  * live in memory of the emulator process and vanish with it, or, with a keys file, sit on disk in
  * the clear (mode 0600). Never point real data at it.
+ *
+ * DisableKey and EnableKey are here so tests can make KMS refuse a key for real (DisabledException
+ * on Encrypt, Decrypt and GenerateDataKey, as KMS answers). The emulator has no IAM: grants and
+ * key policies are not enforced, so a disabled key is what stands in for a revoked grant.
  */
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from "node:crypto";
-import { AwsJsonError, type JsonObject } from "../aws-json-server.ts";
-import { readStateFile, writeStateFile } from "../state-file.ts";
+import { randomBytes, randomUUID } from "node:crypto";
+import type { JsonObject } from "../aws-json-server.ts";
+import { KmsError, open, parseBlob, seal } from "./blob.ts";
+import {
+  blob,
+  checkAlgorithm,
+  encryptionContext,
+  optionalString,
+  paginate,
+  requiredString,
+} from "./input.ts";
+import { type Alias, type Key, loadKeysFile, saveKeysFile } from "./keys-file.ts";
+
+export { KmsError } from "./blob.ts";
 
 export const ACCOUNT_ID = "000000000000";
 const MAX_PLAINTEXT_BYTES = 4096;
-const BLOB_VERSION = 1;
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-/** A KMS error: `{ "__type": name, "message": ... }`, HTTP 400 unless said. */
-export class KmsError extends AwsJsonError {}
-
-interface Key {
-  readonly id: string;
-  readonly arn: string;
-  readonly material: Buffer;
-  readonly creationDate: number;
-  readonly description: string;
-}
-
-interface Alias {
-  readonly name: string;
-  readonly arn: string;
-  targetKeyId: string;
-  readonly creationDate: number;
-  lastUpdatedDate: number;
-}
 
 export const KMS_OPERATIONS = [
   "CreateKey",
@@ -44,6 +37,8 @@ export const KMS_OPERATIONS = [
   "Decrypt",
   "GenerateDataKey",
   "GenerateDataKeyWithoutPlaintext",
+  "DisableKey",
+  "EnableKey",
 ] as const;
 export type KmsOperation = (typeof KMS_OPERATIONS)[number];
 
@@ -55,69 +50,14 @@ function nowSeconds(): number {
   return Date.now() / 1000;
 }
 
-function optionalString(input: JsonObject, field: string): string | undefined {
-  const value = input[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== "string") throw new KmsError("ValidationException", `${field} must be a string`);
-  return value;
-}
-
-function requiredString(input: JsonObject, field: string): string {
-  const value = optionalString(input, field);
-  if (value === undefined || value === "") {
-    throw new KmsError("ValidationException", `1 validation error detected: ${field} must not be null`);
-  }
-  return value;
-}
-
-function blob(input: JsonObject, field: string, maxBytes: number): Buffer {
-  const encoded = requiredString(input, field);
-  const bytes = Buffer.from(encoded, "base64");
-  if (bytes.length === 0 || bytes.length > maxBytes) {
-    throw new KmsError(
-      "ValidationException",
-      `1 validation error detected: ${field} length must be between 1 and ${maxBytes} bytes`,
-    );
-  }
-  return bytes;
-}
-
-function encryptionContext(input: JsonObject): Buffer {
-  const value = input["EncryptionContext"];
-  if (value === undefined || value === null) return Buffer.alloc(0);
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new KmsError("ValidationException", "EncryptionContext must be a map of strings");
-  }
-  const entries = Object.entries(value as JsonObject);
-  for (const [, v] of entries) {
-    if (typeof v !== "string")
-      throw new KmsError("ValidationException", "EncryptionContext values must be strings");
-  }
-  // Order-independent, like KMS: {a,b} and {b,a} are the same context.
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return Buffer.from(JSON.stringify(entries), "utf8");
-}
-
-function checkAlgorithm(input: JsonObject): void {
-  const algorithm = optionalString(input, "EncryptionAlgorithm");
-  if (algorithm !== undefined && algorithm !== "SYMMETRIC_DEFAULT") {
-    throw new KmsError("InvalidKeyUsageException", `Only SYMMETRIC_DEFAULT is supported, got ${algorithm}`);
-  }
-}
-
 export interface KmsEmulatorOptions {
   /**
    * Keep keys and aliases in this JSON file (key material in the clear, mode 0600): loaded at
-   * construction, rewritten whole (temp file, then rename) before CreateKey or CreateAlias answers.
+   * construction, rewritten whole (temp file, then rename) before CreateKey, CreateAlias,
+   * DisableKey or EnableKey answers.
    * @default in memory only
    */
   readonly keysFile?: string;
-}
-
-interface StoredKeys {
-  readonly version: 1;
-  readonly keys: readonly (Omit<Key, "material"> & { readonly material: string })[];
-  readonly aliases: readonly Alias[];
 }
 
 /** State and operations of one emulated KMS account. */
@@ -132,28 +72,14 @@ export class KmsEmulator {
   }
 
   private load(file: string): void {
-    const stored = readStateFile(file) as StoredKeys | undefined;
-    if (stored === undefined) return;
-    if (stored.version !== 1 || !Array.isArray(stored.keys) || !Array.isArray(stored.aliases)) {
-      throw new Error(`${file} is not a KMS emulator keys file (version 1)`);
-    }
-    for (const key of stored.keys) {
-      const material = Buffer.from(key.material, "base64");
-      if (material.length !== 32) throw new Error(`${file}: key ${key.id} has no 256-bit material`);
-      this.keys.set(key.id, { ...key, material });
-    }
-    for (const alias of stored.aliases) this.aliases.set(alias.name, { ...alias });
+    const stored = loadKeysFile(file);
+    for (const key of stored.keys) this.keys.set(key.id, key);
+    for (const alias of stored.aliases) this.aliases.set(alias.name, alias);
   }
 
   private save(): void {
     if (this.keysFile === undefined) return;
-    const stored: StoredKeys = {
-      version: 1,
-      keys: [...this.keys.values()].map((key) => ({ ...key, material: key.material.toString("base64") })),
-      aliases: [...this.aliases.values()],
-    };
-    // Key material in the clear: owner only.
-    writeStateFile(this.keysFile, stored, 0o600);
+    saveKeysFile(this.keysFile, [...this.keys.values()], [...this.aliases.values()]);
   }
 
   handle(operation: KmsOperation, input: JsonObject, region: string): JsonObject {
@@ -176,7 +102,35 @@ export class KmsEmulator {
         return this.generateDataKey(input, true);
       case "GenerateDataKeyWithoutPlaintext":
         return this.generateDataKey(input, false);
+      case "DisableKey":
+        return this.setEnabled(input, false);
+      case "EnableKey":
+        return this.setEnabled(input, true);
     }
+  }
+
+  /** DisableKey and EnableKey take a key id or ARN, not an alias, as KMS does. */
+  private setEnabled(input: JsonObject, enabled: boolean): JsonObject {
+    const keyId = requiredString(input, "KeyId");
+    if (keyId.startsWith("alias/") || keyId.includes(":alias/")) {
+      throw new KmsError("NotFoundException", `Invalid keyId '${keyId}': use a key id or key ARN`);
+    }
+    const key = this.resolveKey(keyId);
+    const before = key.enabled;
+    key.enabled = enabled;
+    try {
+      this.save();
+    } catch (error) {
+      key.enabled = before;
+      throw error;
+    }
+    return {};
+  }
+
+  /** A key that may encrypt and decrypt: KMS refuses cryptographic operations on a disabled one. */
+  private usable(key: Key): Key {
+    if (key.enabled === false) throw new KmsError("DisabledException", `${key.arn} is disabled.`);
+    return key;
   }
 
   private createKey(input: JsonObject, region: string): JsonObject {
@@ -217,10 +171,10 @@ export class KmsEmulator {
       KeyId: key.id,
       Arn: key.arn,
       CreationDate: key.creationDate,
-      Enabled: true,
+      Enabled: key.enabled !== false,
       Description: key.description,
       KeyUsage: "ENCRYPT_DECRYPT",
-      KeyState: "Enabled",
+      KeyState: key.enabled === false ? "Disabled" : "Enabled",
       Origin: "AWS_KMS",
       KeyManager: "CUSTOMER",
       CustomerMasterKeySpec: "SYMMETRIC_DEFAULT",
@@ -315,7 +269,7 @@ export class KmsEmulator {
 
   private encrypt(input: JsonObject): JsonObject {
     checkAlgorithm(input);
-    const key = this.resolveKey(requiredString(input, "KeyId"));
+    const key = this.usable(this.resolveKey(requiredString(input, "KeyId")));
     const plaintext = blob(input, "Plaintext", MAX_PLAINTEXT_BYTES);
     return {
       CiphertextBlob: seal(key, plaintext, encryptionContext(input)).toString("base64"),
@@ -337,7 +291,7 @@ export class KmsEmulator {
         "The key ID in the request does not identify a CMK that can perform this operation.",
       );
     }
-    const plaintext = open(key, parsed, encryptionContext(input));
+    const plaintext = open(this.usable(key), parsed, encryptionContext(input));
     return {
       KeyId: key.arn,
       Plaintext: plaintext.toString("base64"),
@@ -346,7 +300,7 @@ export class KmsEmulator {
   }
 
   private generateDataKey(input: JsonObject, withPlaintext: boolean): JsonObject {
-    const key = this.resolveKey(requiredString(input, "KeyId"));
+    const key = this.usable(this.resolveKey(requiredString(input, "KeyId")));
     const keySpec = optionalString(input, "KeySpec");
     const numberOfBytes = input["NumberOfBytes"];
     let size: number;
@@ -373,70 +327,5 @@ export class KmsEmulator {
     };
     if (withPlaintext) result["Plaintext"] = dataKey.toString("base64");
     return result;
-  }
-}
-
-function paginate(items: readonly JsonObject[], input: JsonObject, field: string): JsonObject {
-  const limit = typeof input["Limit"] === "number" ? Math.max(1, Math.min(1000, input["Limit"])) : 100;
-  const marker = optionalString(input, "Marker");
-  const start = marker === undefined ? 0 : Number.parseInt(marker, 10) || 0;
-  const page = items.slice(start, start + limit);
-  const next = start + page.length;
-  return next < items.length
-    ? { [field]: page, Truncated: true, NextMarker: String(next) }
-    : { [field]: page, Truncated: false };
-}
-
-interface ParsedBlob {
-  readonly keyId: string;
-  readonly iv: Buffer;
-  readonly tag: Buffer;
-  readonly ciphertext: Buffer;
-}
-
-/**
- * Blob layout: version(1) | keyIdLength(1) | keyId | iv(12) | tag(16) | ciphertext. The key id is
- * in the clear so Decrypt needs no KeyId (as with real KMS); it is also bound into the AAD.
- */
-function seal(key: Key, plaintext: Buffer, context: Buffer): Buffer {
-  const keyId = Buffer.from(key.id, "utf8");
-  const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv("aes-256-gcm", key.material, iv);
-  cipher.setAAD(Buffer.concat([keyId, context]));
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([
-    Buffer.from([BLOB_VERSION, keyId.length]),
-    keyId,
-    iv,
-    cipher.getAuthTag(),
-    ciphertext,
-  ]);
-}
-
-function parseBlob(data: Buffer): ParsedBlob {
-  const invalid = new KmsError("InvalidCiphertextException", "The ciphertext is invalid");
-  if (data.length < 2 || data[0] !== BLOB_VERSION) throw invalid;
-  const idLength = data[1] ?? 0;
-  const ivStart = 2 + idLength;
-  const tagStart = ivStart + IV_BYTES;
-  const bodyStart = tagStart + TAG_BYTES;
-  if (data.length < bodyStart) throw invalid;
-  return {
-    keyId: data.subarray(2, ivStart).toString("utf8"),
-    iv: data.subarray(ivStart, tagStart),
-    tag: data.subarray(tagStart, bodyStart),
-    ciphertext: data.subarray(bodyStart),
-  };
-}
-
-function open(key: Key, blob: ParsedBlob, context: Buffer): Buffer {
-  try {
-    const decipher = createDecipheriv("aes-256-gcm", key.material, blob.iv);
-    decipher.setAAD(Buffer.concat([Buffer.from(key.id, "utf8"), context]));
-    decipher.setAuthTag(blob.tag);
-    return Buffer.concat([decipher.update(blob.ciphertext), decipher.final()]);
-  } catch {
-    // A wrong encryption context and a tampered blob look the same to GCM, and to KMS.
-    throw new KmsError("InvalidCiphertextException", "The ciphertext or encryption context is invalid");
   }
 }

@@ -4,7 +4,8 @@
  * batcher), then in a fresh Node process per run times importing the bundle and
  * handling a first 1,000-record batch against the embedded stack (or AWS_ENDPOINT_URL):
  * ingest takes two 500-record requests (its per-request limit), the batcher one Kinesis batch,
- * the transformer one Firehose-contract invocation.
+ * the transformer one Firehose-contract invocation. The registry and the schema-registration
+ * custom resource are off the record path: only their size and load are measured.
  *
  * The same handlers bundled with the AWS SDK left external (resolved from node_modules, as the
  * Lambda runtime's SDK would be) are measured too: that comparison is why the SDK is bundled.
@@ -46,7 +47,7 @@ import {
   FUNCTION_ENTRIES,
   type FunctionKind,
 } from "../../lib/function-defaults.ts";
-import { ingestConfig, PIPELINE_ENV, pipelineConfig } from "../../lib/runtime-env.ts";
+import { ingestConfig, PIPELINE_ENV, pipelineConfig, registryConfig } from "../../lib/runtime-env.ts";
 import { provision } from "../../localstack/lambda/provision.ts";
 import { type EmbeddedStack, startEmbeddedStack } from "../../localstack/stack.ts";
 import { generateFeedback } from "./generate.ts";
@@ -309,7 +310,7 @@ export async function benchColdstart(args: string[]): Promise<void> {
   writeFileSync(join(work, "runner.mjs"), RUNNER);
 
   const variants: Variant[] = [];
-  for (const kind of ["ingest", "batch", "transform"] as const)
+  for (const kind of ["ingest", "registry", "batch", "transform", "schemas"] as const)
     variants.push(await bundle(work, kind, "bundled"));
   if (opts.external) {
     for (const kind of ["ingest", "batch"] as const) variants.push(await bundle(work, kind, "external"));
@@ -354,11 +355,15 @@ export async function benchColdstart(args: string[]): Promise<void> {
   };
   const envFor = (kind: FunctionKind): Record<string, string> => {
     if (kind === "ingest") return { [RUNTIME_CONFIG_ENV]: JSON.stringify(ingestRuntime) };
+    if (kind === "registry") return { [RUNTIME_CONFIG_ENV]: JSON.stringify(registryConfig(config)) };
+    // The custom resource gets everything in its event; it reads only the AWS settings.
+    if (kind === "schemas") return {};
     const c = kind === "batch" ? pipelineConfig(config, pipeline) : pipelineConfig(withSteps, pipeline);
     return { [RUNTIME_CONFIG_ENV]: JSON.stringify(c), [PIPELINE_ENV]: pipeline };
   };
   const eventsFor = (kind: FunctionKind, run: number): unknown[] => {
     if (kind === "ingest") return ingestEvents("feedback");
+    if (kind === "registry" || kind === "schemas") return [];
     if (kind === "batch") return batchEvents("feedback", config.streams.feedback!.subject, run);
     return transformEvents();
   };
@@ -386,8 +391,9 @@ export async function benchColdstart(args: string[]): Promise<void> {
       let check: string | undefined;
       for (let i = 0; i < opts.runs; i++) {
         const eventsFile = join(work, `events-${run}.json`);
-        const withEvents = !opts.loadOnly;
-        if (withEvents) writeFileSync(eventsFile, JSON.stringify(eventsFor(v.kind, run)));
+        const events = opts.loadOnly ? [] : eventsFor(v.kind, run);
+        const withEvents = events.length > 0;
+        if (withEvents) writeFileSync(eventsFile, JSON.stringify(events));
         run++;
         const child = await runChild(
           [join(work, "runner.mjs"), join(v.dir, "index.mjs"), ...(withEvents ? [eventsFile] : [])],

@@ -3,14 +3,27 @@
  * batcher runs it) against DuckDB (read_json -> COPY parquet ZSTD) and @dsnp/parquetjs, all on one
  * core in the same run, plus peak RSS for one 6 MB batch measured in a fresh child process.
  *
+ * The batch path with and without payload encryption, interleaved with the rest: the same
+ * records as Kinesis hands them to the batcher (base64 envelopes) through decode, decrypt
+ * (`encryption: payload`: AES-256-GCM per record; the data key's KMS Decrypt is answered in
+ * process, once, as the container's cache would) and encode. Reported as encrypted / plain.
+ *
  *   npm run bench -- encode [--records N] [--runs R] [--skip-parquetjs]
  *   npx tsx test/bench/encode.ts [same flags]
  */
 import { spawnSync } from "node:child_process";
+import { createSecretKey, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import type { KMSClient } from "@aws-sdk/client-kms";
+import type { KinesisStreamRecord } from "aws-lambda";
+import { DataKeyOpener } from "../../functions/core/crypto/key-opener.ts";
+import { payloadSealer } from "../../functions/core/crypto/payload-cipher.ts";
+import { decodeRecords } from "../../functions/core/delivery/decode.ts";
+import { decryptItems } from "../../functions/core/delivery/decrypt.ts";
+import { envelopeEncoder } from "../../functions/core/envelope.ts";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
 import {
   encodeParquet,
@@ -122,6 +135,60 @@ function sluiceEncode(
   const plan = planColumns(schema);
   const result = encodeParquet(plan, rows, {
     compression,
+    rowGroupSize: ROW_GROUP,
+    metadata: METADATA,
+  });
+  if (result.rejected.length > 0)
+    throw new Error(`unexpected rejections: ${JSON.stringify(result.rejected[0])}`);
+  return result.bytes;
+}
+
+/**
+ * The records as the event source hands them to the batcher: each payload's text in an envelope,
+ * in the clear or sealed under one data key, base64 as in the Lambda event.
+ */
+function kinesisRecords(lines: readonly string[], env: Envelope, key?: { kid: string; key: Buffer }) {
+  const schema = { name: "sluice.feedback", version: 1 };
+  const records: KinesisStreamRecord[] = [];
+  const seal =
+    key === undefined
+      ? undefined
+      : payloadSealer({ kid: key.kid, key: createSecretKey(key.key) }, "feedback", schema);
+  for (let i = 0; i < lines.length; i++) {
+    // One encoder per receive time, as ingest makes one per request.
+    const encode = envelopeEncoder({ stream: "feedback", schema, rt: env.receiveTimes[i]! }, seal);
+    const bytes = encode(env.ids[i]!, null, env.eventTimes[i]!, undefined, lines[i]!);
+    records.push({
+      eventID: `shardId-000000000000:${49_000_000 + i}`,
+      kinesis: {
+        sequenceNumber: String(49_000_000 + i),
+        partitionKey: env.ids[i]!,
+        approximateArrivalTimestamp: Date.parse(env.receiveTimes[i]!) / 1000,
+        data: Buffer.from(bytes).toString("base64"),
+      },
+    } as KinesisStreamRecord);
+  }
+  return records;
+}
+
+/** decode -> decrypt -> encode, as the batcher runs them (no transformer, no S3). */
+async function batchPath(
+  schema: JsonSchema,
+  records: readonly KinesisStreamRecord[],
+  keys: DataKeyOpener,
+): Promise<Uint8Array> {
+  const decoded = decodeRecords(records);
+  const opened = await decryptItems(decoded.items, { keys, retry: { attempts: 1, baseMs: 1, capMs: 1 } });
+  if (decoded.failures.length + opened.failures.length > 0) throw new Error("unexpected failures");
+  const rows: ParquetRow[] = opened.items.map((item) => ({
+    id: item.envelope.id,
+    eventTime: item.envelope.ts,
+    receiveTime: item.envelope.rt,
+    schemaVersion: 1,
+    data: item.payload,
+  }));
+  const result = encodeParquet(planColumns(schema), rows, {
+    compression: "zstd",
     rowGroupSize: ROW_GROUP,
     metadata: METADATA,
   });
@@ -357,6 +424,31 @@ export async function benchEncode(args: string[]): Promise<void> {
       }
     }
 
+    // 5. The batch path, plain and with payload encryption: records as Kinesis hands them over.
+    const dataKey = { kid: randomBytes(184).toString("base64"), key: randomBytes(32) };
+    const plainRecords = kinesisRecords(lines, env);
+    const sealedRecords = kinesisRecords(lines, env, dataKey);
+    const kms = { send: async () => ({ Plaintext: Buffer.from(dataKey.key) }) } as unknown as KMSClient;
+    const opener = new DataKeyOpener(kms, { keyId: "alias/bench", app: "bench" });
+    const batchOut = {
+      plain: join(dir, "batch-plain.parquet"),
+      sealed: join(dir, "batch-encrypted.parquet"),
+    };
+    contenders.push({
+      name: "batchPlain",
+      run: async () => writeFileSync(batchOut.plain, await batchPath(schema, plainRecords, opener)),
+    });
+    contenders.push({
+      name: "batchEncrypted",
+      run: async () => writeFileSync(batchOut.sealed, await batchPath(schema, sealedRecords, opener)),
+    });
+    const kinesisBytes = (records: readonly KinesisStreamRecord[]) =>
+      records.reduce((n, r) => n + Buffer.byteLength(r.kinesis.data, "base64"), 0);
+    const envelopeBytes = {
+      plain: Math.round(kinesisBytes(plainRecords) / n),
+      encrypted: Math.round(kinesisBytes(sealedRecords) / n),
+    };
+
     // 4. JSON.parse alone: what parsing the payloads into objects costs by itself
     contenders.push({
       name: "jsonParse",
@@ -380,6 +472,9 @@ export async function benchEncode(args: string[]): Promise<void> {
     if (!readFileSync(sluiceOut).equals(readFileSync(parsedOut))) {
       throw new Error("the file from payload texts differs from the one from parsed payloads");
     }
+    if (!readFileSync(batchOut.plain).equals(readFileSync(batchOut.sealed))) {
+      throw new Error("the file from encrypted payloads differs from the one from plain payloads");
+    }
     conn.closeSync();
 
     const rss = measureRss(dir);
@@ -402,6 +497,10 @@ export async function benchEncode(args: string[]): Promise<void> {
     row("duckdb (threads=1, zstd)", duck, duckBytes);
     row("parquetjs (snappy)", parquetjs, parquetjsBytes);
     row("JSON.parse only", parseOnly, 0);
+    const batchPlain = timings.get("batchPlain")!;
+    const batchEncrypted = timings.get("batchEncrypted")!;
+    row("batch path, plain", batchPlain, 0);
+    row("batch path, encrypted", batchEncrypted, 0);
     const vsDuck = duck.medianMs / sluice.medianMs;
     const vsPq = typeof parquetjs === "string" ? undefined : parquetjs.medianMs / sluice.medianMs;
     console.log(`  sluice/duckdb    ${vsDuck.toFixed(2)}x (target >= 0.5x)`);
@@ -409,6 +508,11 @@ export async function benchEncode(args: string[]): Promise<void> {
     console.log(`  sluice/parquetjs ${vsPq === undefined ? "n/a" : `${vsPq.toFixed(2)}x`} (target >= 5x)`);
     console.log(
       `  sluice/parquetjs, both snappy ${vsPqSnappy === undefined ? "n/a" : `${vsPqSnappy.toFixed(2)}x`}`,
+    );
+    const encryptionCost = batchPlain.medianMs / batchEncrypted.medianMs;
+    console.log(
+      `  batch path encrypted/plain ${encryptionCost.toFixed(2)} (throughput; decode + decrypt + encode); ` +
+        `envelopes ${envelopeBytes.plain} B plain, ${envelopeBytes.encrypted} B encrypted`,
     );
     if (typeof rss === "string") console.log(`  peak RSS: ${rss}`);
     else {
@@ -440,6 +544,9 @@ export async function benchEncode(args: string[]): Promise<void> {
           ? parquetjs
           : { ...parquetjs, ...rate(n, inputBytes, parquetjs.medianMs), outputBytes: parquetjsBytes },
       jsonParse: { ...parseOnly, ...rate(n, inputBytes, parseOnly.medianMs) },
+      batchPlain: { ...batchPlain, ...rate(n, inputBytes, batchPlain.medianMs) },
+      batchEncrypted: { ...batchEncrypted, ...rate(n, inputBytes, batchEncrypted.medianMs) },
+      encryption: { ratio: +encryptionCost.toFixed(3), envelopeBytes },
       ratioVsDuckdb: +vsDuck.toFixed(3),
       ratioVsParquetjs: vsPq === undefined ? null : +vsPq.toFixed(3),
       ratioVsParquetjsBothSnappy: vsPqSnappy === undefined ? null : +vsPqSnappy.toFixed(3),

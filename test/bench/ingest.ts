@@ -1,13 +1,20 @@
 /**
- * `npm run bench -- ingest [--records N] [--batch 500] [--rounds 5] [--ndjson] [--no-keys] [--patterns]`: the
- * ingest core on one core (parse, validate, idempotency bookkeeping, envelope, serialize), with
- * Kinesis and DynamoDB answered at the client boundary, beside the JSON.parse + JSON.stringify
- * floor for the same request bodies in the same run. Target: at least 0.5 of the floor.
+ * `npm run bench -- ingest [--records N] [--batch 500] [--rounds 5] [--ndjson] [--no-keys] [--patterns]
+ * [--no-encryption]`: the ingest core on one core (parse, validate, idempotency bookkeeping,
+ * envelope, serialize), with Kinesis, DynamoDB and KMS answered at the client boundary, beside the
+ * JSON.parse + JSON.stringify floor for the same request bodies in the same run. Target: at least
+ * 0.5 of the floor.
+ *
+ * Unless `--no-encryption` (or `--patterns`), the same core with `encryption: payload` on the
+ * stream runs interleaved with it, and the cost of encryption is reported as encrypted / plain,
+ * with the envelope sizes on Kinesis (KMS's CiphertextBlob of an AES-256 data key is 184 bytes,
+ * modelled here, base64 in every envelope's `kid`).
  *
  * `--patterns` gives feedback.v1 two `pattern`s and measures it twice in the same run: served as
  * written (before the regex safeguard) and as registered through it (after). Target: after is
  * within a few percent of before.
  */
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
@@ -38,17 +45,33 @@ const withPatterns: JsonSchema = {
   },
 };
 
+/** Bytes Kinesis was sent, per clients instance. */
+interface Sent {
+  records: number;
+  bytes: number;
+}
+
 /** Clients whose `send` answers like the services would, without leaving the process. */
-function boundaryClients(schema: JsonSchema): AwsClients {
+function boundaryClients(schema: JsonSchema, sent: Sent = { records: 0, bytes: 0 }): AwsClients {
   let seq = 0n;
   const kinesis = {
-    send: async (cmd: { constructor: { name: string }; input: { Records?: unknown[] } }) => ({
-      Records: (cmd.input.Records ?? []).map(() => ({
-        ShardId: "shardId-000000000000",
-        SequenceNumber: String(++seq),
-      })),
-      FailedRecordCount: 0,
-    }),
+    send: async (cmd: { constructor: { name: string }; input: { Records?: { Data: Uint8Array }[] } }) => {
+      for (const r of cmd.input.Records ?? []) {
+        sent.records++;
+        sent.bytes += r.Data.byteLength;
+      }
+      return {
+        Records: (cmd.input.Records ?? []).map(() => ({
+          ShardId: "shardId-000000000000",
+          SequenceNumber: String(++seq),
+        })),
+        FailedRecordCount: 0,
+      };
+    },
+  };
+  // GenerateDataKey as KMS answers it: a 256-bit key and its 184-byte CiphertextBlob.
+  const kms = {
+    send: async () => ({ Plaintext: randomBytes(32), CiphertextBlob: randomBytes(184) }),
   };
   const item = {
     subject: "sluice.feedback",
@@ -71,7 +94,7 @@ function boundaryClients(schema: JsonSchema): AwsClients {
       }
     },
   };
-  return { kinesis, kinesisPut: kinesis, dynamo } as unknown as AwsClients;
+  return { kinesis, kinesisPut: kinesis, dynamo, kms } as unknown as AwsClients;
 }
 
 const config: RuntimeConfig = {
@@ -93,6 +116,12 @@ const config: RuntimeConfig = {
   },
   pipelines: {},
 } as unknown as RuntimeConfig;
+
+/** The same stream with `encryption: payload`. */
+const encryptedConfig: RuntimeConfig = {
+  ...config,
+  streams: { feedback: { ...config.streams.feedback!, encryption: "payload" } },
+};
 
 function event(body: string, contentType: string): APIGatewayProxyEventV2 {
   return {
@@ -128,8 +157,10 @@ export async function benchIngest(args: string[]): Promise<void> {
   }
   const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
   const patterns = args.includes("--patterns");
-  const appFor = (s: JsonSchema) =>
-    createIngestApp({ config, clients: boundaryClients(s), logger: silentLogger });
+  const encryption = !patterns && !args.includes("--no-encryption");
+  const sent = { plain: { records: 0, bytes: 0 }, encrypted: { records: 0, bytes: 0 } };
+  const appFor = (s: JsonSchema, c = config, counted?: Sent) =>
+    createIngestApp({ config: c, clients: boundaryClients(s, counted), logger: silentLogger });
   // Auth, when configured, would look keys up; the bench measures the record path.
   let registrationMs = 0;
   const apps: { name: string; app: ReturnType<typeof createIngestApp> }[] = [];
@@ -142,7 +173,13 @@ export async function benchIngest(args: string[]): Promise<void> {
     apps.push({ name: "sluice, 2 patterns, as written (before)", app: appFor(withPatterns) });
     apps.push({ name: "sluice, 2 patterns, registered (after)", app: appFor(registered.schema) });
   } else {
-    apps.push({ name: "sluice ingest core", app: appFor(schema) });
+    apps.push({ name: "sluice ingest core", app: appFor(schema, config, sent.plain) });
+    if (encryption) {
+      apps.push({
+        name: "sluice ingest core, encryption: payload",
+        app: appFor(schema, encryptedConfig, sent.encrypted),
+      });
+    }
   }
   const floor = ndjson
     ? () => {
@@ -191,8 +228,20 @@ export async function benchIngest(args: string[]): Promise<void> {
     `ingest bench (${ndjson ? "NDJSON" : `JSON batch${keyed ? ", idempotency keys" : ""}`}): ${total} feedback.v1 records (${Math.round(bytes / total)} B each in the request), batches of ${batch}, median of ${rounds}, one core`,
   );
   console.table(results);
-  const ratio = results.at(-1)!.recordsPerSecond / results[0]!.recordsPerSecond;
+  const ratio = results[patterns ? 2 : 1]!.recordsPerSecond / results[0]!.recordsPerSecond;
   console.log(`sluice / floor = ${ratio.toFixed(2)} (target >= 0.5)`);
+  const cost = encryption ? results[2]!.recordsPerSecond / results[1]!.recordsPerSecond : undefined;
+  const envelopeBytes = {
+    plain: Math.round(sent.plain.bytes / Math.max(1, sent.plain.records)),
+    encrypted: Math.round(sent.encrypted.bytes / Math.max(1, sent.encrypted.records)),
+  };
+  if (cost !== undefined) {
+    console.log(
+      `encrypted / plain = ${cost.toFixed(2)} (records per second, the same bodies); envelopes on Kinesis ` +
+        `${envelopeBytes.plain} B plain, ${envelopeBytes.encrypted} B encrypted (+${envelopeBytes.encrypted - envelopeBytes.plain} B, ` +
+        `${(envelopeBytes.encrypted / envelopeBytes.plain).toFixed(2)}x)`,
+    );
+  }
   const safeguard = patterns ? results[2]!.recordsPerSecond / results[1]!.recordsPerSecond : undefined;
   if (safeguard !== undefined) {
     console.log(
@@ -208,6 +257,7 @@ export async function benchIngest(args: string[]): Promise<void> {
       batch,
       results,
       ratio: Number(ratio.toFixed(3)),
+      ...(cost === undefined ? {} : { encryption: { ratio: Number(cost.toFixed(3)), envelopeBytes } }),
       ...(safeguard === undefined
         ? {}
         : {

@@ -109,9 +109,15 @@ export interface Statement {
 export const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** The statements of every identity policy in the template, with the role each is attached to. */
-export function identityStatements(
-  s: Synthesized,
-): { policy: string; roles: unknown[]; statement: Statement }[] {
+/** What active tracing grants every function's role, on "*" (X-Ray has no resource-level permissions). */
+export const XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"] as const;
+
+function isTracingGrant(statement: Statement): boolean {
+  const actions = asList(statement.Action).map(String).sort();
+  return actions.length === XRAY_ACTIONS.length && actions.every((a, i) => a === XRAY_ACTIONS[i]);
+}
+
+function allStatements(s: Synthesized): { policy: string; roles: unknown[]; statement: Statement }[] {
   return resourcesOf(s, "AWS::IAM::Policy").flatMap(([id, p]) =>
     (p.PolicyDocument as { Statement: Statement[] }).Statement.map((statement) => ({
       policy: id,
@@ -119,6 +125,19 @@ export function identityStatements(
       statement,
     })),
   );
+}
+
+/** Every statement of the roles' identity policies but the tracing grant, which `tracingStatements` returns. */
+export function identityStatements(
+  s: Synthesized,
+): { policy: string; roles: unknown[]; statement: Statement }[] {
+  return allStatements(s).filter((x) => !isTracingGrant(x.statement));
+}
+
+export function tracingStatements(
+  s: Synthesized,
+): { policy: string; roles: unknown[]; statement: Statement }[] {
+  return allStatements(s).filter((x) => isTracingGrant(x.statement));
 }
 
 /** The statements granted to the role of the function whose FunctionName is `functionName`. */

@@ -81,12 +81,20 @@ export async function waitFor<T>(
   }
 }
 
-/** Every envelope on a stream, across all shards, from the start. */
-export async function readStream(
+/** A record as Kinesis holds it: the exact bytes, for tests that look at what is on the stream. */
+export interface RawStreamRecord {
+  readonly data: Buffer;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  readonly shardId: string;
+}
+
+/** Every record on a stream, across all shards, from the start, as bytes. */
+export async function readStreamRecords(
   kinesis: KinesisClient,
   streamName: string,
-): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
+): Promise<RawStreamRecord[]> {
+  const out: RawStreamRecord[] = [];
   const shards = await kinesis.send(new ListShardsCommand({ StreamName: streamName }));
   for (const shard of shards.Shards ?? []) {
     let iterator = (
@@ -100,13 +108,29 @@ export async function readStream(
     ).ShardIterator;
     for (let i = 0; iterator && i < 100; i++) {
       const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? [])
-        out.push(JSON.parse(Buffer.from(r.Data!).toString("utf8")) as Record<string, unknown>);
+      for (const r of page.Records ?? []) {
+        out.push({
+          data: Buffer.from(r.Data!),
+          sequenceNumber: r.SequenceNumber!,
+          partitionKey: r.PartitionKey!,
+          shardId: shard.ShardId!,
+        });
+      }
       if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
       iterator = page.NextShardIterator;
     }
   }
   return out;
+}
+
+/** Every envelope on a stream, across all shards, from the start. */
+export async function readStream(
+  kinesis: KinesisClient,
+  streamName: string,
+): Promise<Record<string, unknown>[]> {
+  return (await readStreamRecords(kinesis, streamName)).map(
+    (r) => JSON.parse(r.data.toString("utf8")) as Record<string, unknown>,
+  );
 }
 
 /** feedback.v1's Parquet columns as DuckDB reports them: envelope columns, schema, `_extra`. */

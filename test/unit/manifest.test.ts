@@ -91,6 +91,7 @@ describe("loadManifest: valid manifests", () => {
       partitionKey: "customerId",
       idempotencyTtlSeconds: 86400,
       maxFutureSkewSeconds: 300,
+      encryption: "none",
     });
     const [pipeline] = manifest.pipelines;
     assert.deepEqual(pipeline?.steps, []);

@@ -1,5 +1,6 @@
 /**
- * The batcher, top to bottom: decode -> transform -> partition -> roll -> encode -> put -> commit.
+ * The batcher, top to bottom: decode -> decrypt -> transform -> partition -> roll -> encode -> put
+ * -> commit.
  * Exactly-once files: object keys derive from the pipeline, the shard and the batch's first
  * sequence number past the checkpoint; the keys are recorded before they are written and the
  * checkpoint moves only after, so a retried or bisected batch finds what a failed attempt wrote
@@ -12,6 +13,7 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { KinesisStreamBatchResponse, KinesisStreamRecord } from "aws-lambda";
 import { type BackoffPolicy, DEFAULT_BACKOFF, isTransient, withRetries } from "../backoff.ts";
 import { type Checkpoint, type CheckpointStore, compareSequence } from "../checkpoints.ts";
+import type { DataKeyOpener } from "../crypto/key-opener.ts";
 import { failpoint } from "../failpoints.ts";
 import type { TransformerInvoker } from "../firehose-contract.ts";
 import type { Logger } from "../logger.ts";
@@ -21,6 +23,7 @@ import type { PipelineRuntime } from "../runtime-config.ts";
 import type { ValidatorCache } from "../validators.ts";
 import { SLUICE_VERSION } from "../version.ts";
 import { decodeRecords, shardOf } from "./decode.ts";
+import { decryptItems } from "./decrypt.ts";
 import { errorObjects } from "./error-files.ts";
 import { deleteObjects, invalidKeyReason, putObject } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
@@ -44,6 +47,11 @@ export interface BatcherDeps {
   readonly beforeCommit?: () => Promise<void> | void;
   /** Reads the shard back to check possible repeats; without it they are kept. */
   readonly kinesis?: KinesisClient;
+  /**
+   * Opens the data keys of payloads that came encrypted; without it they go to errors/ as
+   * KEY_UNAVAILABLE.
+   */
+  readonly payloadKeys?: DataKeyOpener;
   /**
    * The attempt at one position from which its records are filed under errors/ instead of
    * delivered: below the event source's retry limit, so this happens before it gives up.
@@ -77,6 +85,21 @@ export interface BatchSummary {
   readonly dropped: number;
   readonly repeats: number;
   readonly files: readonly string[];
+  /** Bytes of the data files written (error files not included). */
+  readonly bytes: number;
+  /** Records filed under errors/, by failure code. */
+  readonly failedByCode: Readonly<Record<string, number>>;
+  /** The earliest event time among the batch's records, in epoch ms; for the delivery lag. */
+  readonly oldestEventMs?: number;
+}
+
+function oldestEvent(items: readonly DeliveryItem[]): { oldestEventMs?: number } {
+  let ms = Number.POSITIVE_INFINITY;
+  for (const i of items) {
+    const t = Date.parse(i.envelope.ts);
+    if (t < ms) ms = t;
+  }
+  return Number.isFinite(ms) ? { oldestEventMs: ms } : {};
 }
 
 export type Batcher = (
@@ -186,7 +209,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     return { items: r.items, repeats: r.repeats, failures: [...d.failures] };
   }
 
-  /** decode -> transform -> partition -> roll -> encode -> put; returns what was written. */
+  /** decode -> decrypt -> transform -> partition -> roll -> encode -> put; returns what was written. */
   async function deliver(
     fresh: readonly KinesisStreamRecord[],
     shardId: string,
@@ -194,7 +217,12 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     checkpoint: Checkpoint,
   ) {
     // decode
-    const { items: mine, repeats, failures } = await decoded(fresh, shardId);
+    const { items: received, repeats, failures } = await decoded(fresh, shardId);
+
+    // decrypt
+    const opened = await decryptItems(received, { keys: deps.payloadKeys, retry });
+    const mine = opened.items;
+    failures.push(...opened.failures);
 
     // transform
     let items: DeliveryItem[] = mine;
@@ -402,6 +430,12 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         dropped,
         repeats,
         files,
+        bytes: objects.reduce((n, o) => n + (o.key.endsWith(".parquet") ? o.body.length : 0), 0),
+        failedByCode: failures.reduce<Record<string, number>>((by, f) => {
+          by[f.code] = (by[f.code] ?? 0) + 1;
+          return by;
+        }, {}),
+        ...oldestEvent(items),
       };
       log.info("batch committed", {
         records: records.length,

@@ -1,7 +1,9 @@
 /**
  * Undeliverable records as gzipped JSON lines under
  * `errors/{pipeline}/{stage}/{yyyy}/{MM}/{dd}/{HH}/`, one file per stage and hour, with the
- * record id, stage, code, message and the original payload.
+ * record id, stage, code, message and the original payload; for a payload that came encrypted,
+ * its `enc` as received instead (with `payload: null`), so errors/ holds no plaintext that Kinesis
+ * did not, and whoever may decrypt the stream's data keys can still recover the record.
  *
  * Decode reads only envelope heads, so a record whose own payload is not JSON may have failed
  * later, for another reason or at the transformer. Its line is what decode wrote when it parsed
@@ -9,6 +11,7 @@
  * parses the payload anyway, so this costs nothing more.
  */
 import { gzipSync } from "node:zlib";
+import type { SealedPayload } from "../crypto/types.ts";
 import { NOT_JSON, parsePayload, recordNotJson, utf8Text } from "./payload.ts";
 import type { DeliveryFailure, OutputObject } from "./types.ts";
 
@@ -19,10 +22,20 @@ function hourPath(ms: number): string {
   return `${d.getUTCFullYear()}/${pad(d.getUTCMonth() + 1)}/${pad(d.getUTCDate())}/${pad(d.getUTCHours())}`;
 }
 
-/** A failure as filed, with the original payload's value, or the record's text without an envelope. */
-function filed(f: DeliveryFailure): { failure: DeliveryFailure; payload: unknown } {
+interface Filed {
+  readonly failure: DeliveryFailure;
+  readonly payload: unknown;
+  readonly enc?: SealedPayload;
+}
+
+/**
+ * A failure as filed, with the original payload's value, or the record's text without an
+ * envelope, or an encrypted payload's `enc`.
+ */
+function filed(f: DeliveryFailure): Filed {
   let failure = f;
   if ("envelope" in f.item) {
+    if (f.item.sealed !== undefined) return { failure, payload: null, enc: f.item.sealed };
     const payload = parsePayload(f.item.original);
     if (payload !== NOT_JSON) return { failure, payload };
     failure = recordNotJson(f.item);
@@ -30,10 +43,7 @@ function filed(f: DeliveryFailure): { failure: DeliveryFailure; payload: unknown
   return { failure, payload: utf8Text(failure.item.raw) };
 }
 
-function errorLine(
-  { failure: f, payload }: { failure: DeliveryFailure; payload: unknown },
-  pipeline: string,
-): string {
+function errorLine({ failure: f, payload, enc }: Filed, pipeline: string): string {
   const env = "envelope" in f.item ? f.item.envelope : undefined;
   return JSON.stringify({
     recordId: env?.id ?? null,
@@ -47,6 +57,7 @@ function errorLine(
     receiveTime: env?.rt ?? null,
     schema: env?.schema ?? null,
     payload,
+    ...(enc === undefined ? {} : { enc }),
   });
 }
 

@@ -11,7 +11,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { type BackoffPolicy, isTransient, withRetries } from "../backoff.ts";
 import { compareSequence } from "../checkpoints.ts";
-import { decodeEnvelopeHead } from "../envelope.ts";
+import { decodeRecordHead } from "../envelope.ts";
 import type { DeliveryItem } from "./types.ts";
 
 /** Clock difference allowed between ingest (which stamps the window) and Kinesis (arrival times). */
@@ -72,7 +72,7 @@ async function idsInWindow(
         if (found.has(n.id) || data.indexOf(n.bytes) < 0) continue;
         // The id's bytes appear; only the envelope's own id counts.
         try {
-          if (decodeEnvelopeHead(data).head.id === n.id) found.set(n.id, r.SequenceNumber!);
+          if (decodeRecordHead(data).head.id === n.id) found.set(n.id, r.SequenceNumber!);
         } catch {
           // Not an envelope: not a copy of anything.
         }

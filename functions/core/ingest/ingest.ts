@@ -1,9 +1,11 @@
 /**
  * The ingest core: validate each parsed record against its stream's current schema, or the
- * version its producer named, wrap it in an envelope that carries that version and put it on
- * Kinesis. A record is `accepted` only once Kinesis holds it.
+ * version its producer named, wrap it in an envelope that carries that version (its payload
+ * encrypted, when the stream says so) and put it on Kinesis. A record is `accepted` only once
+ * Kinesis holds it.
  */
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import type { DataKeyCache } from "../crypto/key-cache.ts";
 import { epochMillis, utcMillis } from "../date-time-format.ts";
 import { type EncodeEnvelope, envelopeEncoders } from "../envelope.ts";
 import type { ErrorDetail } from "../errors.ts";
@@ -12,7 +14,8 @@ import type { IdempotencyStore } from "../idempotency.ts";
 import { newRecordId } from "../record-id.ts";
 import type { StreamRuntime } from "../runtime-config.ts";
 import type { CompiledSchema, ValidatorCache } from "../validators.ts";
-import { type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
+import { KINESIS_LIMITS, type KinesisEntry, putToKinesis } from "./kinesis-writer.ts";
+import { payloadSealing } from "./payload-sealing.ts";
 import type { ParsedRecord } from "./request.ts";
 import { isErrorDetail, selectSchemas } from "./schema-version.ts";
 
@@ -31,6 +34,8 @@ export interface IngestDeps {
   readonly eventStream: string;
   readonly validators: ValidatorCache;
   readonly idempotency: IdempotencyStore;
+  /** Data keys for streams with `encryption: payload`; required when ingest serves one. */
+  readonly payloadKeys?: DataKeyCache;
   readonly clock?: () => Date;
 }
 
@@ -85,6 +90,15 @@ interface Outgoing extends KinesisEntry {
   readonly encode: EncodeEnvelope;
 }
 
+function tooLarge(bytes: number, stream: StreamRuntime): ErrorDetail {
+  const encrypted = stream.encryption === "payload" ? ", with the payload encrypted," : "";
+  return {
+    code: "RECORD_TOO_LARGE",
+    message: `its envelope${encrypted} is ${bytes} bytes; Kinesis takes ${KINESIS_LIMITS.entryBytes} with the partition key`,
+    path: "/data",
+  };
+}
+
 function validated(schema: CompiledSchema, record: ParsedRecord): RecordResult["error"] | undefined {
   const violations = schema.validate(record.data);
   if (violations.length === 0) return undefined;
@@ -108,7 +122,8 @@ export async function ingestRecords(
   const schemas = await selectSchemas(deps.validators, stream, records);
   const results: RecordResult[] = new Array(records.length);
   const toPut: Outgoing[] = [];
-  const encoders = envelopeEncoders({ stream: stream.name, rt });
+  const sealing = await payloadSealing(deps.payloadKeys, stream, records.length);
+  const encoders = envelopeEncoders({ stream: stream.name, rt }, sealing?.sealFor);
   // Records of a request mostly share one version: its encoder is kept at hand.
   let lastSchema: CompiledSchema | undefined;
   let lastEncode: EncodeEnvelope | undefined;
@@ -135,6 +150,10 @@ export async function ingestRecords(
       results[index] = rejected(ts);
       continue;
     }
+    if (sealing?.error !== undefined) {
+      results[index] = rejected(sealing.error);
+      continue;
+    }
     if (schema !== lastSchema) {
       lastSchema = schema;
       lastEncode = encoders({ name: schema.subject, version: schema.version });
@@ -143,15 +162,13 @@ export async function ingestRecords(
     const id = newRecordId(receivedAt.getTime());
     const key = record.key ?? null;
     const data = encode(id, key, ts, record.data, record.raw, record.meta);
-    toPut.push({
-      index,
-      id,
-      key,
-      ts,
-      data,
-      partitionKey: partitionKeyOf(record.data, id, stream),
-      encode,
-    });
+    const partitionKey = partitionKeyOf(record.data, id, stream);
+    if (data.byteLength > KINESIS_LIMITS.entryBytes - 4 * partitionKey.length) {
+      // Mostly an encrypted payload: its base64 is a third larger than its text.
+      results[index] = rejected(tooLarge(data.byteLength, stream));
+      continue;
+    }
+    toPut.push({ index, id, key, ts, data, partitionKey, encode });
   }
 
   // Idempotency: a key seen twice in one request is a duplicate of its first occurrence.

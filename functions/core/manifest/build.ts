@@ -23,8 +23,11 @@ export interface RawManifest {
     readonly file: string;
     readonly compatibility?: CompatibilityMode;
   }[];
-  readonly streams: readonly (Omit<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds"> &
-    Partial<Pick<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds">>)[];
+  readonly streams: readonly (Omit<
+    StreamDef,
+    "idempotencyTtlSeconds" | "maxFutureSkewSeconds" | "encryption"
+  > &
+    Partial<Pick<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds" | "encryption">>)[];
   readonly pipelines?: readonly (Omit<PipelineDef, "steps" | "batch"> & {
     readonly steps?: readonly TransformStep[];
     readonly batch?: Partial<BatchSettings>;
@@ -64,6 +67,7 @@ export function buildManifest(
     ...(stream.partitionKey === undefined ? {} : { partitionKey: stream.partitionKey }),
     idempotencyTtlSeconds: stream.idempotencyTtlSeconds ?? 86400,
     maxFutureSkewSeconds: stream.maxFutureSkewSeconds ?? 300,
+    encryption: stream.encryption ?? "none",
   }));
   const pipelines: PipelineDef[] = (raw.pipelines ?? []).map((pipeline) => ({
     name: pipeline.name,

@@ -89,6 +89,12 @@ export interface StreamDef {
   readonly idempotencyTtlSeconds: number;
   /** How far in the future an event time may be. @default 300 */
   readonly maxFutureSkewSeconds: number;
+  /**
+   * `payload`: ingest encrypts each record's payload (AES-256-GCM under a KMS data key bound to
+   * the app and stream) and the envelope carries `enc` instead of `data`, so reading Kinesis
+   * shows only ciphertext; `none`: Kinesis's encryption at rest only. @default "none"
+   */
+  readonly encryption: "none" | "payload";
 }
 
 export type FilterOp = "eq" | "ne" | "in" | "gt" | "gte" | "lt" | "lte" | "exists" | "contains" | "regex";

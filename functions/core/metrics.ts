@@ -1,0 +1,102 @@
+/**
+ * What Sluice counts, as CloudWatch metrics in the Embedded Metric Format (Powertools Metrics
+ * prints one JSON object per flush to stdout; CloudWatch Logs turns it into metrics), namespace
+ * `Sluice/<app>`. The apps call these with what their core already returns; the Lambda handlers
+ * flush once per invocation (`logMetrics`); the local runner passes no metrics and emits nothing.
+ *
+ * Every metric also has Powertools' `service` dimension (`sluice-ingest`, `sluice-batch`), constant
+ * per function, so it costs nothing. Ingest, dimension `Stream`: RecordsAccepted, RecordsDuplicate, RecordsRejected (Count) and
+ * BytesAccepted (Bytes: the envelopes Kinesis took). RecordsRejected again with the single
+ * dimension `Code`: one metric per error code, however many streams there are.
+ *
+ * Batcher, dimension `Pipeline`: FilesWritten (data files), BytesWritten (their bytes),
+ * RecordsRepeated (copies dropped), DeliveryLag (Milliseconds, the batch's oldest event time to
+ * its commit: graph its Maximum), and RecordsFailed with `Pipeline` and `Code`. RecordsDelivered,
+ * RecordsDropped and RecordsFailed by `Pipeline` alone are not emitted here: lib/pipeline.ts
+ * derives them from the batcher's `batch committed` log line under the same names and dimension
+ * (its alarm and the dashboard read them), and a second source would double every sum.
+ */
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { BatchSummary } from "./delivery/batcher.ts";
+import type { RecordResult } from "./ingest/ingest.ts";
+
+/** The part of Powertools Metrics the apps use; tests and the local runner may pass none. */
+export type MetricsSink = Pick<Metrics, "addDimension" | "addMetric" | "singleMetric">;
+
+/** Logs what Powertools Metrics has to say, without the notice that an invocation counted nothing. */
+export interface MetricsLog {
+  warn(message: string): void;
+}
+
+export function createMetrics(
+  app: string | undefined,
+  service: string,
+  log: MetricsLog,
+  dimensions: Readonly<Record<string, string>> = {},
+): Metrics {
+  const quiet = (message: unknown) => {
+    // A health check or a registry read counts nothing; that is not worth a line per request.
+    if (typeof message === "string" && message.startsWith("No application metrics to publish")) return;
+    log.warn(String(message));
+  };
+  return new Metrics({
+    namespace: app === undefined ? "Sluice" : `Sluice/${app}`,
+    serviceName: service,
+    defaultDimensions: { ...dimensions },
+    logger: { debug: () => {}, info: () => {}, warn: quiet, error: quiet },
+  });
+}
+
+export interface IngestTally {
+  readonly accepted: number;
+  readonly duplicate: number;
+  readonly rejected: number;
+  readonly rejectedByCode: ReadonlyMap<string, number>;
+}
+
+export function tallyResults(results: readonly RecordResult[]): IngestTally {
+  const counts = { accepted: 0, duplicate: 0, rejected: 0 };
+  const rejectedByCode = new Map<string, number>();
+  for (const r of results) {
+    counts[r.status]++;
+    if (r.status === "rejected") {
+      const code = r.error?.code ?? "UNKNOWN";
+      rejectedByCode.set(code, (rejectedByCode.get(code) ?? 0) + 1);
+    }
+  }
+  return { ...counts, rejectedByCode };
+}
+
+export function countIngest(
+  metrics: MetricsSink,
+  stream: string,
+  tally: IngestTally,
+  bytesAccepted: number,
+): void {
+  metrics.addDimension("Stream", stream);
+  metrics.addMetric("RecordsAccepted", MetricUnit.Count, tally.accepted);
+  metrics.addMetric("RecordsDuplicate", MetricUnit.Count, tally.duplicate);
+  metrics.addMetric("RecordsRejected", MetricUnit.Count, tally.rejected);
+  metrics.addMetric("BytesAccepted", MetricUnit.Bytes, bytesAccepted);
+  for (const [code, n] of tally.rejectedByCode) {
+    metrics.singleMetric().addDimension("Code", code).addMetric("RecordsRejected", MetricUnit.Count, n);
+  }
+}
+
+/** A committed batch's counts; `nowMs` is the commit, for the lag. */
+export function countBatch(metrics: MetricsSink, summary: BatchSummary, nowMs: number): void {
+  metrics.addMetric(
+    "FilesWritten",
+    MetricUnit.Count,
+    summary.files.filter((key) => key.endsWith(".parquet")).length,
+  );
+  metrics.addMetric("BytesWritten", MetricUnit.Bytes, summary.bytes);
+  metrics.addMetric("RecordsRepeated", MetricUnit.Count, summary.repeats);
+  if (summary.oldestEventMs !== undefined) {
+    // An event time ahead of the clock is a producer's skew, not negative lag.
+    metrics.addMetric("DeliveryLag", MetricUnit.Milliseconds, Math.max(0, nowMs - summary.oldestEventMs));
+  }
+  for (const [code, n] of Object.entries(summary.failedByCode)) {
+    metrics.singleMetric().addDimension("Code", code).addMetric("RecordsFailed", MetricUnit.Count, n);
+  }
+}
