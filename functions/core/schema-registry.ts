@@ -16,7 +16,7 @@ import {
 } from "@aws-sdk/lib-dynamodb";
 import { SluiceError } from "./errors.ts";
 import type { JsonSchema } from "./manifest/types.ts";
-import { CompiledPlan, planColumns } from "./parquet/columns.ts";
+import { type CompiledPlan, planColumns } from "./parquet/columns.ts";
 import { assignFieldIds, type FieldIdMap, type FieldIdState } from "./parquet/field-ids.ts";
 import { checkCompatibility, type Incompatibility } from "./schema-compat/index.ts";
 import { type CompatibilityMode, DEFAULT_COMPATIBILITY } from "./schema-compat/modes.ts";
@@ -119,11 +119,10 @@ const isConflict = (err: unknown) => {
 function fieldIdsOf(schema: JsonSchema, state: FieldIdState | undefined) {
   let plan: CompiledPlan;
   try {
-    plan = planColumns(schema) as CompiledPlan;
+    plan = planColumns(schema);
   } catch (err) {
     throw new SluiceError("INVALID_SCHEMA", (err as Error).message, 400, "/schema");
   }
-  if (!(plan instanceof CompiledPlan)) throw new Error("planColumns returned an unexpected plan");
   return assignFieldIds(plan.fields, state);
 }
 
@@ -230,10 +229,14 @@ export class SchemaRegistry {
     subject: string,
     schema: JsonSchema,
     mode?: CompatibilityMode,
-  ): Promise<{ mode: CompatibilityMode; incompatibilities: Incompatibility[] }> {
+  ): Promise<{ mode: CompatibilityMode; checkedAgainst: number[]; incompatibilities: Incompatibility[] }> {
     const [existing, item] = await Promise.all([this.versions(subject), this.subjectItem(subject)]);
     const used = mode ?? item?.compatibility ?? DEFAULT_COMPATIBILITY;
-    return { mode: used, incompatibilities: checkCompatibility(used, schema, existing) };
+    return {
+      mode: used,
+      checkedAgainst: existing.map((v) => v.version),
+      incompatibilities: checkCompatibility(used, schema, existing),
+    };
   }
 
   /**

@@ -59,7 +59,6 @@ export async function schemaRoute(
     }
     case "POST /v1/schemas/{name}/compatibility": {
       const check = parseSchemaCheck(body);
-      const versions = await deps.registry.versions(subject);
       const result = await deps.registry.check(subject, check.schema, check.compatibility);
       return {
         status: 200,
@@ -67,7 +66,7 @@ export async function schemaRoute(
           subject,
           mode: result.mode,
           compatible: result.incompatibilities.length === 0,
-          checkedAgainst: versions.map((v) => v.version),
+          checkedAgainst: result.checkedAgainst,
           incompatibilities: result.incompatibilities,
         },
       };

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { parquetMetadata } from "hyparquet";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
-import { type CompiledPlan, planColumns } from "../../functions/core/parquet/columns.ts";
+import { planColumns } from "../../functions/core/parquet/columns.ts";
 import {
   assignFieldIds,
   columnNodes,
@@ -19,7 +19,7 @@ import {
 import { encodeParquet } from "../../functions/core/parquet/index.ts";
 import { duckdb } from "../support/env.ts";
 
-const fields = (schema: JsonSchema) => (planColumns(schema) as CompiledPlan).fields;
+const fields = (schema: JsonSchema) => planColumns(schema).fields;
 
 const V1: JsonSchema = {
   type: "object",

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { JsonSchema } from "../../functions/core/manifest/types.ts";
-import { type CompiledPlan, planColumns } from "../../functions/core/parquet/columns.ts";
+import { planColumns } from "../../functions/core/parquet/columns.ts";
 import { COLUMN_NAMES, columnOf, rootColumn } from "../../functions/core/schema-compat/column-kinds.ts";
 import {
   COMPATIBILITY_MODES,
@@ -1051,7 +1051,7 @@ describe("column kinds follow parquet/columns.ts", () => {
   it("gives every top-level property of every case the kind planColumns gives its column", () => {
     for (const c of CASES) {
       for (const schema of [c.old, c.new]) {
-        const plan = planColumns(schema) as CompiledPlan;
+        const plan = planColumns(schema);
         const root = rootColumn(schema);
         const props = (root.node?.properties ?? {}) as JsonSchema;
         for (const col of plan.columns) {

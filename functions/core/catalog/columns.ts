@@ -3,7 +3,7 @@
  * Parquet from JSON Schema"): the envelope columns, the schemas' properties, then `_extra`.
  */
 import type { JsonSchema } from "../manifest/types.ts";
-import { type ColumnType, CompiledPlan, planColumns } from "../parquet/columns.ts";
+import { type ColumnType, planColumns } from "../parquet/columns.ts";
 
 export interface GlueColumn {
   readonly name: string;
@@ -52,9 +52,7 @@ export function lakeColumns(schemas: readonly JsonSchema[]): LakeColumns {
   const properties = new Map<string, string>();
   const conflicts: string[] = [];
   for (const schema of schemas) {
-    const plan = planColumns(schema);
-    if (!(plan instanceof CompiledPlan)) throw new Error("planColumns returned an unexpected plan");
-    for (const field of plan.fields) {
+    for (const field of planColumns(schema).fields) {
       const type = glueType(field.type);
       const seen = properties.get(field.name);
       if (seen === undefined) properties.set(field.name, type);

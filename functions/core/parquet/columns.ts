@@ -98,7 +98,7 @@ export function describe(t: ColumnType): string {
  * envelope column or `_extra`, since silently renaming or dropping it would lose data; schema
  * registration can call this to reject such a schema early.
  */
-export function planColumns(schema: JsonSchema, fieldIds?: FieldIdMap): ColumnPlan {
+export function planColumns(schema: JsonSchema, fieldIds?: FieldIdMap): CompiledPlan {
   const root = isObject(schema) ? schema : {};
   // The root is always an object (records are JSON objects), so its properties are used even when
   // it leaves out `type: "object"`, which hand-written schemas often do.
