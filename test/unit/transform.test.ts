@@ -746,7 +746,7 @@ describe("createTransformer (Firehose contract)", () => {
     assert.deepEqual(unb64(response.records[0]!.data), { a: 1 });
   });
 
-  test("10k records in one call stay fast", async () => {
+  test("10k records in one call: every one answered, in order", async () => {
     const transform = createTransformer([
       ...steps,
       { set: { at: "{{now}}", "meta.source": "bench" } },
@@ -761,12 +761,13 @@ describe("createTransformer (Firehose contract)", () => {
       content: "some text to carry along",
     }));
     const event = firehoseEvent(payloads);
-    const started = performance.now();
     const response = await transform(event);
-    const elapsed = performance.now() - started;
     assert.equal(response.records.length, 10_000);
+    assert.deepEqual(
+      response.records.map((r) => r.recordId),
+      event.records.map((r) => r.recordId),
+    );
     assert.equal(response.records.filter((r) => r.result === "Ok").length, 9_000);
-    assert.ok(elapsed < 2_000, `took ${elapsed.toFixed(0)} ms`);
   });
 });
 
