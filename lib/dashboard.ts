@@ -19,8 +19,11 @@ import type { IngestApi } from "./ingest-api.ts";
 import type { Pipeline } from "./pipeline.ts";
 
 export interface DashboardProps {
-  /** Names the topic and the dashboard. */
+  /** Shown on the dashboard (`{app}` or `{app}-{stage}`). */
   readonly app: string;
+  readonly topicName: string;
+  /** Account-global: carries the stage and region (functions/core/names.ts). */
+  readonly dashboardName: string;
   readonly key: DataKey;
   readonly ingest: IngestApi;
   readonly events: EventStream;
@@ -40,7 +43,7 @@ export class Dashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: DashboardProps) {
     super(scope, id);
-    const topicName = `${props.app}-alarms`;
+    const topicName = props.topicName;
     props.key.allowAlarmTopic(topicName);
     this.topic = new Topic(this, "Alarms", {
       topicName,
@@ -82,7 +85,7 @@ export class Dashboard extends Construct {
       new GraphWidget({ title, left, right, width: 8, height: 6 });
     const rows: IWidget[] = [
       new TextWidget({ markdown: `# Sluice ${props.app}`, width: 24, height: 1 }),
-      new AlarmStatusWidget({ title: "Alarms", alarms, width: 24, height: 3 }),
+      ...alarmStatusWidgets(alarms),
       new Row(
         graph(
           "Ingest requests and errors",
@@ -131,8 +134,21 @@ export class Dashboard extends Construct {
       );
     }
     this.dashboard = new CloudWatchDashboard(this, "Dashboard", {
-      dashboardName: `${props.app}-sluice`,
+      dashboardName: props.dashboardName,
       widgets: rows.map((row) => [row]),
     });
   }
+}
+
+/** CloudWatch allows 100 alarms in one alarm status widget: one widget per hundred. */
+export const ALARMS_PER_STATUS_WIDGET = 100;
+
+function alarmStatusWidgets(alarms: readonly Alarm[]): AlarmStatusWidget[] {
+  const widgets: AlarmStatusWidget[] = [];
+  for (let i = 0; i < alarms.length; i += ALARMS_PER_STATUS_WIDGET) {
+    const part = alarms.slice(i, i + ALARMS_PER_STATUS_WIDGET);
+    const title = alarms.length > ALARMS_PER_STATUS_WIDGET ? `Alarms ${i + 1}-${i + part.length}` : "Alarms";
+    widgets.push(new AlarmStatusWidget({ title, alarms: part, width: 24, height: 3 }));
+  }
+  return widgets;
 }
