@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
+import { SlackChannelConfiguration } from "aws-cdk-lib/aws-chatbot";
 import {
   type Alarm,
   AlarmStatusWidget,
@@ -12,7 +13,9 @@ import {
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
+import type { AlarmSubscriptions } from "../functions/core/manifest/types.ts";
 import type { DataKey } from "./data-key.ts";
 import type { EventStream } from "./event-stream.ts";
 import type { IngestApi } from "./ingest-api.ts";
@@ -29,6 +32,8 @@ export interface DashboardProps {
   readonly events: EventStream;
   /** Pipelines by name. */
   readonly pipelines: ReadonlyMap<string, Pipeline>;
+  /** Who the alarms reach (the manifest's `alarms`). @default nobody */
+  readonly subscriptions?: AlarmSubscriptions;
 }
 
 /**
@@ -72,6 +77,19 @@ export class Dashboard extends Construct {
         },
       }),
     );
+
+    const subs = props.subscriptions;
+    for (const email of subs?.email ?? []) this.topic.addSubscription(new EmailSubscription(email));
+    for (const url of subs?.https ?? []) this.topic.addSubscription(new UrlSubscription(url));
+    (subs?.slack ?? []).forEach((slack, i) => {
+      // Chatbot's role gets no policies: it only relays the topic's notifications to the channel.
+      new SlackChannelConfiguration(this, `Slack${i}`, {
+        slackChannelConfigurationName: `${props.topicName}-${i}`.slice(0, 128),
+        slackWorkspaceId: slack.workspaceId,
+        slackChannelId: slack.channelId,
+        notificationTopics: [this.topic],
+      });
+    });
 
     const alarms: Alarm[] = [
       ...props.ingest.alarms,

@@ -182,7 +182,34 @@ export class IngestApi extends Construct {
       );
     }
 
+    const alarm = (id: string, description: string, metric: Metric, threshold: number) =>
+      new Alarm(this, id, {
+        alarmDescription: `${props.functionName}: ${description}`,
+        metric,
+        threshold,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
     this.alarms = [
+      alarm(
+        "ServerErrors",
+        "the API answered 5xx; producers are retrying or losing records",
+        this.stage.metricServerError({ statistic: "Sum", period: Duration.minutes(5) }),
+        5,
+      ),
+      alarm(
+        "FunctionErrors",
+        "ingest or registry invocations failed",
+        this.fn.metricErrors({ statistic: "Sum", period: Duration.minutes(5) }),
+        1,
+      ),
+      alarm(
+        "RegistryErrors",
+        "schema registry invocations failed",
+        this.registryFn.metricErrors({ statistic: "Sum", period: Duration.minutes(5) }),
+        1,
+      ),
       new Alarm(this, "Throttles", {
         alarmDescription: `${props.functionName}: invocations throttled; producers are getting 5xx`,
         metric: this.fn.metricThrottles({ statistic: "Sum", period: Duration.minutes(5) }),

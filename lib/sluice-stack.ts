@@ -107,6 +107,7 @@ export class SluiceStack extends Stack {
       ingest,
       events,
       pipelines,
+      ...(manifest.alarms ? { subscriptions: manifest.alarms } : {}),
     });
 
     new CfnOutput(this, "IngestUrl", { value: ingest.stage.url, description: "Ingest API base URL" });

@@ -48,13 +48,18 @@ export function estimatedResources(manifest: Manifest): number {
     STACK_BASE_RESOURCES +
     RESOURCES_PER_SINK * manifest.sinks.length +
     RESOURCES_PER_PIPELINE * manifest.pipelines.length +
-    RESOURCES_PER_TRANSFORMER * transformers.length
+    RESOURCES_PER_TRANSFORMER * transformers.length +
+    (manifest.alarms?.email.length ?? 0) +
+    (manifest.alarms?.https.length ?? 0) +
+    RESOURCES_PER_SLACK_CHANNEL * (manifest.alarms?.slack.length ?? 0)
   );
 }
 /** Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard. */
-export const STACK_BASE_RESOURCES = 53;
+export const STACK_BASE_RESOURCES = 56;
 export const RESOURCES_PER_SINK = 5;
-export const RESOURCES_PER_PIPELINE = 14;
+export const RESOURCES_PER_PIPELINE = 15;
+/** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
+export const RESOURCES_PER_SLACK_CHANNEL = 2;
 export const RESOURCES_PER_TRANSFORMER = 4;
 
 export function checkDeployLimits(manifest: Manifest, target: DeployTarget, report: Reporter): void {
