@@ -2,7 +2,7 @@
 /**
  * The `sluice` command line.
  *   sluice dev [--manifest sluice.yaml] [--port 8080] [--reset]   run the whole pipeline locally
- *   sluice validate [--manifest sluice.yaml]                      check a manifest
+ *   sluice validate [--manifest sluice.yaml] [--stage dev] [--region r] [--local]   check a manifest
  *   sluice schema register|check|list|show|config ...             the schema registry
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
@@ -10,8 +10,14 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger, type LogLevel } from "../functions/core/logger.ts";
-import { DEFAULT_MANIFEST_PATH, loadManifest, ManifestError } from "../functions/core/manifest/index.ts";
+import {
+  DEFAULT_MANIFEST_PATH,
+  type DeployTarget,
+  loadManifest,
+  ManifestError,
+} from "../functions/core/manifest/index.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
+import { DEFAULT_STAGE, STAGE_PATTERN, STAGE_RULE } from "../functions/core/names.ts";
 import { type GrpcProxy, runGrpcProxy, startGrpcProxy } from "../functions/grpc-proxy/cli.ts";
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
@@ -24,7 +30,7 @@ const USAGE = `usage: sluice <command> [options]
 
 commands:
   dev          start the embedded AWS stack (unless AWS_ENDPOINT_URL is set) and run the pipeline
-  validate     validate the manifest and exit
+  validate     validate the manifest for deploying (--stage, --region) or, with --local, for dev
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
 
@@ -37,6 +43,9 @@ options:
                       streams, records, tables, objects and keys in <dir>/localstack, the dev API
                       key in <dir>/dev-key. All of it survives a restart, a crash or kill -9 included
   --reset             delete that state first and start fresh (a new dev API key)
+  --stage <name>      validate: the stage being deployed (default: dev); names carry it
+  --region <region>   validate: the region being deployed to (default: the longest region name)
+  --local             validate: for the local runner only, without the deploy checks
   --idempotency-lock-seconds <n>
                       how long ingest holds an idempotency key whose write it has not finished
                       (default: 60); after a crash, retries with such a key get IN_PROGRESS until then
@@ -47,9 +56,9 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-function manifestOrExit(path: string): Manifest {
+function manifestOrExit(path: string, deploy?: DeployTarget): Manifest {
   try {
-    return loadManifest(path, { customTransforms: customTransformNames() });
+    return loadManifest(path, { customTransforms: customTransformNames(), ...(deploy ? { deploy } : {}) });
   } catch (err) {
     if (err instanceof ManifestError) fail(err.message, 2);
     throw err;
@@ -201,6 +210,9 @@ async function main(argv: string[]): Promise<void> {
         "grpc-port": { type: "string", default: "50051" },
         "state-dir": { type: "string", default: DEFAULT_STATE_DIR },
         reset: { type: "boolean", default: false },
+        stage: { type: "string", default: DEFAULT_STAGE },
+        region: { type: "string" },
+        local: { type: "boolean", default: false },
         "idempotency-lock-seconds": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -214,7 +226,13 @@ async function main(argv: string[]): Promise<void> {
   const manifestPath = String(values.manifest);
   switch (command) {
     case "validate": {
-      const manifest = manifestOrExit(manifestPath);
+      const stage = String(values.stage);
+      if (!STAGE_PATTERN.test(stage)) fail(`--stage ${stage}: a stage ${STAGE_RULE}`, 2);
+      const region = values.region === undefined ? undefined : String(values.region);
+      const manifest = manifestOrExit(
+        manifestPath,
+        values.local ? undefined : { stage, ...(region === undefined ? {} : { region }) },
+      );
       process.stdout.write(
         `${manifest.path}: ok (${manifest.streams.length} streams, ${manifest.pipelines.length} pipelines, ${manifest.sinks.length} sinks)\n`,
       );

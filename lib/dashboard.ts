@@ -1,4 +1,5 @@
 import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
+import { SlackChannelConfiguration } from "aws-cdk-lib/aws-chatbot";
 import {
   type Alarm,
   AlarmStatusWidget,
@@ -12,20 +13,27 @@ import {
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
+import type { AlarmSubscriptions } from "../functions/core/manifest/types.ts";
 import type { DataKey } from "./data-key.ts";
 import type { EventStream } from "./event-stream.ts";
 import type { IngestApi } from "./ingest-api.ts";
 import type { Pipeline } from "./pipeline.ts";
 
 export interface DashboardProps {
-  /** Names the topic and the dashboard. */
+  /** Shown on the dashboard (`{app}` or `{app}-{stage}`). */
   readonly app: string;
+  readonly topicName: string;
+  /** Account-global: carries the stage and region (functions/core/names.ts). */
+  readonly dashboardName: string;
   readonly key: DataKey;
   readonly ingest: IngestApi;
   readonly events: EventStream;
   /** Pipelines by name. */
   readonly pipelines: ReadonlyMap<string, Pipeline>;
+  /** Who the alarms reach (the manifest's `alarms`). @default nobody */
+  readonly subscriptions?: AlarmSubscriptions;
 }
 
 /**
@@ -40,7 +48,7 @@ export class Dashboard extends Construct {
 
   constructor(scope: Construct, id: string, props: DashboardProps) {
     super(scope, id);
-    const topicName = `${props.app}-alarms`;
+    const topicName = props.topicName;
     props.key.allowAlarmTopic(topicName);
     this.topic = new Topic(this, "Alarms", {
       topicName,
@@ -70,6 +78,19 @@ export class Dashboard extends Construct {
       }),
     );
 
+    const subs = props.subscriptions;
+    for (const email of subs?.email ?? []) this.topic.addSubscription(new EmailSubscription(email));
+    for (const url of subs?.https ?? []) this.topic.addSubscription(new UrlSubscription(url));
+    (subs?.slack ?? []).forEach((slack, i) => {
+      // Chatbot's role gets no policies: it only relays the topic's notifications to the channel.
+      new SlackChannelConfiguration(this, `Slack${i}`, {
+        slackChannelConfigurationName: `${props.topicName}-${i}`.slice(0, 128),
+        slackWorkspaceId: slack.workspaceId,
+        slackChannelId: slack.channelId,
+        notificationTopics: [this.topic],
+      });
+    });
+
     const alarms: Alarm[] = [
       ...props.ingest.alarms,
       ...props.events.alarms,
@@ -82,7 +103,7 @@ export class Dashboard extends Construct {
       new GraphWidget({ title, left, right, width: 8, height: 6 });
     const rows: IWidget[] = [
       new TextWidget({ markdown: `# Sluice ${props.app}`, width: 24, height: 1 }),
-      new AlarmStatusWidget({ title: "Alarms", alarms, width: 24, height: 3 }),
+      ...alarmStatusWidgets(alarms),
       new Row(
         graph(
           "Ingest requests and errors",
@@ -131,8 +152,21 @@ export class Dashboard extends Construct {
       );
     }
     this.dashboard = new CloudWatchDashboard(this, "Dashboard", {
-      dashboardName: `${props.app}-sluice`,
+      dashboardName: props.dashboardName,
       widgets: rows.map((row) => [row]),
     });
   }
+}
+
+/** CloudWatch allows 100 alarms in one alarm status widget: one widget per hundred. */
+export const ALARMS_PER_STATUS_WIDGET = 100;
+
+function alarmStatusWidgets(alarms: readonly Alarm[]): AlarmStatusWidget[] {
+  const widgets: AlarmStatusWidget[] = [];
+  for (let i = 0; i < alarms.length; i += ALARMS_PER_STATUS_WIDGET) {
+    const part = alarms.slice(i, i + ALARMS_PER_STATUS_WIDGET);
+    const title = alarms.length > ALARMS_PER_STATUS_WIDGET ? `Alarms ${i + 1}-${i + part.length}` : "Alarms";
+    widgets.push(new AlarmStatusWidget({ title, alarms: part, width: 24, height: 3 }));
+  }
+  return widgets;
 }

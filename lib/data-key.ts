@@ -1,6 +1,6 @@
 import { Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { AccountRootPrincipal, PolicyDocument, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
-import { Key } from "aws-cdk-lib/aws-kms";
+import { Alias, Key } from "aws-cdk-lib/aws-kms";
 import { Construct } from "constructs";
 
 export interface DataKeyProps {
@@ -70,17 +70,18 @@ const USE_ACTIONS = [
  */
 export class DataKey extends Construct {
   public readonly key: Key;
+  public readonly alias: Alias;
 
   constructor(scope: Construct, id: string, props: DataKeyProps) {
     super(scope, id);
     const account = new AccountRootPrincipal();
     const services = props.services ?? ["dynamodb", "kinesis", "s3", "sqs"];
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
     this.key = new Key(this, "Key", {
-      alias: props.alias,
       description: props.description,
       enableKeyRotation: true,
       pendingWindow: Duration.days(30),
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      removalPolicy,
       policy: new PolicyDocument({
         statements: [
           new PolicyStatement({
@@ -104,6 +105,9 @@ export class DataKey extends Construct {
         ],
       }),
     });
+    // Retained with the key: a destroyed stage leaves key and alias together, and both are
+    // adopted again by `cdk import` (README, deploy), instead of one orphaned key per redeploy.
+    this.alias = new Alias(this, "Alias", { aliasName: props.alias, targetKey: this.key, removalPolicy });
   }
 
   /**

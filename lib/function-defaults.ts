@@ -19,6 +19,7 @@ import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { ADDED_ENVIRONMENT } from "../functions/core/runtime-env.ts";
 import { acknowledge } from "./nag.ts";
 
 export const functionsDir = fileURLToPath(new URL("../functions/", import.meta.url));
@@ -132,7 +133,7 @@ export class SluiceFunction extends Construct {
           : {}),
         ...bundling,
       },
-      environment: { NODE_OPTIONS: "--enable-source-maps", ...environment },
+      environment: { ...ADDED_ENVIRONMENT, ...environment },
       tracing: Tracing.ACTIVE,
     });
     // Tracing.ACTIVE adds xray:PutTraceSegments and xray:PutTelemetryRecords on "*" to the role.

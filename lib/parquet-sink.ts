@@ -18,6 +18,11 @@ export interface ParquetSinkProps {
   readonly errorRetentionDays?: number;
   /** @default RemovalPolicy.RETAIN */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Days an overwritten or deleted object's previous version is kept: the window in which
+   * anything a faulty or compromised batcher deletes or overwrites can be restored. @default 30
+   */
+  readonly noncurrentVersionRetentionDays?: number;
   /** Where S3 server access logs go. @default a bucket of the sink's own */
   readonly accessLogsBucket?: IBucket;
   /** Days access logs are kept in the sink's own log bucket. @default 90 */
@@ -64,12 +69,20 @@ export class ParquetSink extends Construct {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
       enforceSSL: true,
-      versioned: false,
+      // Versioned: a batcher's DeleteObject (how a retried batch removes a failed attempt's
+      // objects) only adds a delete marker, and it has no s3:DeleteObjectVersion, so no function
+      // can erase the lake; previous versions expire after noncurrentVersionRetentionDays.
+      versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: `${props.bucketName}/`,
       lifecycleRules: [
         { id: "expire-errors", prefix: "errors/", expiration: Duration.days(props.errorRetentionDays ?? 30) },
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        {
+          id: "expire-previous-versions",
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionRetentionDays ?? 30),
+          expiredObjectDeleteMarker: true,
+        },
       ],
       removalPolicy,
     });

@@ -252,6 +252,12 @@ export class Pipeline extends Construct {
         }),
         1,
       ),
+      alarm(
+        "BatchFailuresAlarm",
+        "batcher invocations failed; the mapping retries them, then files the batch as failed",
+        this.batcher.metricErrors({ statistic: "Sum", period: Duration.minutes(5) }),
+        1,
+      ),
       alarm("ThrottlesAlarm", "batcher or transformer invocations throttled", this.metricThrottles(), 1),
     ];
   }

@@ -2,7 +2,6 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import { CfnDatabase } from "aws-cdk-lib/aws-glue";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { Construct } from "constructs";
-import { glueName } from "../functions/core/catalog/projection.ts";
 import { sinkTableSpecs } from "../functions/core/catalog/specs.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
 import { resourceNames } from "../functions/core/names.ts";
@@ -18,6 +17,11 @@ import { Tables } from "./tables.ts";
 
 export interface SluiceStackProps extends StackProps {
   readonly manifest: Manifest;
+  /**
+   * Qualifies every resource name, output and the dashboard, so stages of one manifest live side
+   * by side (`cdk deploy -c stage=prod`). @default none: names as the local runner's
+   */
+  readonly stage?: string;
 }
 
 /** Everything a manifest declares, box by box as in the architecture diagram. */
@@ -25,12 +29,12 @@ export class SluiceStack extends Stack {
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
     const { manifest } = props;
-    const names = resourceNames(manifest.name, this.account, this.region);
-    const config = runtimeConfig(manifest, this.account, this.region);
+    const names = resourceNames(manifest.name, this.account, this.region, props.stage);
+    const config = runtimeConfig(manifest, this.account, this.region, props.stage);
 
     const key = new DataKey(this, "DataKey", {
       alias: names.kmsAlias,
-      description: `Sluice ${manifest.name} data at rest`,
+      description: `Sluice ${names.prefix} data at rest`,
     });
     const tables = new Tables(this, "Tables", { names: names.tables, key: key.key });
     const events = new EventStream(this, "Events", {
@@ -50,7 +54,7 @@ export class SluiceStack extends Stack {
 
     const catalogDb = new CfnDatabase(this, "Catalog", {
       catalogId: this.account,
-      databaseInput: { name: glueName(manifest.name), description: `Sluice ${manifest.name} sinks` },
+      databaseInput: { name: names.glueDatabase, description: `Sluice ${names.prefix} sinks` },
     });
     const specs = sinkTableSpecs(manifest, (sink) =>
       names.bucket(sink, manifest.sinks.find((s) => s.name === sink)?.bucket),
@@ -91,16 +95,19 @@ export class SluiceStack extends Stack {
           schemas: tables.schemas,
           batchFunctionName: names.batchFunction(p.name),
           transformFunctionName: names.transformFunction(p.name),
-          metricsNamespace: `Sluice/${manifest.name}`,
+          metricsNamespace: `Sluice/${config.app}`,
         }),
       ]),
     );
     const monitoring = new Dashboard(this, "Monitoring", {
-      app: manifest.name,
+      app: names.prefix,
+      topicName: names.alarmTopic,
+      dashboardName: names.dashboard,
       key,
       ingest,
       events,
       pipelines,
+      ...(manifest.alarms ? { subscriptions: manifest.alarms } : {}),
     });
 
     new CfnOutput(this, "IngestUrl", { value: ingest.stage.url, description: "Ingest API base URL" });

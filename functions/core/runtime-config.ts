@@ -58,8 +58,14 @@ export function subjectOf(namespace: string, name: string): string {
   return `${namespace}.${name}`;
 }
 
-export function runtimeConfig(manifest: Manifest, account: string, region: string): RuntimeConfig {
-  const names = resourceNames(manifest.name, account, region);
+/** `stage` qualifies every resource name (a deployed stack); the local runner has none. */
+export function runtimeConfig(
+  manifest: Manifest,
+  account: string,
+  region: string,
+  stage?: string,
+): RuntimeConfig {
+  const names = resourceNames(manifest.name, account, region, stage);
   const schemas = new Map(manifest.schemas.map((s) => [s.name, s]));
   const sinks = new Map(manifest.sinks.map((s) => [s.name, s]));
   const streams: Record<string, StreamRuntime> = {};
@@ -99,21 +105,22 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
     };
   }
   const catalog: CatalogConfig = {
-    database: glueName(manifest.name),
+    database: names.glueDatabase,
     tables: manifest.sinks.map((sink) => {
       const feeding = Object.values(pipelines).filter((p) => p.sink.name === sink.name);
       const subjects = feeding.flatMap((p) =>
         p.outputSubject !== undefined ? [p.outputSubject] : p.sources.map((n) => streams[n]!.subject),
       );
       return {
-        database: glueName(manifest.name),
+        database: names.glueDatabase,
         table: glueName(sink.name),
         subjects: [...new Set(subjects)],
       };
     }),
   };
   return {
-    app: manifest.name,
+    // Staged, the app is `{app}-{stage}`: metrics namespaces and payload key contexts per stage.
+    app: names.prefix,
     eventStream: names.eventStream,
     tables: names.tables,
     kmsKeyId: names.kmsAlias,

@@ -44,7 +44,9 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
         : event.PhysicalResourceId;
     let status: "SUCCESS" | "FAILED" = "SUCCESS";
     let reason = "";
-    const data: Record<string, string> = {};
+    // CloudFormation refuses a response over 4,096 bytes: counts only, never one entry per subject.
+    let registered = 0;
+    let versions = 0;
     try {
       if (event.RequestType !== "Delete") {
         const table = String(event.ResourceProperties.Table);
@@ -54,7 +56,8 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
         ) as CatalogConfig;
         for (const s of schemas) {
           const { version } = await deps.register(table, s, catalog);
-          data[s.subject] = String(version);
+          registered += 1;
+          versions = Math.max(versions, version);
         }
       }
     } catch (err) {
@@ -65,7 +68,7 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
     deps.logger?.[status === "SUCCESS" ? "info" : "error"]("schemas registration answered", {
       requestType: event.RequestType,
       status,
-      schemas: Object.keys(data).length,
+      schemas: registered,
       ...(reason ? { reason } : {}),
     });
     // CloudFormation waits up to an hour for an answer that never comes, so one always goes out.
@@ -73,12 +76,12 @@ export function createRegistrationHandler(deps: RegistrationDeps): RegistrationH
       event.ResponseURL,
       JSON.stringify({
         Status: status,
-        Reason: reason || `registered ${Object.keys(data).length} schema(s)`,
+        Reason: reason || `registered ${registered} schema(s)`,
         PhysicalResourceId: physicalId,
         StackId: event.StackId,
         RequestId: event.RequestId,
         LogicalResourceId: event.LogicalResourceId,
-        Data: data,
+        Data: { Registered: String(registered), HighestVersion: String(versions) },
       }),
     );
   };

@@ -4,7 +4,10 @@ import { describe, test } from "node:test";
 import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { createRegistrationHandler } from "../../lib/schema-registration/handler.ts";
 
-function event(requestType: "Create" | "Update" | "Delete"): CloudFormationCustomResourceEvent {
+function event(
+  requestType: "Create" | "Update" | "Delete",
+  subjects: readonly string[] = ["sluice.feedback", "shop.orders"],
+): CloudFormationCustomResourceEvent {
   const base = {
     ServiceToken: "arn:aws:lambda:eu-west-1:123456789012:function:register",
     ResponseURL: "https://cloudformation-custom-resource-response.example/signed",
@@ -15,10 +18,7 @@ function event(requestType: "Create" | "Update" | "Delete"): CloudFormationCusto
     ResourceProperties: {
       ServiceToken: "arn:aws:lambda:eu-west-1:123456789012:function:register",
       Table: "sluice-schemas",
-      Schemas: JSON.stringify([
-        { subject: "sluice.feedback", schema: { type: "object" } },
-        { subject: "shop.orders", schema: { type: "object", properties: { id: { type: "string" } } } },
-      ]),
+      Schemas: JSON.stringify(subjects.map((subject) => ({ subject, schema: { type: "object" } }))),
     },
   };
   if (requestType === "Create") return { ...base, RequestType: "Create" };
@@ -61,8 +61,19 @@ describe("schema registration custom resource", () => {
       StackId: "arn:aws:cloudformation:eu-west-1:123456789012:stack/Test/1",
       RequestId: "req-1",
       LogicalResourceId: "SchemasSchemas",
-      Data: { "sluice.feedback": "1", "shop.orders": "2" },
+      Data: { Registered: "2", HighestVersion: "2" },
     });
+  });
+
+  test("the answer stays under CloudFormation's 4,096 bytes however many subjects there are", async () => {
+    const subjects = Array.from({ length: 300 }, (_, i) => `namespace-${i}.a-rather-long-subject-name-${i}`);
+    const h = harness();
+    await h.handler(event("Create", subjects));
+    assert.equal(h.registered.length, 300);
+    const body = h.responses[0]!.body;
+    assert.equal(body.Status, "SUCCESS");
+    assert.deepEqual(body.Data, { Registered: "300", HighestVersion: "300" });
+    assert.ok(Buffer.byteLength(JSON.stringify(body)) < 4096);
   });
 
   test("an update keeps the physical id; a delete registers nothing and succeeds", async () => {

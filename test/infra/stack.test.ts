@@ -526,13 +526,17 @@ describe("SluiceStack from sluice.yaml: schema registration", () => {
 });
 
 describe("SluiceStack from sluice.yaml: alarms, dashboard, outputs", () => {
-  test("alarms on iterator age, error-prefix writes, dead letters and throttling notify the alarm topic", () => {
+  test("alarms on API 5xx, function errors, iterator age, error-prefix writes, dead letters and throttling notify the alarm topic", () => {
     const topic = { Ref: idOf("AWS::SNS::Topic") };
     const alarms = resourcesOf(s, "AWS::CloudWatch::Alarm");
     for (const [id, alarm] of alarms) assert.deepEqual(alarm.AlarmActions, [topic], id);
     const metrics = alarms.map(([, a]) => `${a.Namespace} ${a.MetricName}`).sort();
     assert.deepEqual(metrics, [
+      "AWS/ApiGateway 5xx",
       "AWS/Kinesis PutRecords.ThrottledRecords",
+      "AWS/Lambda Errors",
+      "AWS/Lambda Errors",
+      "AWS/Lambda Errors",
       "AWS/Lambda IteratorAge",
       "AWS/Lambda Throttles",
       "AWS/Lambda Throttles",

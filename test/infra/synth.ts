@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { App, CfnResource, Validations } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { AwsSolutionsChecks } from "cdk-nag";
-import { loadManifest } from "../../functions/core/manifest/index.ts";
+import { type DeployTarget, loadManifest } from "../../functions/core/manifest/index.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { customTransformNames } from "../../functions/transform/custom.ts";
 import { SluiceStack } from "../../lib/sluice-stack.ts";
@@ -33,6 +33,8 @@ export interface Synthesized {
   /** The template as JSON, for walking every resource. */
   readonly json: { Resources: Record<string, { Type: string; Properties?: Record<string, unknown> }> };
   readonly outdir: string;
+  /** The template file in the cloud assembly, for cfn-lint. */
+  readonly templatePath: string;
   readonly violations: readonly NagViolation[];
   readonly suppressions: readonly NagSuppression[];
   /** Logical id -> construct path, for telling whose resource is whose. */
@@ -44,10 +46,14 @@ export interface SynthOptions {
   readonly bundle?: boolean;
   /** Run cdk-nag. @default true */
   readonly nag?: boolean;
+  /** The stage qualifying the names (`-c stage=`). @default none, the local runner's names */
+  readonly stage?: string;
+  /** The stack's region; `null` for a region-agnostic stack, as `cdk synth` without `-c region`. @default REGION */
+  readonly region?: string | null;
 }
 
-export function manifestFixture(path: string): Manifest {
-  return loadManifest(path, { customTransforms: customTransformNames() });
+export function manifestFixture(path: string, deploy?: DeployTarget): Manifest {
+  return loadManifest(path, { customTransforms: customTransformNames(), ...(deploy ? { deploy } : {}) });
 }
 
 export function synthesize(manifest: Manifest | string, options: SynthOptions = {}): Synthesized {
@@ -63,13 +69,16 @@ export function synthesize(manifest: Manifest | string, options: SynthOptions = 
     },
   });
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const region = options.region === undefined ? REGION : (options.region ?? undefined);
   const stack = new SluiceStack(app, "Test", {
     manifest: typeof manifest === "string" ? manifestFixture(manifest) : manifest,
-    env: { account: ACCOUNT, region: REGION },
+    ...(options.stage === undefined ? {} : { stage: options.stage }),
+    env: { account: ACCOUNT, region },
   });
   // Throws, with cdk-nag's report, when a finding is not acknowledged.
   const assembly = app.synth();
-  const json = assembly.getStackArtifact(stack.artifactId).template as Synthesized["json"];
+  const artifact = assembly.getStackArtifact(stack.artifactId);
+  const json = artifact.template as Synthesized["json"];
   const report =
     (options.nag ?? true)
       ? (JSON.parse(readFileSync(join(outdir, "validation-report.json"), "utf8")) as {
@@ -85,6 +94,7 @@ export function synthesize(manifest: Manifest | string, options: SynthOptions = 
     template: Template.fromJSON(json),
     json,
     outdir,
+    templatePath: artifact.templateFullPath,
     violations: report.pluginReports.flatMap((r) => r.violations),
     suppressions: report.pluginReports.flatMap((r) => r.suppressedViolations ?? []),
     paths,

@@ -1,6 +1,7 @@
 /** Turns the validated raw data into the typed `Manifest`, applying every default. */
 import type { CompatibilityMode } from "../schema-compat/modes.ts";
 import type {
+  AlarmSubscriptions,
   AuthSettings,
   BatchSettings,
   JsonSchema,
@@ -34,6 +35,7 @@ export interface RawManifest {
   })[];
   readonly sinks?: readonly (Omit<SinkDef, "compression" | "rowGroupSize" | "roll"> &
     Partial<Pick<SinkDef, "compression" | "rowGroupSize">> & { readonly roll?: Partial<SinkDef["roll"]> })[];
+  readonly alarms?: Partial<AlarmSubscriptions>;
   readonly auth?: {
     readonly apiKeys?: boolean;
     readonly jwt?: Omit<JwtSettings, "leewaySeconds" | "rolesClaim" | "streamsClaim"> &
@@ -112,5 +114,21 @@ export function buildManifest(
           },
         }),
   };
-  return { version: 1, name, kinesis, schemas: schemaDefs, streams, pipelines, sinks, auth, path };
+  const alarms: AlarmSubscriptions | undefined = raw.alarms && {
+    email: raw.alarms.email ?? [],
+    https: raw.alarms.https ?? [],
+    slack: raw.alarms.slack ?? [],
+  };
+  return {
+    version: 1,
+    name,
+    kinesis,
+    schemas: schemaDefs,
+    streams,
+    pipelines,
+    sinks,
+    auth,
+    ...(alarms ? { alarms } : {}),
+    path,
+  };
 }

@@ -31,7 +31,11 @@ export type ManifestIssueCode =
   | "UNDECLARED_FIELD"
   /** A setting that has no effect where it is written. */
   | "IGNORED_SETTING"
-  | "INVALID_OVERRIDE";
+  | "INVALID_OVERRIDE"
+  /** A name, size or count over an AWS limit once deployed (deploy-limits.ts). */
+  | "DEPLOY_LIMIT"
+  /** Authentication off in a manifest being deployed. */
+  | "AUTH_OFF";
 
 export interface ManifestIssue {
   /** Where in the manifest, e.g. `pipelines[0].batch.size`; "" for the whole document. */

@@ -3,6 +3,7 @@ export { formatManifestIssues, ManifestError, type ManifestIssue, type ManifestI
 export {
   checkManifest,
   DEFAULT_MANIFEST_PATH,
+  type DeployTarget,
   formatPath,
   type LoadManifestOptions,
   loadManifest,

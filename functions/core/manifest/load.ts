@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { buildManifest, type RawManifest } from "./build.ts";
+import { checkDeployLimits, type DeployTarget } from "./deploy-limits.ts";
 import { formatManifestIssues, ManifestError, type ManifestIssue } from "./errors.ts";
 import { checkKinds } from "./kinds.ts";
 import { isRecord, SourceMap } from "./positions.ts";
@@ -17,6 +18,7 @@ import { describeFsError, displayPath, positionless, Reporter, yamlIssue } from 
 import { reportShapeErrors } from "./shape-errors.ts";
 import type { Manifest } from "./types.ts";
 
+export type { DeployTarget } from "./deploy-limits.ts";
 export { formatPath } from "./positions.ts";
 export { PREFIX_PLACEHOLDERS, SET_TEMPLATES } from "./prefix-checks.ts";
 export { manifestSchema } from "./shape-errors.ts";
@@ -30,6 +32,11 @@ export interface LoadManifestOptions {
     /** Replaces the app name, e.g. to give a test run its own resources. */
     readonly name?: string;
   };
+  /**
+   * Check what deploying needs as well (AWS name limits with this stage and region, stack
+   * limits, authentication on); the local runner leaves it out.
+   */
+  readonly deploy?: DeployTarget;
   /** Receives findings that do not stop the load; `process.emitWarning` when absent. */
   readonly onWarning?: (warning: ManifestIssue, formatted: string) => void;
 }
@@ -120,6 +127,10 @@ export function checkManifest(
 
   if (report.errors.length > 0) return report.result(file);
   const manifest = buildManifest(data as unknown as RawManifest, name, absolute, schemas);
+  if (options.deploy) {
+    checkDeployLimits(manifest, options.deploy, report);
+    if (report.errors.length > 0) return report.result(file);
+  }
   return { ...report.result(file), manifest };
 }
 

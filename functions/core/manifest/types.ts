@@ -20,8 +20,16 @@ export interface Manifest {
   readonly sinks: readonly SinkDef[];
   /** Who may call the ingest API. @default { apiKeys: true } */
   readonly auth: AuthSettings;
+  /** Who the deployed stack's alarms notify; absent: the topic has no subscribers. */
+  readonly alarms?: AlarmSubscriptions;
   /** Absolute path of the manifest file, for resolving relative paths and for messages. */
   readonly path: string;
+}
+
+export interface AlarmSubscriptions {
+  readonly email: readonly string[];
+  readonly https: readonly string[];
+  readonly slack: readonly { readonly workspaceId: string; readonly channelId: string }[];
 }
 
 export interface KinesisSettings {

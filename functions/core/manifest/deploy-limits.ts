@@ -1,0 +1,179 @@
+/**
+ * What a manifest must also satisfy to deploy (`cdk synth`, `sluice validate`), beyond what the
+ * local runner needs: AWS's name limits with the stage and region the stack is deployed with,
+ * CloudFormation's limits on one stack, Lambda's 4 KB environment, and authentication on.
+ * Each is a finding at the manifest position to change, so `sluice validate` refuses what
+ * synth or CloudFormation would otherwise refuse half way through a deployment.
+ */
+import { resourceNames } from "../names.ts";
+import { type RuntimeConfig, runtimeConfig } from "../runtime-config.ts";
+import {
+  ADDED_ENVIRONMENT,
+  environmentBytes,
+  environmentOf,
+  ingestConfig,
+  LAMBDA_ENVIRONMENT_LIMIT_BYTES,
+  PIPELINE_ENV,
+  pipelineConfig,
+  registryConfig,
+} from "../runtime-env.ts";
+import type { Segment } from "./positions.ts";
+import type { Reporter } from "./report.ts";
+import type { Manifest } from "./types.ts";
+
+export interface DeployTarget {
+  /** Qualifies every name (functions/core/names.ts). */
+  readonly stage: string;
+  /** The region names are checked with; the longest one AWS has when unknown (a region-agnostic synth). */
+  readonly region?: string;
+}
+
+/** Longest region names today (`ap-southeast-4`, `eusc-de-east-1`): what an unknown region may be. */
+const LONGEST_REGION = "xx-xxxxxxxxx-x";
+const ACCOUNT = "123456789012";
+export const BUCKET_NAME_LIMIT = 63;
+export const FUNCTION_NAME_LIMIT = 64;
+/** CloudFormation's limit on resources in one stack. */
+export const STACK_RESOURCE_LIMIT = 500;
+
+/**
+ * Resources the stack synthesizes (test/infra/deploy-limits.test.ts checks this against synth):
+ * a fixed part, each sink (bucket, its policy, access-log bucket and policy, Glue table), each
+ * pipeline (batcher, role, policy, log group, mapping, queue, metric filters, alarms), its
+ * transformer (function, role, policy, log group).
+ */
+export function estimatedResources(manifest: Manifest): number {
+  const transformers = manifest.pipelines.filter((p) => p.steps.length > 0 && p.transformerArn === undefined);
+  return (
+    STACK_BASE_RESOURCES +
+    RESOURCES_PER_SINK * manifest.sinks.length +
+    RESOURCES_PER_PIPELINE * manifest.pipelines.length +
+    RESOURCES_PER_TRANSFORMER * transformers.length +
+    (manifest.alarms?.email.length ?? 0) +
+    (manifest.alarms?.https.length ?? 0) +
+    RESOURCES_PER_SLACK_CHANNEL * (manifest.alarms?.slack.length ?? 0)
+  );
+}
+/** Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard. */
+export const STACK_BASE_RESOURCES = 56;
+export const RESOURCES_PER_SINK = 5;
+export const RESOURCES_PER_PIPELINE = 15;
+/** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
+export const RESOURCES_PER_SLACK_CHANNEL = 2;
+export const RESOURCES_PER_TRANSFORMER = 4;
+
+export function checkDeployLimits(manifest: Manifest, target: DeployTarget, report: Reporter): void {
+  const region = target.region ?? LONGEST_REGION;
+  const names = resourceNames(manifest.name, ACCOUNT, region, target.stage);
+  const where = target.region === undefined ? "in the longest region name" : `in ${target.region}`;
+
+  manifest.sinks.forEach((sink, i) => {
+    const bucket = names.bucket(sink.name, sink.bucket);
+    if (bucket.length > BUCKET_NAME_LIMIT) {
+      const derived = sink.bucket === undefined;
+      report.error(
+        "DEPLOY_LIMIT",
+        ["sinks", i, derived ? "name" : "bucket"],
+        derived
+          ? `the derived bucket name {app}-{stage}-{sink}-{account}-{region} takes ${bucket.length} characters ${where} (stage ${target.stage}), over S3's ${BUCKET_NAME_LIMIT}: shorten the app, stage or sink name, or set bucket`
+          : `bucket name takes ${bucket.length} characters, over S3's ${BUCKET_NAME_LIMIT}`,
+      );
+    }
+  });
+
+  const fn = (name: string, path: Segment[]) => {
+    if (name.length > FUNCTION_NAME_LIMIT) {
+      report.error(
+        "DEPLOY_LIMIT",
+        path,
+        `function name ${name} takes ${name.length} characters with stage ${target.stage}, over Lambda's ${FUNCTION_NAME_LIMIT}: shorten the app, stage or pipeline name`,
+      );
+    }
+  };
+  fn(names.ingestFunction, ["name"]);
+  fn(names.registryFunction, ["name"]);
+  manifest.pipelines.forEach((p, i) => {
+    fn(names.batchFunction(p.name), ["pipelines", i, "name"]);
+    if (p.steps.length > 0 && p.transformerArn === undefined) {
+      fn(names.transformFunction(p.name), ["pipelines", i, "name"]);
+    }
+  });
+
+  // CloudFormation output ids keep only letters and digits: `lake-a` and `lakea` are one output.
+  const outputIds = new Map<string, number>();
+  manifest.sinks.forEach((sink, i) => {
+    const id = sink.name.replace(/[^A-Za-z0-9]/g, "");
+    const first = outputIds.get(id);
+    if (first === undefined) outputIds.set(id, i);
+    else {
+      report.error(
+        "DEPLOY_LIMIT",
+        ["sinks", i, "name"],
+        `sink names ${JSON.stringify(manifest.sinks[first]!.name)} and ${JSON.stringify(sink.name)} differ only in punctuation, which CloudFormation output ids drop (both are Bucket${id}): rename one`,
+      );
+    }
+  });
+
+  const resources = estimatedResources(manifest);
+  if (resources > STACK_RESOURCE_LIMIT) {
+    report.error(
+      "DEPLOY_LIMIT",
+      ["pipelines"],
+      `the stack would hold about ${resources} resources, over CloudFormation's ${STACK_RESOURCE_LIMIT} per stack (${manifest.pipelines.length} pipelines): split the pipelines across apps`,
+    );
+  }
+
+  checkEnvironments(runtimeConfig(manifest, ACCOUNT, region, target.stage), manifest, names, report);
+  checkAuthOn(manifest, report);
+}
+
+function checkEnvironments(
+  config: RuntimeConfig,
+  manifest: Manifest,
+  names: ReturnType<typeof resourceNames>,
+  report: Reporter,
+): void {
+  const over = (env: Record<string, string>) => {
+    const bytes = environmentBytes({ ...env, ...ADDED_ENVIRONMENT });
+    return bytes > LAMBDA_ENVIRONMENT_LIMIT_BYTES ? bytes : undefined;
+  };
+  const ingest = over(environmentOf(ingestConfig(config)));
+  if (ingest !== undefined) {
+    report.error(
+      "DEPLOY_LIMIT",
+      ["streams"],
+      `${names.ingestFunction}: the streams' configuration takes ${ingest} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: split the streams across apps`,
+    );
+  }
+  const registry = over(environmentOf(registryConfig(config)));
+  if (registry !== undefined) {
+    report.error(
+      "DEPLOY_LIMIT",
+      ["sinks"],
+      `${names.registryFunction}: the catalog's configuration takes ${registry} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: split the sinks across apps`,
+    );
+  }
+  manifest.pipelines.forEach((p, i) => {
+    const bytes = over(environmentOf(pipelineConfig(config, p.name), { [PIPELINE_ENV]: p.name }));
+    if (bytes !== undefined) {
+      report.error(
+        "DEPLOY_LIMIT",
+        ["pipelines", i, "steps"],
+        `${names.batchFunction(p.name)}: the pipeline's configuration takes ${bytes} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: shorten its steps`,
+      );
+    }
+  });
+}
+
+/**
+ * With `apiKeys: false` and no `jwt`, every caller would act as admin on a public URL: anyone
+ * could write every stream and register schemas. The local runner allows it; a deployment not.
+ */
+function checkAuthOn(manifest: Manifest, report: Reporter): void {
+  if (manifest.auth.apiKeys || manifest.auth.jwt !== undefined) return;
+  report.error(
+    "AUTH_OFF",
+    ["auth", "apiKeys"],
+    "authentication is off (apiKeys false and no jwt): every caller would act as admin on a public API, so a deployment refuses it; turn apiKeys on or configure jwt (the local runner allows it)",
+  );
+}

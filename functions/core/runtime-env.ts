@@ -1,0 +1,59 @@
+/**
+ * The environment each function gets. Lambda allows 4 KB of environment in total, so each function
+ * carries only the part of the runtime config it reads: ingest the streams (no pipelines), the
+ * schema registry the catalog (no streams or pipelines), a pipeline's functions their own
+ * pipeline (no streams, no other pipelines); only the registry gets the catalog's tables. Slimming removes parts
+ * rather than picking them, so settings added to the config later (auth, ...) still arrive. The
+ * size grows with one pipeline or with the streams, never with the number of pipelines.
+ * Plain data, so `sluice validate` checks the limit with the same slices the CDK app deploys.
+ */
+import { RUNTIME_CONFIG_ENV, type RuntimeConfig } from "./runtime-config.ts";
+
+/** Lambda's limit on the total size of a function's environment variables. */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
+/** The variable naming the pipeline a batcher or transformer serves. */
+export const PIPELINE_ENV = "SLUICE_PIPELINE";
+
+export function ingestConfig(config: RuntimeConfig): RuntimeConfig {
+  return { ...config, pipelines: {}, catalog: { database: config.catalog.database, tables: [] } };
+}
+
+/** The schema registry reads the tables, auth and the catalog; streams and pipelines not at all. */
+export function registryConfig(config: RuntimeConfig): RuntimeConfig {
+  return { ...config, streams: {}, pipelines: {} };
+}
+
+export function pipelineConfig(config: RuntimeConfig, pipeline: string): RuntimeConfig {
+  const own = config.pipelines[pipeline];
+  if (!own) throw new Error(`pipeline ${pipeline} is not in the runtime config`);
+  return {
+    ...config,
+    streams: {},
+    pipelines: { [pipeline]: own },
+    catalog: { database: config.catalog.database, tables: [] },
+  };
+}
+
+/**
+ * Bytes the variables take as Lambda counts them (names and values). Unresolved tokens (account,
+ * region) count at their placeholder length, which is longer than what they resolve to.
+ */
+export function environmentBytes(env: Readonly<Record<string, string>>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(env)) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+/** The variables a function gets: its config slice, its extras, and what SluiceFunction adds. */
+export function environmentOf(
+  config: RuntimeConfig,
+  extra: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  return { [RUNTIME_CONFIG_ENV]: JSON.stringify(config), ...extra };
+}
+
+/** NODE_OPTIONS, which SluiceFunction adds to every function, counted with the rest. */
+export const ADDED_ENVIRONMENT: Readonly<Record<string, string>> = { NODE_OPTIONS: "--enable-source-maps" };
