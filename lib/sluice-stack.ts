@@ -10,6 +10,7 @@ import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
 import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
+import { grantTable } from "./grants.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -47,6 +48,9 @@ export class SluiceStack extends Stack {
       schemas: tables.schemas,
       apiKeys: tables.apiKeys,
     });
+
+    // Stream lifecycle: ingest reads a stream's state at intake and its admin routes change it.
+    grantTable(tables.control, ingest.fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan");
 
     const catalogDb = new CfnDatabase(this, "Catalog", {
       catalogId: this.account,
@@ -112,6 +116,7 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, "CheckpointsTable", { value: tables.checkpoints.tableName });
     new CfnOutput(this, "SchemasTable", { value: tables.schemas.tableName });
     new CfnOutput(this, "ApiKeysTable", { value: tables.apiKeys.tableName });
+    new CfnOutput(this, "ControlTable", { value: tables.control.tableName });
     new CfnOutput(this, "GlueDatabase", {
       value: catalogDb.ref,
       description: "Athena database of the sinks",

@@ -9,6 +9,7 @@ export interface ResourceNames {
     readonly checkpoints: string;
     readonly schemas: string;
     readonly apiKeys: string;
+    readonly control: string;
   };
   readonly kmsAlias: string;
   readonly ingestFunction: string;
@@ -27,6 +28,7 @@ export function resourceNames(app: string, account: string, region: string): Res
       checkpoints: `${app}-checkpoints`,
       schemas: `${app}-schemas`,
       apiKeys: `${app}-api-keys`,
+      control: `${app}-control`,
     },
     kmsAlias: `alias/${app}`,
     ingestFunction: `${app}-ingest`,
