@@ -46,7 +46,8 @@ async function post(stream: string, body: unknown, headers = authHeader(runner))
 
 async function change(method: string, path: string, headers = authHeader(runner)) {
   const res = await fetch(`${runner.url}${path}`, { method, headers });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
+  const body = (await res.json()) as { state?: string; error: { code: string; message: string } };
+  return { status: res.status, body };
 }
 
 describe("stream lifecycle", () => {
