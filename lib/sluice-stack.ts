@@ -7,6 +7,7 @@ import { sinkTableSpecs } from "../functions/core/catalog/specs.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
 import { resourceNames } from "../functions/core/names.ts";
 import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
+import { retentionRules } from "../functions/core/streams/retention.ts";
 import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
@@ -68,6 +69,7 @@ export class SluiceStack extends Stack {
             bucketName,
             key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
             catalog: { database: catalogDb, ...catalog },
+            retention: retentionRules(manifest, s.name),
           }),
         ];
       }),
