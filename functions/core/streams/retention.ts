@@ -15,7 +15,9 @@ export interface RetentionRule {
 /** The prefix every file of `stream` has under `template`, or undefined when none narrows it. */
 export function streamPrefix(template: string, stream: string): string | undefined {
   const filled = template.replaceAll("{stream}", stream);
-  const head = filled.slice(0, filled.includes("{") ? filled.indexOf("{") : filled.length);
+  const open = filled.slice(0, filled.includes("{") ? filled.indexOf("{") : filled.length);
+  // Whole segments only, so the rule reads as the stream's folder.
+  const head = open.slice(0, open.lastIndexOf("/") + 1);
   return head.includes(stream) ? head : undefined;
 }
 
