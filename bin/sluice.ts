@@ -4,6 +4,7 @@
  *   sluice dev [--manifest sluice.yaml] [--port 8080] [--reset]   run the whole pipeline locally
  *   sluice validate [--manifest sluice.yaml] [--stage dev] [--region r] [--local]   check a manifest
  *   sluice schema register|check|list|show|config ...             the schema registry
+ *   sluice streams list|pause|resume|delete [stream]              the stream lifecycle
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
 import { runSchemaCommand } from "./schema-command.ts";
+import { runStreamsCommand } from "./streams-command.ts";
 
 const DEFAULT_STATE_DIR = ".sluice";
 
@@ -33,6 +35,7 @@ commands:
   validate     validate the manifest for deploying (--stage, --region) or, with --local, for dev
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
+  streams      list, pause, resume and delete streams (sluice streams --help)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -198,6 +201,7 @@ async function main(argv: string[]): Promise<void> {
   // The proxy has its own options (TLS files and limits); hand it everything after its name.
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
+  if (argv[0] === "streams") process.exit(await runStreamsCommand(argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

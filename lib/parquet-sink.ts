@@ -8,6 +8,7 @@ import {
   ObjectOwnership,
 } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import type { RetentionRule } from "../functions/core/streams/retention.ts";
 import { LakeTable, type LakeTableProps } from "./lake-table.ts";
 
 export interface ParquetSinkProps {
@@ -27,6 +28,8 @@ export interface ParquetSinkProps {
   readonly accessLogsBucket?: IBucket;
   /** Days access logs are kept in the sink's own log bucket. @default 90 */
   readonly accessLogRetentionDays?: number;
+  /** Per-stream expirations (functions/core/streams/retention.ts). @default none */
+  readonly retention?: readonly RetentionRule[];
   /** The Glue table over the data. @default no table */
   readonly catalog?: Omit<LakeTableProps, "bucketName">;
 }
@@ -76,7 +79,22 @@ export class ParquetSink extends Construct {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: `${props.bucketName}/`,
       lifecycleRules: [
-        { id: "expire-errors", prefix: "errors/", expiration: Duration.days(props.errorRetentionDays ?? 30) },
+        {
+          id: "expire-errors",
+          prefix: "errors/",
+          // S3 applies the shortest of overlapping expirations: a stream's longer errors/ rule must win.
+          expiration: Duration.days(
+            Math.max(
+              props.errorRetentionDays ?? 30,
+              ...(props.retention ?? []).filter((r) => r.prefix.startsWith("errors/")).map((r) => r.days),
+            ),
+          ),
+        },
+        ...(props.retention ?? []).map((r) => ({
+          id: r.id,
+          prefix: r.prefix,
+          expiration: Duration.days(r.days),
+        })),
         { id: "abort-incomplete-uploads", abortIncompleteMultipartUploadAfter: Duration.days(1) },
         {
           id: "expire-previous-versions",

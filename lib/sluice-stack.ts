@@ -6,9 +6,11 @@ import { sinkTableSpecs } from "../functions/core/catalog/specs.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
 import { resourceNames } from "../functions/core/names.ts";
 import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
+import { retentionRules } from "../functions/core/streams/retention.ts";
 import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
+import { grantTable } from "./grants.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -52,6 +54,9 @@ export class SluiceStack extends Stack {
       apiKeys: tables.apiKeys,
     });
 
+    // Stream lifecycle: ingest reads a stream's state at intake and its admin routes change it.
+    grantTable(tables.control, ingest.fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan");
+
     const catalogDb = new CfnDatabase(this, "Catalog", {
       catalogId: this.account,
       databaseInput: { name: names.glueDatabase, description: `Sluice ${names.prefix} sinks` },
@@ -68,6 +73,7 @@ export class SluiceStack extends Stack {
             bucketName,
             key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
             catalog: { database: catalogDb, ...catalog },
+            retention: retentionRules(manifest, s.name),
           }),
         ];
       }),
@@ -119,6 +125,7 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, "CheckpointsTable", { value: tables.checkpoints.tableName });
     new CfnOutput(this, "SchemasTable", { value: tables.schemas.tableName });
     new CfnOutput(this, "ApiKeysTable", { value: tables.apiKeys.tableName });
+    new CfnOutput(this, "ControlTable", { value: tables.control.tableName });
     new CfnOutput(this, "GlueDatabase", {
       value: catalogDb.ref,
       description: "Athena database of the sinks",

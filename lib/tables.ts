@@ -19,6 +19,7 @@ export class Tables extends Construct {
   public readonly checkpoints: Table;
   public readonly schemas: Table;
   public readonly apiKeys: Table;
+  public readonly control: Table;
 
   constructor(scope: Construct, id: string, props: TablesProps) {
     super(scope, id);
@@ -51,5 +52,6 @@ export class Tables extends Construct {
     this.checkpoints = make("checkpoints", "Checkpoints");
     this.schemas = make("schemas", "Schemas");
     this.apiKeys = make("apiKeys", "ApiKeys");
+    this.control = make("control", "Control");
   }
 }

@@ -29,6 +29,10 @@ export type ErrorCode =
   | "INVALID_IDEMPOTENCY_KEY"
   | "INVALID_EVENT_TIME"
   | "IN_PROGRESS"
+  /** The stream is paused: nothing is accepted until it is resumed (409). */
+  | "STREAM_PAUSED"
+  /** The stream's lifecycle state does not allow the change asked for (409, with the state). */
+  | "INVALID_STREAM_STATE"
   | "UNAUTHENTICATED"
   | "FORBIDDEN"
   | "NOT_FOUND"

@@ -18,6 +18,7 @@ export interface ResourceNames {
     readonly checkpoints: string;
     readonly schemas: string;
     readonly apiKeys: string;
+    readonly control: string;
   };
   readonly kmsAlias: string;
   readonly ingestFunction: string;
@@ -48,6 +49,7 @@ export function resourceNames(app: string, account: string, region: string, stag
       checkpoints: `${base}-checkpoints`,
       schemas: `${base}-schemas`,
       apiKeys: `${base}-api-keys`,
+      control: `${base}-control`,
     },
     kmsAlias: `alias/${base}`,
     ingestFunction: `${base}-ingest`,

@@ -18,6 +18,8 @@ export const TABLE_SCHEMAS = {
   schemas: { partitionKey: { name: "subject", type: "S" }, sortKey: { name: "version", type: "N" } },
   /** SHA-256 of the API key; the key itself is never stored. */
   apiKeys: { partitionKey: { name: "keyHash", type: "S" } },
+  /** Run-time control state: `stream#{name}` holds a stream's lifecycle state (see core/streams). */
+  control: { partitionKey: { name: "pk", type: "S" } },
 } as const satisfies Record<string, TableSchema>;
 
 export type TableRole = keyof typeof TABLE_SCHEMAS;

@@ -55,6 +55,9 @@ const BY_CODE: Readonly<Record<string, status>> = {
   FORBIDDEN: status.PERMISSION_DENIED,
   // Another writer holds the idempotency key: a concurrency conflict to retry after a while.
   IN_PROGRESS: status.ABORTED,
+  // A paused stream takes nothing until resumed: retrying as is will not help.
+  STREAM_PAUSED: status.FAILED_PRECONDITION,
+  INVALID_STREAM_STATE: status.FAILED_PRECONDITION,
   UNAVAILABLE: status.UNAVAILABLE,
   SCHEMA_NOT_FOUND: status.UNAVAILABLE,
   METHOD_NOT_ALLOWED: status.UNIMPLEMENTED,

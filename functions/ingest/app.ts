@@ -17,9 +17,11 @@ import type { Logger } from "../core/logger.ts";
 import { countIngest, type MetricsSink, tallyResults } from "../core/metrics.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
+import { intakeRefusal, StreamStates } from "../core/streams/lifecycle.ts";
 import { ValidatorCache } from "../core/validators.ts";
 import { countAcceptedBytes } from "./accepted-bytes.ts";
 import openapi from "./openapi.json" with { type: "json" };
+import { streamRoute, streamRouteAction } from "./stream-routes.ts";
 
 /** The clients ingest uses: its bundle leaves out the others. */
 export type IngestClients = Pick<AwsClients, "kinesis" | "kinesisPut" | "dynamo" | "kms">;
@@ -41,6 +43,8 @@ export interface IngestAppDeps {
    * function's timeout, so a takeover never races a live holder. @default 60
    */
   readonly idempotencyLockSeconds?: number;
+  /** How long a stream's lifecycle state is cached: a pause is seen within this. @default 2000 */
+  readonly streamStateTtlMs?: number;
 }
 
 export type IngestApp = HttpApp;
@@ -73,7 +77,7 @@ function actionFor(event: APIGatewayProxyEventV2): Action {
     case "GET /v1/streams/{stream}":
       return { kind: "read", stream };
     default:
-      return { kind: "public" };
+      return streamRouteAction(event.routeKey) ?? { kind: "public" };
   }
 }
 
@@ -91,6 +95,10 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const auth = createAuth(deps.config.auth, {
     dynamo: deps.clients.dynamo,
     apiKeysTable: deps.config.tables.apiKeys,
+  });
+
+  const states = new StreamStates(deps.clients.dynamo, deps.config.tables.control, {
+    ...(deps.streamStateTtlMs === undefined ? {} : { ttlMs: deps.streamStateTtlMs }),
   });
 
   function streamOf(name: string | undefined) {
@@ -114,6 +122,8 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     switch (event.routeKey) {
       case "POST /v1/streams/{stream}/records": {
         const stream = streamOf(event.pathParameters?.stream);
+        const refusal = intakeRefusal(stream.name, await states.current(stream.name));
+        if (refusal) throw refusal;
         const idempotencyKey = header(event, "idempotency-key");
         const schemaVersion = header(event, "sluice-schema-version");
         const records = parseIngestBody(
@@ -147,7 +157,8 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       case "GET /v1/streams/{stream}": {
         const stream = streamOf(event.pathParameters?.stream);
         const schema = await currentSchema(validators, stream);
-        return json(200, { ...stream, schema: { subject: schema.subject, version: schema.version } });
+        const { state } = await states.read(stream.name);
+        return json(200, { ...stream, state, schema: { subject: schema.subject, version: schema.version } });
       }
       case "GET /v1/health": {
         const ready = await readiness(deps.clients, {
@@ -160,8 +171,11 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       }
       case "GET /v1/openapi.json":
         return json(200, openapi);
-      default:
-        throw noRoute(event);
+      default: {
+        const answer = await streamRoute(event, { config: deps.config, states, validators }, log);
+        if (!answer) throw noRoute(event);
+        return json(answer.status, answer.body);
+      }
     }
   }
 

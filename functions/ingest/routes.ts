@@ -1,3 +1,11 @@
+/** The stream lifecycle's admin routes (functions/ingest/stream-routes.ts), served by ingest. */
+export const STREAM_ROUTES = [
+  "GET /v1/streams",
+  "POST /v1/streams/{stream}/pause",
+  "POST /v1/streams/{stream}/resume",
+  "DELETE /v1/streams/{stream}",
+] as const;
+
 /**
  * The API's routes, shared by the CDK app (HTTP API routes) and the local gateway, so both send
  * the same route keys to the same function: ingest's, or the schema registry's.
@@ -7,6 +15,7 @@ export const INGEST_ROUTES = [
   "GET /v1/streams/{stream}",
   "GET /v1/health",
   "GET /v1/openapi.json",
+  ...STREAM_ROUTES,
 ] as const;
 
 /** Served by the schema registry's own function (functions/registry). */

@@ -17,7 +17,11 @@ import {
   waitUntilStreamExists,
 } from "@aws-sdk/client-kinesis";
 import { CreateAliasCommand, CreateKeyCommand, DescribeKeyCommand } from "@aws-sdk/client-kms";
-import { CreateBucketCommand, HeadBucketCommand } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  HeadBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+} from "@aws-sdk/client-s3";
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
 import { sinkTableSpecs } from "../../functions/core/catalog/specs.ts";
 import { lakeTableDefinition } from "../../functions/core/catalog/table-input.ts";
@@ -26,6 +30,7 @@ import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
 import { subjectOf } from "../../functions/core/runtime-config.ts";
 import { publishSchema } from "../../functions/core/schema-publish.ts";
 import { SchemaRegistry } from "../../functions/core/schema-registry.ts";
+import { retentionRules } from "../../functions/core/streams/retention.ts";
 import { TABLE_SCHEMAS, type TableRole } from "../../functions/core/table-schemas.ts";
 
 const isName = (err: unknown, ...names: string[]) => names.includes((err as { name?: string }).name ?? "");
@@ -124,6 +129,7 @@ export async function provision(
     ...[...buckets].map((b) => ensureBucket(clients, b)),
     ensureKey(clients, config.kmsKeyId),
   ]);
+  await applyRetention(clients, manifest, config);
   await ensureCatalog(glue, manifest, config);
   const publish = {
     registry: new SchemaRegistry(clients.dynamo, config.tables.schemas),
@@ -134,6 +140,35 @@ export async function provision(
     await publishSchema(publish, subjectOf(s.namespace, s.name), s.schema, {
       ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
     });
+  }
+}
+
+/**
+ * Each sink's per-stream lifecycle rules. s3rver answers PutBucketLifecycleConfiguration with
+ * 501 NotImplemented (checked in its lib/routes.js), so the embedded stack runs without them;
+ * real LocalStack stores them.
+ */
+async function applyRetention(clients: AwsClients, manifest: Manifest, config: RuntimeConfig): Promise<void> {
+  for (const p of Object.values(config.pipelines)) {
+    const rules = retentionRules(manifest, p.sink.name);
+    if (rules.length === 0) continue;
+    try {
+      await clients.s3.send(
+        new PutBucketLifecycleConfigurationCommand({
+          Bucket: p.sink.bucket,
+          LifecycleConfiguration: {
+            Rules: rules.map((r) => ({
+              ID: r.id,
+              Status: "Enabled",
+              Filter: { Prefix: r.prefix },
+              Expiration: { Days: r.days },
+            })),
+          },
+        }),
+      );
+    } catch (err) {
+      if (!isName(err, "NotImplemented")) throw err;
+    }
   }
 }
 

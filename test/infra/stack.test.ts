@@ -57,9 +57,15 @@ describe("SluiceStack from sluice.yaml: data at rest", () => {
     assert.ok(JSON.stringify(cloudwatch?.Condition).includes(`:sns:${REGION}:${ACCOUNT}:sluice-alarms`));
   });
 
-  test("four tables, on demand, PITR, encrypted with the data key, retained; idempotency has TTL", () => {
-    s.template.resourceCountIs("AWS::DynamoDB::Table", 4);
-    for (const name of ["sluice-idempotency", "sluice-checkpoints", "sluice-schemas", "sluice-api-keys"]) {
+  test("five tables, on demand, PITR, encrypted with the data key, retained; idempotency has TTL", () => {
+    s.template.resourceCountIs("AWS::DynamoDB::Table", 5);
+    for (const name of [
+      "sluice-idempotency",
+      "sluice-checkpoints",
+      "sluice-schemas",
+      "sluice-api-keys",
+      "sluice-control",
+    ]) {
       s.template.hasResource("AWS::DynamoDB::Table", {
         DeletionPolicy: "Retain",
         Properties: Match.objectLike({
@@ -398,6 +404,7 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
+        "dynamodb:Scan",
         "kinesis:DescribeStreamSummary",
         "kinesis:PutRecords",
         "kms:Decrypt",

@@ -33,6 +33,8 @@ function roleAllows(role: Role, streams: Principal["streams"], action: Action): 
       return true;
     case "schema:write":
       return role === "admin" || role === "schema_admin";
+    case "admin":
+      return role === "admin";
     case "write":
       if (role === "admin" || role === "operator") return true;
       return role === "writer" && covers(streams, action.stream);

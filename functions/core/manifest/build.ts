@@ -26,9 +26,11 @@ export interface RawManifest {
   }[];
   readonly streams: readonly (Omit<
     StreamDef,
-    "idempotencyTtlSeconds" | "maxFutureSkewSeconds" | "encryption"
+    "idempotencyTtlSeconds" | "maxFutureSkewSeconds" | "encryption" | "retention"
   > &
-    Partial<Pick<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds" | "encryption">>)[];
+    Partial<Pick<StreamDef, "idempotencyTtlSeconds" | "maxFutureSkewSeconds" | "encryption">> & {
+      readonly retention?: { readonly days: number; readonly errorDays?: number };
+    })[];
   readonly pipelines?: readonly (Omit<PipelineDef, "steps" | "batch"> & {
     readonly steps?: readonly TransformStep[];
     readonly batch?: Partial<BatchSettings>;
@@ -70,6 +72,14 @@ export function buildManifest(
     idempotencyTtlSeconds: stream.idempotencyTtlSeconds ?? 86400,
     maxFutureSkewSeconds: stream.maxFutureSkewSeconds ?? 300,
     encryption: stream.encryption ?? "none",
+    ...(stream.retention === undefined
+      ? {}
+      : {
+          retention: {
+            days: stream.retention.days,
+            errorDays: stream.retention.errorDays ?? stream.retention.days + 30,
+          },
+        }),
   }));
   const pipelines: PipelineDef[] = (raw.pipelines ?? []).map((pipeline) => ({
     name: pipeline.name,

@@ -103,6 +103,15 @@ export interface StreamDef {
    * shows only ciphertext; `none`: Kinesis's encryption at rest only. @default "none"
    */
   readonly encryption: "none" | "payload";
+  /** S3 lifecycle of the stream's files; kept forever when absent. */
+  readonly retention?: StreamRetention;
+}
+
+export interface StreamRetention {
+  /** Days before the stream's data files expire. */
+  readonly days: number;
+  /** Days before its pipelines' errors/ files expire. @default days + 30 */
+  readonly errorDays: number;
 }
 
 export type FilterOp = "eq" | "ne" | "in" | "gt" | "gte" | "lt" | "lte" | "exists" | "contains" | "regex";
