@@ -41,6 +41,7 @@ export class SluiceStack extends Stack {
     const ingest = new IngestApi(this, "Ingest", {
       functionName: names.ingestFunction,
       registryFunctionName: names.registryFunction,
+      adminFunctionName: names.adminFunction,
       config,
       stream: events.stream,
       idempotency: tables.idempotency,

@@ -13,6 +13,7 @@ export interface ResourceNames {
   readonly kmsAlias: string;
   readonly ingestFunction: string;
   readonly registryFunction: string;
+  readonly adminFunction: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
   bucket(sink: string, explicit?: string): string;
@@ -31,6 +32,7 @@ export function resourceNames(app: string, account: string, region: string): Res
     kmsAlias: `alias/${app}`,
     ingestFunction: `${app}-ingest`,
     registryFunction: `${app}-registry`,
+    adminFunction: `${app}-admin`,
     transformFunction: (pipeline) => `${app}-${pipeline}-transform`,
     batchFunction: (pipeline) => `${app}-${pipeline}-batch`,
     bucket: (sink, explicit) => explicit ?? `${app}-${sink}-${account}-${region}`,

@@ -7,6 +7,7 @@
  * | read stream   | yes   | yes      | yes          | its streams   | its streams   |
  * | schema:read   | yes   | yes      | yes          | yes           | yes           |
  * | schema:write  | yes   | -        | yes          | -             | -             |
+ * | admin (keys)  | yes   | -        | -            | -             | -             |
  * | public        | yes, and no credentials needed                                  |
  *
  * A principal may do what any of its roles allows. The stream list binds writers and readers
@@ -33,6 +34,8 @@ function roleAllows(role: Role, streams: Principal["streams"], action: Action): 
       return true;
     case "schema:write":
       return role === "admin" || role === "schema_admin";
+    case "admin":
+      return role === "admin";
     case "write":
       if (role === "admin" || role === "operator") return true;
       return role === "writer" && covers(streams, action.stream);
@@ -55,6 +58,8 @@ function refusal(principal: Principal, action: Action): string {
       return `${who} may not read stream ${JSON.stringify(action.stream)}`;
     case "schema:write":
       return `${who} may not change schemas: that needs schema_admin or admin`;
+    case "admin":
+      return `${who} may not manage API keys: that needs admin`;
     default:
       return `${who} may not do this`;
   }

@@ -27,6 +27,8 @@ export type Action =
   | { readonly kind: "read"; readonly stream?: string }
   | { readonly kind: "schema:write" }
   | { readonly kind: "schema:read" }
+  /** Managing API keys: admins only. */
+  | { readonly kind: "admin" }
   /** Health and the OpenAPI document: no credentials needed. */
   | { readonly kind: "public" };
 
