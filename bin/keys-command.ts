@@ -61,7 +61,8 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-const parse = (argv: readonly string[]) => parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+const parse = (argv: readonly string[]) =>
+  parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
 
 class KeysUsageError extends Error {
   override readonly name = "KeysUsageError";
@@ -184,7 +185,8 @@ export async function runKeysCommand(argv: readonly string[], io: KeysCommandIo 
     switch (command) {
       case "create": {
         if (values.admin) return await bootstrap(values, io);
-        if (!values.name || !values.role) throw new KeysUsageError("create needs --name and --role (or --admin)");
+        if (!values.name || !values.role)
+          throw new KeysUsageError("create needs --name and --role (or --admin)");
         const r = await call("POST", "/v1/keys", {
           name: values.name,
           role: values.role,
@@ -208,7 +210,8 @@ export async function runKeysCommand(argv: readonly string[], io: KeysCommandIo 
         const r = await call("DELETE", `/v1/keys/${encodeURIComponent(arg)}`);
         if (r.status >= 300) return refused(r.json, r.status);
         if (values.json) io.out(`${JSON.stringify(r.json)}\n`);
-        else io.out(`${arg} ${r.json.revoked ? "revoked" : `was already revoked (at ${r.json.revokedAt})`}\n`);
+        else
+          io.out(`${arg} ${r.json.revoked ? "revoked" : `was already revoked (at ${r.json.revokedAt})`}\n`);
         return 0;
       }
       default:
