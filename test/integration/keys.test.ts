@@ -26,6 +26,20 @@ after(async () => {
   await b?.stop();
 });
 
+/** The members these tests read, of whichever answer. */
+interface Answer {
+  key: string;
+  keyId: string;
+  name: string;
+  role: string;
+  streams: unknown;
+  state: string;
+  keys: { keyId: string; name: string }[];
+  error: { code: string; path?: string };
+  revoked: boolean;
+  revokedAt: string;
+}
+
 async function call(runner: LocalRunner, method: string, path: string, key?: string, body?: unknown) {
   const res = await fetch(`${runner.url}${path}`, {
     method,
@@ -35,15 +49,19 @@ async function call(runner: LocalRunner, method: string, path: string, key?: str
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: res.status, json: (await res.json()) as Record<string, any> };
+  return { status: res.status, json: (await res.json()) as Answer };
 }
 
 function captured() {
   const io = {
     outText: "",
     errText: "",
-    out: (t: string) => void (io.outText += t),
-    err: (t: string) => void (io.errText += t),
+    out: (t: string) => {
+      io.outText += t;
+    },
+    err: (t: string) => {
+      io.errText += t;
+    },
   };
   return io;
 }
@@ -65,8 +83,8 @@ describe("the admin routes /v1/keys", () => {
 
     const listed = await call(a, "GET", "/v1/keys");
     assert.equal(listed.status, 200);
-    const mine = listed.json.keys.find((k: { keyId: string }) => k.keyId === made.json.keyId);
-    assert.equal(mine.name, "checkout");
+    const mine = listed.json.keys.find((k) => k.keyId === made.json.keyId);
+    assert.equal(mine?.name, "checkout");
     const text = JSON.stringify(listed.json);
     assert.ok(!text.includes(made.json.key) && !text.includes("keyHash"), "no secret or hash is listed");
 
