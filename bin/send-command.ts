@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { defaultKey } from "./schema-command.ts";
-import { inputId, keyedRecords } from "./send/batches.ts";
+import { API_BATCH_LIMITS, inputId, keyedRecords } from "./send/batches.ts";
 import {
   columnTypes,
   formatFromName,
@@ -33,6 +33,7 @@ options:
                           (default: <file>.rejects.ndjson, or send.rejects.ndjson for stdin)
   --grpc [host:port]      send over gRPC (sluice.v1.IngestService; default 127.0.0.1:50051)
   --concurrency <n>       batches in flight (default: 4)
+  --batch-size <n>        records per request, 1-500 (default: 500)
   --progress-every <s>    seconds between progress lines when not on a terminal (default: 5)
   --url <url>             ingest API (default: $SLUICE_URL or http://127.0.0.1:8080)
   --key <key>             API key (default: $SLUICE_API_KEY, else .sluice/dev-key if present)
@@ -68,6 +69,7 @@ function parse(argv: string[]) {
       rejects: { type: "string" },
       grpc: { type: "boolean", default: false },
       concurrency: { type: "string", default: "4" },
+      "batch-size": { type: "string", default: "500" },
       "progress-every": { type: "string", default: "5" },
       url: { type: "string" },
       key: { type: "string" },
@@ -95,6 +97,10 @@ function parse(argv: string[]) {
   }
   const concurrency = Number(values.concurrency);
   const every = Number(values["progress-every"]);
+  const batchSize = Number(values["batch-size"]);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1 && batchSize <= API_BATCH_LIMITS.maxRecords)) {
+    throw new UsageError(`--batch-size is a whole number from 1 to ${API_BATCH_LIMITS.maxRecords}`);
+  }
   if (!(Number.isInteger(concurrency) && concurrency > 0))
     throw new UsageError("--concurrency is a positive whole number");
   if (!(every > 0)) throw new UsageError("--progress-every is a positive number of seconds");
@@ -107,6 +113,7 @@ function parse(argv: string[]) {
     rejects: values.rejects,
     grpcAddress,
     concurrency,
+    batchSize,
     everyMs: every * 1000,
     url: (values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
     key: values.key ?? defaultKey(),
@@ -206,6 +213,7 @@ export async function runSendCommand(argv: string[], io: SendIo = processIo): Pr
         stream: o.stream,
         transport,
         concurrency: o.concurrency,
+        limits: { ...API_BATCH_LIMITS, maxRecords: o.batchSize },
         onProgress: progress.update,
         onReject: (r) => rejections.push(r),
       });
