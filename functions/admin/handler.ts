@@ -9,4 +9,8 @@ const settings = awsSettingsFromEnv(process.env);
 const o = await observability({ service: "sluice-admin", app: config.app, env: process.env });
 const { dynamo } = tracedClients(o.tracer, { dynamo: dynamoClient(clientBase(settings)) });
 
-export const handler = lambdaHandler(createAdminApp({ config, clients: { dynamo }, logger: o.logger }), o, "requestContext.requestId");
+export const handler = lambdaHandler(
+  createAdminApp({ config, clients: { dynamo }, logger: o.logger }),
+  o,
+  "requestContext.requestId",
+);

@@ -37,23 +37,38 @@ describe("SluiceStack from sluice.yaml: the admin function", () => {
 
   test("every key route goes to the admin function, and no other route does", () => {
     const integrations = new Map(
-      resourcesOf(s, "AWS::ApiGatewayV2::Integration").map(([id, p]) => [id, JSON.stringify(p.IntegrationUri)]),
+      resourcesOf(s, "AWS::ApiGatewayV2::Integration").map(([id, p]) => [
+        id,
+        JSON.stringify(p.IntegrationUri),
+      ]),
     );
     const keyRoutes: string[] = [];
     for (const [, route] of resourcesOf(s, "AWS::ApiGatewayV2::Route")) {
-      const target = (route.Target as { "Fn::Join": [string, unknown[]] })["Fn::Join"][1][1] as { Ref: string };
+      const target = (route.Target as { "Fn::Join": [string, unknown[]] })["Fn::Join"][1][1] as {
+        Ref: string;
+      };
       const uri = integrations.get(target.Ref) ?? "";
       const key = route.RouteKey as string;
-      assert.equal(/IngestAdmin/.test(uri), key.startsWith("POST /v1/keys") || key.includes(" /v1/keys"), key);
+      assert.equal(
+        /IngestAdmin/.test(uri),
+        key.startsWith("POST /v1/keys") || key.includes(" /v1/keys"),
+        key,
+      );
       if (/IngestAdmin/.test(uri)) keyRoutes.push(key);
     }
     assert.deepEqual(keyRoutes.sort(), [...ADMIN_ROUTES].sort());
   });
 
   test("the admin function carries no pipelines or catalog tables in its environment", () => {
-    const [, fn] = resourcesOf(s, "AWS::Lambda::Function").find(([, p]) => p.FunctionName === "sluice-admin")!;
+    const [, fn] = resourcesOf(s, "AWS::Lambda::Function").find(
+      ([, p]) => p.FunctionName === "sluice-admin",
+    )!;
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
-    const config = JSON.parse(env.SLUICE_CONFIG!) as { streams: object; pipelines: object; catalog: { tables: unknown[] } };
+    const config = JSON.parse(env.SLUICE_CONFIG!) as {
+      streams: object;
+      pipelines: object;
+      catalog: { tables: unknown[] };
+    };
     assert.deepEqual([config.pipelines, config.catalog.tables], [{}, []]);
     assert.deepEqual(Object.keys(config.streams), ["feedback"]);
   });

@@ -269,7 +269,9 @@ export class ApiKeyStore {
     const expiresAtMs = typeof expiresAt === "string" ? Date.parse(expiresAt) : undefined;
     if (expiresAtMs !== undefined && !(expiresAtMs > this.clock())) return {};
     const principal = principalOf(out.Item);
-    return principal === undefined ? {} : { principal, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) };
+    return principal === undefined
+      ? {}
+      : { principal, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) };
   }
 
   private remember(keyHash: string, entry: CacheEntry): void {

@@ -22,7 +22,12 @@ export function parseNewApiKey(body: Buffer | string, knownStreams: ReadonlySet<
     streams.forEach((s, i) => {
       if (typeof s !== "string") throw bad("each stream is a string", `/streams/${i}`);
       if (s !== "*" && !knownStreams.has(s)) {
-        throw new SluiceError("UNKNOWN_STREAM", `stream ${JSON.stringify(s)} does not exist`, 400, `/streams/${i}`);
+        throw new SluiceError(
+          "UNKNOWN_STREAM",
+          `stream ${JSON.stringify(s)} does not exist`,
+          400,
+          `/streams/${i}`,
+        );
       }
     });
     allowed = streams as string[];
