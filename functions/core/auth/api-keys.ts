@@ -157,6 +157,8 @@ export class ApiKeyStore {
       principal: read.then((r) => r.principal),
       expiresAt: now + this.cacheTtlMs,
     };
+    // A failed read is thrown to this caller below; the cached copy must not also reject unheard.
+    entry.principal.catch(() => undefined);
     this.remember(keyHash, entry);
     try {
       const { principal, expiresAtMs } = await read;
