@@ -138,6 +138,23 @@ describe("sluice send", () => {
     assert.match(err, /^sent 30\/30 records \(100%\), \d+ rec\/s, 0\.0 MB, ETA 0s$/m);
   });
 
+  test("on a terminal (a pseudo-terminal from script(1)) the progress bar shows records, rate, bytes and ETA", async () => {
+    const path = file("tty.ndjson", ndjson(uniqueApp("tty"), 20));
+    const command = [process.execPath, "--import", "tsx", "bin/sluice.ts", "send", "feedback", path]
+      .concat(["--url", runner.url, "--key", runner.devKey ?? ""])
+      .map((a) => `'${a}'`)
+      .join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    assert.equal(code, 0, out);
+    assert.match(out, /100% \| 20\/20 records \| \d+ rec\/s \| 0\.0 MB \| ETA 0s/);
+    assert.deepEqual(summary(out), [20, 0, 0]);
+  });
+
   test("Parquet written by DuckDB, int64 and timestamps included", async () => {
     const tag = uniqueApp("pq");
     const path = join(dir, "c.parquet");
