@@ -23,7 +23,9 @@ import { type GrpcProxy, runGrpcProxy, startGrpcProxy } from "../functions/grpc-
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
+import { runKeysCommand } from "./keys-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
+import { runSendCommand } from "./send-command.ts";
 import { runStreamsCommand } from "./streams-command.ts";
 
 const DEFAULT_STATE_DIR = ".sluice";
@@ -36,6 +38,8 @@ commands:
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
   streams      list, pause, resume and delete streams (sluice streams --help)
+  keys         create, list and revoke API keys; --admin bootstraps a deployed stack (sluice keys --help)
+  send         send a file (NDJSON, JSON array, CSV, Parquet) to a stream (sluice send --help)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -202,6 +206,8 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
   if (argv[0] === "streams") process.exit(await runStreamsCommand(argv.slice(1)));
+  if (argv[0] === "keys") process.exit(await runKeysCommand(argv.slice(1)));
+  if (argv[0] === "send") process.exit(await runSendCommand(argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

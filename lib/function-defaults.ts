@@ -28,6 +28,7 @@ export const functionsDir = fileURLToPath(new URL("../functions/", import.meta.u
 export const FUNCTION_ENTRIES = {
   ingest: `${functionsDir}ingest/handler.ts`,
   registry: `${functionsDir}registry/handler.ts`,
+  admin: `${functionsDir}admin/handler.ts`,
   batch: `${functionsDir}batch/handler.ts`,
   transform: `${functionsDir}transform/handler.ts`,
   // Deploy-time machinery, not part of the record path: it lives beside its construct.
@@ -66,6 +67,7 @@ export const ESBUILD_OPTIONS = {
 export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = {
   ingest: [],
   registry: [],
+  admin: [],
   transform: [],
   schemas: [],
   batch: [],

@@ -10,7 +10,7 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
-import { API_ROUTES, isRegistryRoute } from "../functions/ingest/routes.ts";
+import { API_ROUTES, isAdminRoute, isRegistryRoute } from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
   encryptedStreams,
@@ -20,12 +20,14 @@ import {
   grantTable,
 } from "./grants.ts";
 import { acknowledge } from "./nag.ts";
-import { functionEnvironment, ingestConfig, registryConfig } from "./runtime-env.ts";
+import { adminConfig, functionEnvironment, ingestConfig, registryConfig } from "./runtime-env.ts";
 
 export interface IngestApiProps {
   readonly functionName: string;
   /** The schema registry API's function. */
   readonly registryFunctionName: string;
+  /** The admin API's function (`/v1/keys...`). */
+  readonly adminFunctionName: string;
   /** The runtime config; the function gets its ingest slice. */
   readonly config: RuntimeConfig;
   readonly stream: IStream;
@@ -65,6 +67,8 @@ export class IngestApi extends Construct {
   public readonly fn: NodejsFunction;
   /** Serves `/v1/schemas...`. */
   public readonly registryFn: NodejsFunction;
+  /** Serves `/v1/keys...`. */
+  public readonly adminFn: NodejsFunction;
   public readonly accessLogs: LogGroup;
   /** Alarms of the ingest path; the dashboard sends them to the alarm topic. */
   public readonly alarms: readonly Alarm[];
@@ -132,6 +136,27 @@ export class IngestApi extends Construct {
     grantCatalogSync(registry.role, props.config.catalog);
     grantTable(props.apiKeys, registry.role, "dynamodb:GetItem");
 
+    // The key routes have their own function, the only one that may write the keys table:
+    // GetItem authenticates the caller and re-reads a key revoked twice, PutItem creates, Scan
+    // lists and finds a key by its public id (the table is keyed by hash), UpdateItem revokes.
+    const admin = new SluiceFunction(this, "Admin", {
+      kind: "admin",
+      functionName: props.adminFunctionName,
+      memorySize: 256,
+      timeout: Duration.seconds(29),
+      environment: functionEnvironment(props.adminFunctionName, adminConfig(props.config)),
+      ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+    });
+    this.adminFn = admin.fn;
+    grantTable(
+      props.apiKeys,
+      admin.role,
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    );
+
     this.api = new HttpApi(this, "Api", {
       description: "Sluice ingest API",
       createDefaultStage: false,
@@ -167,9 +192,14 @@ export class IngestApi extends Construct {
     });
     const ingestIntegration = new HttpLambdaIntegration("Ingest", this.fn);
     const registryIntegration = new HttpLambdaIntegration("Registry", this.registryFn);
+    const adminIntegration = new HttpLambdaIntegration("Admin", this.adminFn);
     for (const route of API_ROUTES) {
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
-      const integration = isRegistryRoute(route) ? registryIntegration : ingestIntegration;
+      const integration = isRegistryRoute(route)
+        ? registryIntegration
+        : isAdminRoute(route)
+          ? adminIntegration
+          : ingestIntegration;
       this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
     }
     // Only with Sluice's own authentication on: with it off, cdk-nag's finding stands and fails

@@ -9,6 +9,7 @@ import {
 } from "../functions/core/runtime-env.ts";
 
 export {
+  adminConfig,
   ingestConfig,
   LAMBDA_ENVIRONMENT_LIMIT_BYTES,
   PIPELINE_ENV,

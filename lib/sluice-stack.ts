@@ -47,6 +47,7 @@ export class SluiceStack extends Stack {
     const ingest = new IngestApi(this, "Ingest", {
       functionName: names.ingestFunction,
       registryFunctionName: names.registryFunction,
+      adminFunctionName: names.adminFunction,
       config,
       stream: events.stream,
       idempotency: tables.idempotency,

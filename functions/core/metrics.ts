@@ -15,6 +15,11 @@
  * RecordsDropped and RecordsFailed by `Pipeline` alone are not emitted here: lib/pipeline.ts
  * derives them from the batcher's `batch committed` log line under the same names and dimension
  * (its alarm and the dashboard read them), and a second source would double every sum.
+ *
+ * Per stream (the `GET /v1/streams/{stream}/stats` figures): ingest's RecordsRejected with `Stream`
+ * and `Code`; the batcher's RecordsDelivered, FilesWritten and DeliveryLag (event time to file)
+ * with `Pipeline` and `Stream`. A different dimension set is a different CloudWatch metric, so
+ * these add no second count to the `Pipeline`-only sums.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { BatchSummary } from "./delivery/batcher.ts";
@@ -80,6 +85,11 @@ export function countIngest(
   metrics.addMetric("BytesAccepted", MetricUnit.Bytes, bytesAccepted);
   for (const [code, n] of tally.rejectedByCode) {
     metrics.singleMetric().addDimension("Code", code).addMetric("RecordsRejected", MetricUnit.Count, n);
+    metrics
+      .singleMetric()
+      .addDimension("Stream", stream)
+      .addDimension("Code", code)
+      .addMetric("RecordsRejected", MetricUnit.Count, n);
   }
 }
 
@@ -98,5 +108,14 @@ export function countBatch(metrics: MetricsSink, summary: BatchSummary, nowMs: n
   }
   for (const [code, n] of Object.entries(summary.failedByCode)) {
     metrics.singleMetric().addDimension("Code", code).addMetric("RecordsFailed", MetricUnit.Count, n);
+  }
+  for (const [stream, s] of Object.entries(summary.byStream ?? {})) {
+    // A single metric flushes (and forgets its dimensions) at each addMetric: one per figure.
+    const one = () => metrics.singleMetric().addDimension("Stream", stream);
+    one().addMetric("RecordsDelivered", MetricUnit.Count, s.delivered);
+    one().addMetric("FilesWritten", MetricUnit.Count, s.files);
+    if (s.oldestEventMs !== undefined) {
+      one().addMetric("DeliveryLag", MetricUnit.Milliseconds, Math.max(0, nowMs - s.oldestEventMs));
+    }
   }
 }

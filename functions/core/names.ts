@@ -28,6 +28,7 @@ export interface ResourceNames {
   readonly alarmTopic: string;
   /** Dashboards are account-global: the name carries the region. */
   readonly dashboard: string;
+  readonly adminFunction: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
   bucket(sink: string, explicit?: string): string;
@@ -54,6 +55,7 @@ export function resourceNames(app: string, account: string, region: string, stag
     kmsAlias: `alias/${base}`,
     ingestFunction: `${base}-ingest`,
     registryFunction: `${base}-registry`,
+    adminFunction: `${base}-admin`,
     glueDatabase: glueName(base),
     alarmTopic: `${base}-alarms`,
     dashboard: `${base}-sluice-${region}`,

@@ -24,6 +24,11 @@ export function registryConfig(config: RuntimeConfig): RuntimeConfig {
   return { ...config, streams: {}, pipelines: {} };
 }
 
+/** The admin function checks key requests against the stream names; pipelines and catalog not at all. */
+export function adminConfig(config: RuntimeConfig): RuntimeConfig {
+  return { ...config, pipelines: {}, catalog: { database: config.catalog.database, tables: [] } };
+}
+
 export function pipelineConfig(config: RuntimeConfig, pipeline: string): RuntimeConfig {
   const own = config.pipelines[pipeline];
   if (!own) throw new Error(`pipeline ${pipeline} is not in the runtime config`);

@@ -35,7 +35,7 @@ const DIALECTS = new Set([
 const bad = (message: string, path: string) =>
   new SluiceError("INVALID_SCHEMA", message, 400, path, {}, [{ path, message }]);
 
-function bodyObject(body: Buffer | string, expected: string): Record<string, unknown> {
+export function bodyObject(body: Buffer | string, expected: string): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(typeof body === "string" ? body : body.toString("utf8"));
@@ -48,7 +48,7 @@ function bodyObject(body: Buffer | string, expected: string): Record<string, unk
   return value as Record<string, unknown>;
 }
 
-function noOtherKeys(rest: Record<string, unknown>): void {
+export function noOtherKeys(rest: Record<string, unknown>): void {
   const unknown = Object.keys(rest)[0];
   if (unknown !== undefined)
     throw new SluiceError("INVALID_REQUEST", `unknown key "${unknown}"`, 400, `/${unknown}`);

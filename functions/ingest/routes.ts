@@ -8,7 +8,7 @@ export const STREAM_ROUTES = [
 
 /**
  * The API's routes, shared by the CDK app (HTTP API routes) and the local gateway, so both send
- * the same route keys to the same function: ingest's, or the schema registry's.
+ * the same route keys to the same function: ingest's, the schema registry's or the admin one's.
  */
 export const INGEST_ROUTES = [
   "POST /v1/streams/{stream}/records",
@@ -29,8 +29,15 @@ export const REGISTRY_ROUTES = [
   "POST /v1/schemas/{name}/compatibility",
 ] as const;
 
+/** Served by the admin function (functions/admin), the only one that may write API keys. */
+export const ADMIN_ROUTES = ["POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}"] as const;
+
 /** Every route of the API, whichever function serves it. */
-export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES] as const;
+export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES] as const;
+
+export function isAdminRoute(routeKey: string): boolean {
+  return (ADMIN_ROUTES as readonly string[]).includes(routeKey);
+}
 
 export function isRegistryRoute(routeKey: string): boolean {
   return (REGISTRY_ROUTES as readonly string[]).includes(routeKey);

@@ -5,6 +5,7 @@
  */
 
 import type { GlueClient } from "@aws-sdk/client-glue";
+import { createAdminApp } from "../../functions/admin/app.ts";
 import { createBatchApp } from "../../functions/batch/app.ts";
 import { createAuth } from "../../functions/core/auth/index.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
@@ -22,7 +23,7 @@ import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
-import { isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { isAdminRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
@@ -121,8 +122,14 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     glue,
     logger: o.logger.child({ function: "registry" }),
   });
-  // One port for both, as API Gateway routes each path to its function.
-  const api: HttpApp = (event) => (isRegistryRoute(event.routeKey) ? registry(event) : ingest(event));
+  const admin = createAdminApp({ config, clients, logger: o.logger.child({ function: "admin" }) });
+  // One port for all, as API Gateway routes each path to its function.
+  const api: HttpApp = (event) =>
+    isRegistryRoute(event.routeKey)
+      ? registry(event)
+      : isAdminRoute(event.routeKey)
+        ? admin(event)
+        : ingest(event);
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway(api, o.httpPort ?? 8080);

@@ -58,6 +58,7 @@ const RECORDS = 1_000;
 const ZIP_TARGET: Record<FunctionKind, number> = {
   ingest: 2_000_000,
   registry: 2_000_000,
+  admin: 2_000_000,
   transform: 2_000_000,
   batch: 3_000_000,
   schemas: 2_000_000,

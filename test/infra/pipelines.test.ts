@@ -70,6 +70,7 @@ describe("three pipelines", () => {
   test("yield three transformers, three batchers and three mappings with the right filters and settings", () => {
     const fns = functionsOf(three);
     assert.deepEqual([...fns.keys()].sort(), [
+      "three-admin",
       "three-everything-archive-batch",
       "three-everything-archive-transform",
       "three-feedback-lake-batch",
@@ -236,7 +237,7 @@ describe("configuration size", () => {
 
   test("with 22 pipelines every function's environment still fits, and ingest's does not grow", () => {
     const fns = functionsOf(many);
-    assert.equal(fns.size, 2 + 22 * 2);
+    assert.equal(fns.size, 3 + 22 * 2);
     for (const [name, { props }] of fns) {
       assert.ok(envBytes(props) <= LAMBDA_ENVIRONMENT_LIMIT_BYTES, `${name}: ${envBytes(props)} bytes`);
     }

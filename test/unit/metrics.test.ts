@@ -75,6 +75,10 @@ describe("batcher metrics", () => {
       bytes: 123_456,
       failedByCode: { SCHEMA_VIOLATION: 2, TRANSFORM_FAILED: 1 },
       oldestEventMs: Date.parse("2026-12-01T12:00:00.000Z"),
+      byStream: {
+        orders: { delivered: 60, files: 2, oldestEventMs: Date.parse("2026-12-01T12:00:00.000Z") },
+        refunds: { delivered: 37, files: 1, oldestEventMs: Date.parse("2026-12-01T12:00:04.000Z") },
+      },
     };
     const handler = lambdaHandler(async () => {
       countBatch(o.metrics, summary, now);
@@ -82,7 +86,7 @@ describe("batcher metrics", () => {
     }, o);
     const emitted = (await emfOf(() => handler({}, context))).map(read);
 
-    const main = emitted.find((e) => "FilesWritten" in e.metrics)!;
+    const main = emitted.find((e) => "FilesWritten" in e.metrics && !("Stream" in e.dimensions))!;
     assert.equal(main.namespace, "Sluice/shop");
     assert.deepEqual(main.dimensionSets, [["service", "Pipeline"]]);
     assert.deepEqual(main.dimensions, { service: "sluice-batch", Pipeline: "lake" });
@@ -104,8 +108,24 @@ describe("batcher metrics", () => {
       assert.deepEqual(e.dimensionSets, [["service", "Pipeline", "Code"]]);
     }
 
-    // Delivered, dropped and the failed total come from the `batch committed` log line instead.
-    for (const e of emitted) {
+    // Per stream: delivered, files and lag with Pipeline and Stream, one metric per EMF object.
+    const perStream = emitted
+      .filter((e) => "Stream" in e.dimensions)
+      .map((e) => [e.dimensions.Stream, e.dimensions.Pipeline, ...Object.entries(e.metrics).flat(2)]);
+    assert.deepEqual(perStream, [
+      ["orders", "lake", "RecordsDelivered", "Count", 60],
+      ["orders", "lake", "FilesWritten", "Count", 2],
+      ["orders", "lake", "DeliveryLag", "Milliseconds", 10_000],
+      ["refunds", "lake", "RecordsDelivered", "Count", 37],
+      ["refunds", "lake", "FilesWritten", "Count", 1],
+      ["refunds", "lake", "DeliveryLag", "Milliseconds", 6_000],
+    ]);
+    for (const e of emitted.filter((x) => "Stream" in x.dimensions)) {
+      assert.deepEqual(e.dimensionSets, [["service", "Pipeline", "Stream"]]);
+    }
+
+    // Delivered, dropped and the failed total by Pipeline alone come from the `batch committed` log line.
+    for (const e of emitted.filter((x) => !("Stream" in x.dimensions))) {
       for (const name of ["RecordsDelivered", "RecordsDropped"]) assert.ok(!(name in e.metrics), name);
     }
   });
@@ -170,7 +190,9 @@ describe("ingest metrics", () => {
       .map((e) => [e.dimensionSets, e.dimensions.Code, e.metrics.RecordsRejected]);
     assert.deepEqual(byCode, [
       [[["service", "Code"]], "SCHEMA_VIOLATION", ["Count", 2]],
+      [[["service", "Stream", "Code"]], "SCHEMA_VIOLATION", ["Count", 2]],
       [[["service", "Code"]], "RECORD_TOO_LARGE", ["Count", 1]],
+      [[["service", "Stream", "Code"]], "RECORD_TOO_LARGE", ["Count", 1]],
     ]);
   });
 

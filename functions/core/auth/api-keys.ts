@@ -4,8 +4,9 @@
  * A key is `sk_` + 32 random bytes (base64url), so a hash is as hard to reverse as the key is to
  * guess, and no salt or slow hash is needed.
  *
- * Lookups are cached per container (by hash) so requests don't each read DynamoDB; a disabled
- * key therefore keeps working for up to the cache time in containers that already know it.
+ * Lookups are cached per container (by hash) for at most 5 s, so requests don't each read DynamoDB
+ * and a revoked key stops working everywhere within 5 s: one GetItem per key per container every
+ * 5 s costs less than polling a revocation item would, and needs no second moving part.
  */
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -29,17 +30,36 @@ export interface NewApiKey {
   readonly role: Role;
   /** Streams a writer or reader key may use; "*" for all. */
   readonly streams: "*" | readonly string[];
+  /** When the key stops working (ISO-8601); never when absent. */
+  readonly expiresAt?: string;
 }
+
+/** A key as listed: everything but the secret and its hash. */
+export interface ApiKeyView {
+  readonly keyId: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly streams: "*" | readonly string[];
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+  readonly revokedAt?: string;
+  readonly state: "active" | "revoked" | "expired";
+}
+
+export type RevokeOutcome =
+  | { readonly outcome: "revoked" | "already-revoked"; readonly key: ApiKeyView }
+  | { readonly outcome: "not-found" };
 
 export interface CreatedApiKey {
   /** The secret: show it once, it cannot be recovered. */
   readonly key: string;
-  /** Public id, safe to log and to pass to `disable`. */
+  /** Public id, safe to log and to pass to `revoke`. */
   readonly keyId: string;
+  readonly view: ApiKeyView;
 }
 
 export interface ApiKeyStoreOptions {
-  /** How long a found key is remembered. @default 60000 */
+  /** How long a found key is remembered: the longest a revoked key keeps working. @default 5000 */
   readonly cacheTtlMs?: number;
   /** How long an unknown or disabled key is remembered. @default 5000 */
   readonly negativeCacheTtlMs?: number;
@@ -56,6 +76,8 @@ interface ApiKeyItem {
   readonly role: Role;
   readonly streams: "*" | readonly string[];
   readonly createdAt: string;
+  readonly expiresAt?: string;
+  readonly revokedAt?: string;
   readonly disabled: boolean;
 }
 
@@ -85,7 +107,7 @@ export class ApiKeyStore {
     private readonly table: string,
     options: ApiKeyStoreOptions = {},
   ) {
-    this.cacheTtlMs = options.cacheTtlMs ?? 60_000;
+    this.cacheTtlMs = options.cacheTtlMs ?? 5_000;
     this.negativeCacheTtlMs = options.negativeCacheTtlMs ?? 5_000;
     this.maxCached = options.maxCached ?? 10_000;
     this.clock = options.clock ?? Date.now;
@@ -97,6 +119,7 @@ export class ApiKeyStore {
    */
   async create(spec: NewApiKey): Promise<CreatedApiKey> {
     const streams = checkSpec(spec);
+    const expiresAt = checkExpiry(spec.expiresAt, this.clock());
     const key = `sk_${randomBytes(32).toString("base64url")}`;
     const keyId = `key_${randomBytes(6).toString("hex")}`;
     const item: ApiKeyItem = {
@@ -106,6 +129,7 @@ export class ApiKeyStore {
       role: spec.role,
       streams,
       createdAt: new Date(this.clock()).toISOString(),
+      ...(expiresAt === undefined ? {} : { expiresAt }),
       disabled: false,
     };
     await this.dynamo.send(
@@ -116,7 +140,7 @@ export class ApiKeyStore {
         ConditionExpression: "attribute_not_exists(keyHash)",
       }),
     );
-    return { key, keyId };
+    return { key, keyId, view: viewOf(item, this.clock()) };
   }
 
   /** The principal a key stands for; undefined when it is malformed, unknown or disabled. */
@@ -128,11 +152,19 @@ export class ApiKeyStore {
     if (cached !== undefined && cached.expiresAt > now) return cached.principal;
 
     // Concurrent requests with the same key share one read.
-    const entry: CacheEntry = { principal: this.read(keyHash), expiresAt: now + this.cacheTtlMs };
+    const read = this.read(keyHash);
+    const entry: CacheEntry = {
+      principal: read.then((r) => r.principal),
+      expiresAt: now + this.cacheTtlMs,
+    };
+    // A failed read is thrown to this caller below; the cached copy must not also reject unheard.
+    entry.principal.catch(() => undefined);
     this.remember(keyHash, entry);
     try {
-      const principal = await entry.principal;
+      const { principal, expiresAtMs } = await read;
       if (principal === undefined) entry.expiresAt = now + this.negativeCacheTtlMs;
+      // A key that expires within the cache time is not honoured past its expiry.
+      else if (expiresAtMs !== undefined) entry.expiresAt = Math.min(entry.expiresAt, expiresAtMs);
       return principal;
     } catch (err) {
       if (this.cache.get(keyHash) === entry) this.cache.delete(keyHash);
@@ -140,11 +172,59 @@ export class ApiKeyStore {
     }
   }
 
+  /** Every key, newest first, without secrets; a scan, for a rare admin listing. */
+  async list(): Promise<ApiKeyView[]> {
+    const now = this.clock();
+    const views: ApiKeyView[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.dynamo.send(
+        new ScanCommand({ TableName: this.table, ExclusiveStartKey: startKey }),
+      );
+      for (const item of page.Items ?? []) {
+        const view = storedViewOf(item, now);
+        if (view) views.push(view);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.keyId.localeCompare(b.keyId));
+  }
+
   /**
-   * Disables a key by its public id; false when no key has that id. The table is keyed by hash,
-   * so this scans: fine for a rare admin action, not for a request path.
+   * Revokes a key by its public id. Revoking a revoked key changes nothing and says so
+   * (`already-revoked`), so a retried revocation is safe. The table is keyed by hash, so this
+   * scans: fine for a rare admin action, not for a request path. Other containers stop honouring
+   * the key when their cache entry expires (at most `cacheTtlMs`).
    */
-  async disable(keyId: string): Promise<boolean> {
+  async revoke(keyId: string): Promise<RevokeOutcome> {
+    const keyHash = await this.hashOf(keyId);
+    if (keyHash === undefined) return { outcome: "not-found" };
+    const revokedAt = new Date(this.clock()).toISOString();
+    try {
+      const out = await this.dynamo.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { keyHash },
+          UpdateExpression: "SET #disabled = :true, #revokedAt = :at",
+          ConditionExpression: "attribute_exists(keyHash) AND #disabled <> :true",
+          ExpressionAttributeNames: { "#disabled": "disabled", "#revokedAt": "revokedAt" },
+          ExpressionAttributeValues: { ":true": true, ":at": revokedAt },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      this.cache.delete(keyHash);
+      return { outcome: "revoked", key: storedViewOf(out.Attributes, this.clock())! };
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+      const current = await this.dynamo.send(
+        new GetCommand({ TableName: this.table, Key: { keyHash }, ConsistentRead: true }),
+      );
+      const view = storedViewOf(current.Item, this.clock());
+      return view ? { outcome: "already-revoked", key: view } : { outcome: "not-found" };
+    }
+  }
+
+  private async hashOf(keyId: string): Promise<string | undefined> {
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.dynamo.send(
@@ -155,27 +235,14 @@ export class ApiKeyStore {
           ExpressionAttributeNames: { "#keyId": "keyId", "#keyHash": "keyHash" },
           ExpressionAttributeValues: { ":keyId": keyId },
           ExclusiveStartKey: startKey,
+          ConsistentRead: true,
         }),
       );
       const keyHash = page.Items?.[0]?.keyHash;
-      if (typeof keyHash === "string") {
-        await this.dynamo.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: { keyHash },
-            UpdateExpression: "SET #disabled = :true",
-            ConditionExpression: "attribute_exists(keyHash)",
-            ExpressionAttributeNames: { "#disabled": "disabled" },
-            ExpressionAttributeValues: { ":true": true },
-          }),
-        );
-        // This container stops honouring it at once; others within the cache time.
-        this.cache.clear();
-        return true;
-      }
+      if (typeof keyHash === "string") return keyHash;
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
-    return false;
+    return undefined;
   }
 
   /** Forgets every cached lookup. */
@@ -183,23 +250,30 @@ export class ApiKeyStore {
     this.cache.clear();
   }
 
-  private async read(keyHash: string): Promise<Principal | undefined> {
+  private async read(keyHash: string): Promise<{ principal?: Principal; expiresAtMs?: number }> {
     const out = await this.dynamo.send(
       new GetCommand({
         TableName: this.table,
         Key: { keyHash },
         // A key created a moment ago must work, not be cached as unknown.
         ConsistentRead: true,
-        ProjectionExpression: "#keyId, #role, #streams, #disabled",
+        ProjectionExpression: "#keyId, #role, #streams, #disabled, #expiresAt",
         ExpressionAttributeNames: {
           "#keyId": "keyId",
           "#role": "role",
           "#streams": "streams",
           "#disabled": "disabled",
+          "#expiresAt": "expiresAt",
         },
       }),
     );
-    return principalOf(out.Item);
+    const expiresAt = out.Item?.expiresAt;
+    const expiresAtMs = typeof expiresAt === "string" ? Date.parse(expiresAt) : undefined;
+    if (expiresAtMs !== undefined && !(expiresAtMs > this.clock())) return {};
+    const principal = principalOf(out.Item);
+    return principal === undefined
+      ? {}
+      : { principal, ...(expiresAtMs === undefined ? {} : { expiresAtMs }) };
   }
 
   private remember(keyHash: string, entry: CacheEntry): void {
@@ -224,6 +298,45 @@ function principalOf(item: Record<string, unknown> | undefined): Principal | und
     allowed = [...streams];
   else return undefined;
   return { id: keyId, kind: "api-key", role, roles: [role], streams: allowed };
+}
+
+function storedViewOf(item: Record<string, unknown> | undefined, now: number): ApiKeyView | undefined {
+  if (item === undefined) return undefined;
+  const principal = principalOf({ ...item, disabled: false });
+  if (principal === undefined || typeof item.name !== "string" || typeof item.createdAt !== "string") {
+    return undefined;
+  }
+  return viewOf(item as unknown as ApiKeyItem, now);
+}
+
+function viewOf(item: ApiKeyItem, now: number): ApiKeyView {
+  const expired = item.expiresAt !== undefined && !(Date.parse(item.expiresAt) > now);
+  return {
+    keyId: item.keyId,
+    name: item.name,
+    role: item.role,
+    streams: item.streams,
+    createdAt: item.createdAt,
+    ...(item.expiresAt === undefined ? {} : { expiresAt: item.expiresAt }),
+    ...(item.revokedAt === undefined ? {} : { revokedAt: item.revokedAt }),
+    state: item.disabled ? "revoked" : expired ? "expired" : "active",
+  };
+}
+
+/** An expiry is a future ISO-8601 instant with a zone; returned normalized to UTC. */
+function checkExpiry(expiresAt: string | undefined, now: number): string | undefined {
+  if (expiresAt === undefined) return undefined;
+  const ms = /(Z|[+-]\d\d:\d\d)$/.test(expiresAt) ? Date.parse(expiresAt) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    throw new SluiceError(
+      "INVALID_REQUEST",
+      "expiresAt is an ISO-8601 date-time with a zone, e.g. 2027-01-31T00:00:00Z",
+      400,
+      "/expiresAt",
+    );
+  }
+  if (ms <= now) throw new SluiceError("INVALID_REQUEST", "expiresAt is in the past", 400, "/expiresAt");
+  return new Date(ms).toISOString();
 }
 
 function checkSpec(spec: NewApiKey): "*" | string[] {

@@ -7,6 +7,7 @@
  * | read stream   | yes   | yes      | yes          | its streams   | its streams   |
  * | schema:read   | yes   | yes      | yes          | yes           | yes           |
  * | schema:write  | yes   | -        | yes          | -             | -             |
+ * | admin (keys)  | yes   | -        | -            | -             | -             |
  * | public        | yes, and no credentials needed                                  |
  *
  * A principal may do what any of its roles allows. The stream list binds writers and readers
@@ -57,6 +58,8 @@ function refusal(principal: Principal, action: Action): string {
       return `${who} may not read stream ${JSON.stringify(action.stream)}`;
     case "schema:write":
       return `${who} may not change schemas: that needs schema_admin or admin`;
+    case "admin":
+      return `${who} may not manage API keys: that needs admin`;
     default:
       return `${who} may not do this`;
   }

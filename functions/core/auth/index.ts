@@ -21,10 +21,12 @@ export {
   API_KEY_PATTERN,
   ApiKeyStore,
   type ApiKeyStoreOptions,
+  type ApiKeyView,
   type CreatedApiKey,
   hashApiKey,
   isApiKeyShaped,
   type NewApiKey,
+  type RevokeOutcome,
 } from "./api-keys.ts";
 export {
   ANONYMOUS,
@@ -49,7 +51,7 @@ export interface AuthDeps {
 export interface Auth {
   /** False when the manifest turns authentication off. */
   readonly enabled: boolean;
-  /** The API key store, to create or disable keys; undefined when API keys are off. */
+  /** The API key store, to create, list or revoke keys; undefined when API keys are off. */
   readonly apiKeys: ApiKeyStore | undefined;
   /** 401 UNAUTHENTICATED for missing or bad credentials, 403 for a token without a Sluice role. */
   authenticate(headers: RequestHeaders): Promise<Principal>;

@@ -27,7 +27,7 @@ export type Action =
   | { readonly kind: "read"; readonly stream?: string }
   | { readonly kind: "schema:write" }
   | { readonly kind: "schema:read" }
-  /** Running the installation: stream lifecycle. */
+  /** Running the installation: stream lifecycle and API keys, admins only. */
   | { readonly kind: "admin" }
   /** Health and the OpenAPI document: no credentials needed. */
   | { readonly kind: "public" };

@@ -29,6 +29,7 @@ import { deleteObjects, invalidKeyReason, putObject } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
 import { payloadNotJson } from "./payload.ts";
 import { dropRepeats, streamNameOf } from "./repeats.ts";
+import { deliveriesByStream, type StreamDelivery } from "./stream-summary.ts";
 import { transformItems } from "./transform.ts";
 import type { DeliveryFailure, DeliveryItem, OutputObject } from "./types.ts";
 
@@ -91,6 +92,8 @@ export interface BatchSummary {
   readonly failedByCode: Readonly<Record<string, number>>;
   /** The earliest event time among the batch's records, in epoch ms; for the delivery lag. */
   readonly oldestEventMs?: number;
+  /** What the data files hold of each source stream. */
+  readonly byStream?: Readonly<Record<string, StreamDelivery>>;
 }
 
 function oldestEvent(items: readonly DeliveryItem[]): { oldestEventMs?: number } {
@@ -436,6 +439,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
           return by;
         }, {}),
         ...oldestEvent(items),
+        byStream: deliveriesByStream(objects),
       };
       log.info("batch committed", {
         records: records.length,
