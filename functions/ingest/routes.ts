@@ -20,8 +20,15 @@ export const REGISTRY_ROUTES = [
   "POST /v1/schemas/{name}/compatibility",
 ] as const;
 
+/** Served by the query function (functions/query): reads of the lake, and the live tail. */
+export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
+
 /** Every route of the API, whichever function serves it. */
-export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES] as const;
+export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...QUERY_ROUTES] as const;
+
+export function isQueryRoute(routeKey: string): boolean {
+  return (QUERY_ROUTES as readonly string[]).includes(routeKey);
+}
 
 export function isRegistryRoute(routeKey: string): boolean {
   return (REGISTRY_ROUTES as readonly string[]).includes(routeKey);

@@ -22,7 +22,8 @@ import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
-import { isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { isQueryRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { createQueryApp } from "../../functions/query/app.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
@@ -121,8 +122,14 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     glue,
     logger: o.logger.child({ function: "registry" }),
   });
-  // One port for both, as API Gateway routes each path to its function.
-  const api: HttpApp = (event) => (isRegistryRoute(event.routeKey) ? registry(event) : ingest(event));
+  const query = createQueryApp({ config, clients, logger: o.logger.child({ function: "query" }) });
+  // One port for all, as API Gateway routes each path to its function.
+  const api: HttpApp = (event) =>
+    isRegistryRoute(event.routeKey)
+      ? registry(event)
+      : isQueryRoute(event.routeKey)
+        ? query(event)
+        : ingest(event);
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway(api, o.httpPort ?? 8080);
