@@ -23,7 +23,8 @@ import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
 import { isQueryRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
-import { createQueryApp } from "../../functions/query/app.ts";
+import { createQueryApp, queryCore } from "../../functions/query/app.ts";
+import { createTailApp } from "../../functions/query/tail-app.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
@@ -122,7 +123,10 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     glue,
     logger: o.logger.child({ function: "registry" }),
   });
-  const query = createQueryApp({ config, clients, logger: o.logger.child({ function: "query" }) });
+  const queryDeps = { config, clients, logger: o.logger.child({ function: "query" }), pollMs: 100 };
+  const readCore = queryCore(queryDeps);
+  const query = createQueryApp(queryDeps, readCore);
+  const tail = createTailApp(queryDeps, readCore);
   // One port for all, as API Gateway routes each path to its function.
   const api: HttpApp = (event) =>
     isRegistryRoute(event.routeKey)
@@ -132,7 +136,9 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
         : ingest(event);
   let gateway: HttpGateway;
   try {
-    gateway = await startHttpGateway(api, o.httpPort ?? 8080);
+    gateway = await startHttpGateway(api, o.httpPort ?? 8080, undefined, undefined, (routeKey) =>
+      routeKey === "GET /v1/streams/{stream}/tail" ? tail : undefined,
+    );
   } catch (err) {
     if ((err as { code?: string }).code === "EADDRINUSE") {
       throw new Error(`port ${o.httpPort ?? 8080} is already in use: stop what holds it or pass --port`);

@@ -1,290 +1,302 @@
 /**
- * `GET /v1/streams/{stream}/records` through the local runner, over Parquet the batcher wrote:
- * time ranges across hour partitions and rolled files, paged with cursors while more records are
- * committed, key lookups that the reader's counters show skipping row groups, NDJSON and Arrow
- * IPC (decoded by apache-arrow), and each kind of bad request answered with its own error.
+ * The read path through the local runner's HTTP API: time ranges across partitions and files,
+ * paged while new records arrive; key lookups that read fewer row groups than a scan; the tail
+ * replaying the lake and then following Kinesis; the errors of bad reads.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { tableFromIPC } from "apache-arrow";
-import { ApiKeyStore } from "../../functions/core/auth/api-keys.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, listKeys } from "../support/env.ts";
+import { authHeader } from "../support/env.ts";
 import { startTestRunner } from "../support/runner.ts";
 
-const FIXTURE = "test/fixtures/manifests/query.yaml";
-const BASE = Date.UTC(2026, 10, 23, 9, 0, 0);
-/** Event time of the i-th record: 90 s apart, so 120 records span 09:00 to 12:00 (three partitions). */
-const tsOf = (i: number) => new Date(BASE + i * 90_000).toISOString();
-
 let runner: LocalRunner;
-let auth: Record<string, string>;
-/** Record id -> event time (ms) of everything accepted onto `feedback`. */
-const sent = new Map<string, number>();
-let soloId: string;
-let keyedId: string;
-
-interface Sent {
-  data: Record<string, unknown>;
-  key?: string;
-}
-
-function feedback(i: number, customerId = `c-${i % 7}`): Record<string, unknown> {
-  return { customerId, content: `t${i}`, category: "other", isNegative: false, ts: tsOf(i) };
-}
-
-async function send(stream: string, records: Sent[]): Promise<string[]> {
-  const res = await fetch(`${runner.url}/v1/streams/${stream}/records`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...auth },
-    body: JSON.stringify({ records }),
-  });
-  const body = (await res.json()) as { results: { recordId: string; status: string }[] };
-  assert.equal(res.status, 200, JSON.stringify(body));
-  const ids = body.results.map((r) => r.recordId);
-  if (stream === "feedback")
-    for (const [i, r] of records.entries()) sent.set(ids[i]!, Date.parse(String(r.data.ts)));
-  return ids;
-}
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  rows: Record<string, unknown>[];
-  error?: { code: string; message: string; path?: string };
-}
-
-async function get(
-  query: string,
-  headers: Record<string, string> = auth,
-  stream = "feedback",
-): Promise<Answer> {
-  const res = await fetch(`${runner.url}/v1/streams/${stream}/records?${query}`, { headers });
-  const text = await res.text();
-  if (res.status !== 200)
-    return { status: res.status, headers: res.headers, rows: [], error: JSON.parse(text).error };
-  assert.equal(res.headers.get("content-type"), "application/x-ndjson");
-  const rows = text
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { status: res.status, headers: res.headers, rows };
-}
-
-const counter = (a: Answer, name: string) => Number(a.headers.get(`sluice-${name}`));
-
-/** Every page of a query, following cursors; `between` runs after each page. */
-async function allPages(query: string, between?: () => Promise<void>): Promise<Answer[]> {
-  const pages: Answer[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await get(cursor ? `cursor=${encodeURIComponent(cursor)}&limit=7` : query);
-    assert.equal(page.status, 200, JSON.stringify(page.error));
-    pages.push(page);
-    cursor = page.headers.get("sluice-next-cursor");
-    if (between) await between();
-  } while (cursor && pages.length < 100);
-  return pages;
-}
-
 before(async () => {
-  runner = await startTestRunner("query", { manifestPath: FIXTURE });
-  auth = authHeader(runner);
-  const records: Sent[] = Array.from({ length: 120 }, (_, i) => ({ data: feedback(i) }));
-  // One customer seen once, sorting after every other: row-group statistics can rule it out.
-  records[50] = { data: feedback(50, "solo-customer") };
-  records[80] = { data: feedback(80), key: "order-80" };
-  // Batches committed one after the other, so a partition gets more than one file.
-  const ids = await send("feedback", records.slice(0, 60));
-  await runner.drained();
-  ids.push(...(await send("feedback", records.slice(60))));
-  soloId = ids[50]!;
-  keyedId = ids[80]!;
-  await runner.drained();
+  runner = await startTestRunner("qry", { manifestPath: "test/fixtures/manifests/query.yaml" });
 });
-
 after(async () => {
   await runner?.stop();
 });
 
-describe("time range", () => {
-  test("the lake has several partitions and files for the range to cross", async () => {
-    const keys = await listKeys(runner.clients.s3, runner.config.pipelines.lake!.sink.bucket, "feedback/");
-    const hours = new Set(keys.map((k) => /hr=(\d\d)/.exec(k)?.[1]));
-    assert.deepEqual([...hours].sort(), ["09", "10", "11"]);
-    assert.ok(keys.length >= 4, `files: ${keys.join(", ")}`);
+interface Sent {
+  id: string;
+  ts: string;
+  customerId: string;
+}
+
+async function send(
+  stream: string,
+  records: { ts: string; customerId: string; key?: string; content?: string }[],
+): Promise<Sent[]> {
+  const res = await fetch(`${runner.url}/v1/streams/${stream}/records`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...authHeader(runner) },
+    body: JSON.stringify({
+      records: records.map((r) => ({
+        data: {
+          customerId: r.customerId,
+          content: r.content ?? "x",
+          category: "other",
+          isNegative: false,
+          ts: r.ts,
+        },
+        ...(r.key ? { key: r.key } : {}),
+      })),
+    }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const body = (await res.json()) as { results: { recordId: string }[] };
+  return body.results.map((r, i) => ({
+    id: r.recordId,
+    ts: records[i]!.ts,
+    customerId: records[i]!.customerId,
+  }));
+}
+
+async function read(stream: string, query: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${runner.url}/v1/streams/${stream}/records?${query}`, {
+    headers: { ...authHeader(runner), ...headers },
+  });
+  const text = await res.text();
+  const rows =
+    res.status === 200
+      ? text
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as Record<string, unknown>)
+      : [];
+  return { res, text, rows, cursor: res.headers.get("sluice-next-cursor") ?? undefined };
+}
+
+const at = (h: number, m: number) => new Date(Date.UTC(2026, 10, 23, h, m)).toISOString();
+
+describe("reading the lake", () => {
+  let sent: Sent[] = [];
+  before(async () => {
+    // 3 hours x 40 records: one partition per hour, 40 per file (roll), 10 per row group.
+    const records = Array.from({ length: 120 }, (_, i) => ({
+      ts: at(9 + Math.floor(i / 40), (i * 3) % 60),
+      customerId: `c-${i % 7}`,
+      key: `order-${i}`,
+    }));
+    sent = await send("feedback", records);
+    await runner.drained();
   });
 
-  test("pages hold exactly the matching records, in order, while new ones are committed", async () => {
-    const fromMs = Date.UTC(2026, 10, 23, 9, 30);
-    const toMs = Date.UTC(2026, 10, 23, 11, 15);
-    const expected = [...sent].filter(([, t]) => t >= fromMs && t < toMs).map(([id]) => id);
-    assert.ok(expected.length > 60);
-    let round = 0;
-    const pages = await allPages(
-      `from=${new Date(fromMs).toISOString()}&to=${new Date(toMs).toISOString()}&limit=7`,
-      async () => {
-        // New records inside the range arrive and are committed between pages.
-        if (round++ < 3) {
-          await send("feedback", [{ data: { ...feedback(40 + round), content: `late-${round}` } }]);
-          await runner.drained();
-        }
-      },
-    );
-    const ids = pages.flatMap((p) => p.rows.map((r) => String(r._id)));
-    assert.equal(new Set(ids).size, ids.length, "a record was repeated across pages");
-    assert.deepEqual(
-      [...ids].sort(),
-      [...expected].sort(),
-      "the pages are not exactly the range as of page 1",
-    );
-    assert.ok(pages.length >= 10);
-    assert.ok(pages.slice(0, -1).every((p) => p.rows.length === 7));
-    const times = pages.flatMap((p) => p.rows.map((r) => Date.parse(String(r._event_time))));
-    assert.deepEqual(
-      times,
-      [...times].sort((a, b) => a - b),
-    );
-    // A new query sees the late records too.
-    const fresh = await allPages(
-      `from=${new Date(fromMs).toISOString()}&to=${new Date(toMs).toISOString()}&limit=500`,
-    );
-    const late = fresh.flatMap((p) => p.rows).filter((r) => String(r.content).startsWith("late-"));
-    assert.equal(late.length, 3);
+  test("a time range across partitions and files returns exactly its records, paged, while new records arrive", async () => {
+    const from = Date.parse(at(9, 30));
+    const to = Date.parse(at(10, 45));
+    const expected = sent.filter((s) => Date.parse(s.ts) >= from && Date.parse(s.ts) < to).map((s) => s.id);
+    assert.ok(expected.length > 30);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let page = 0;
+    do {
+      const q = cursor ? `cursor=${cursor}&limit=7` : `from=${at(9, 30)}&to=${at(10, 45)}&limit=7`;
+      const r = await read("feedback", q);
+      assert.equal(r.res.status, 200, r.text);
+      assert.ok(r.rows.length <= 7);
+      for (const row of r.rows) seen.push(String(row._id));
+      cursor = r.cursor;
+      // New records in the same range arrive between pages; the paged query keeps its snapshot.
+      if (page++ === 1) {
+        await send("feedback", [
+          { ts: at(9, 31), customerId: "late" },
+          { ts: at(10, 2), customerId: "late" },
+        ]);
+        await runner.drained();
+      }
+    } while (cursor);
+    assert.equal(new Set(seen).size, seen.length, "no record repeated across pages");
+    assert.deepEqual([...seen].sort(), [...expected].sort(), "exactly the range's records");
+    // A new query sees the records that arrived.
+    const fresh = await read("feedback", `from=${at(9, 30)}&to=${at(10, 45)}&limit=1000&fields=customerId`);
+    assert.equal(fresh.rows.length, expected.length + 2);
+    assert.equal(fresh.rows.filter((r) => r.customerId === "late").length, 2);
+    assert.deepEqual(Object.keys(fresh.rows[0]!), ["customerId"], "only the fields asked for");
   });
 
-  test("fields returns only those columns; the row groups outside the range are not read", async () => {
-    const page = await get(
-      "from=2026-11-23T10:00:00Z&to=2026-11-23T10:30:00Z&fields=customerId,ts&limit=1000",
+  test("a key lookup by record id returns the record and reads fewer row groups than a scan", async () => {
+    const target = sent[57]!;
+    const scan = await read("feedback", `from=${at(0, 0)}&limit=10000`);
+    const lookup = await read("feedback", `key=${target.id}`);
+    assert.equal(lookup.res.status, 200, lookup.text);
+    assert.deepEqual(
+      lookup.rows.map((r) => r._id),
+      [target.id],
     );
-    assert.equal(page.status, 200);
-    const [from, to] = [Date.UTC(2026, 10, 23, 10), Date.UTC(2026, 10, 23, 10, 30)];
-    assert.equal(page.rows.length, [...sent.values()].filter((t) => t >= from && t < to).length);
-    for (const r of page.rows) assert.deepEqual(Object.keys(r).sort(), ["customerId", "ts"]);
-    assert.ok(counter(page, "row-groups-read") < counter(page, "row-groups-total"));
-    assert.equal(page.headers.get("sluice-next-cursor"), null);
+    assert.equal(lookup.rows[0]!.customerId, target.customerId);
+    const groups = (r: typeof scan) => Number(r.res.headers.get("sluice-row-groups-read"));
+    assert.ok(groups(scan) >= 12, `scan read ${groups(scan)} row groups`);
+    assert.ok(groups(lookup) < groups(scan), `lookup read ${groups(lookup)}, scan ${groups(scan)}`);
+    assert.equal(groups(lookup), 1);
+  });
+
+  test("a key lookup finds records by partition key and by idempotency key", async () => {
+    const byPartition = await read("feedback", "key=c-3&limit=1000");
+    const expected = sent.filter((s) => s.customerId === "c-3").map((s) => s.id);
+    assert.deepEqual(byPartition.rows.map((r) => r._id).sort(), expected.sort());
+    const byIdempotency = await read("feedback", "key=order-42");
+    assert.deepEqual(
+      byIdempotency.rows.map((r) => r._id),
+      [sent[42]!.id],
+    );
+  });
+
+  test("Accept: application/vnd.apache.arrow.stream answers an Arrow IPC stream of the same rows", async () => {
+    const res = await fetch(`${runner.url}/v1/streams/feedback/records?from=${at(9, 0)}&to=${at(10, 0)}`, {
+      headers: { ...authHeader(runner), accept: "application/vnd.apache.arrow.stream" },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/vnd.apache.arrow.stream");
+    const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
+    const ids = table.getChild("_id")!.toArray() as string[];
+    const expected = sent.filter((s) => s.ts < at(10, 0)).map((s) => s.id);
+    assert.equal(table.numRows, expected.length + 1, "hour 9 holds its 40 and one late record");
+    for (const id of expected) assert.ok(ids.includes(id));
+  });
+
+  test("bad reads get clear errors", async () => {
+    const cases: [string, string, Record<string, string> | undefined, number, string][] = [
+      ["feedback", "from=yesterday", undefined, 400, "INVALID_QUERY"],
+      ["feedback", `from=${at(10, 0)}&to=${at(9, 0)}`, undefined, 400, "INVALID_QUERY"],
+      ["feedback", "limit=5", undefined, 400, "INVALID_QUERY"],
+      ["feedback", `from=${at(9, 0)}&limit=0`, undefined, 400, "INVALID_QUERY"],
+      ["feedback", `from=${at(9, 0)}&fields=nope`, undefined, 400, "INVALID_QUERY"],
+      ["feedback", "cursor=not-a-cursor!", undefined, 400, "INVALID_CURSOR"],
+      [
+        "feedback",
+        `cursor=${Buffer.from('{"v":1}').toString("base64url")}`,
+        undefined,
+        400,
+        "INVALID_CURSOR",
+      ],
+      ["nope", `from=${at(9, 0)}`, undefined, 404, "UNKNOWN_STREAM"],
+      ["feedback", `from=${at(9, 0)}&maxBytes=1000`, undefined, 413, "QUERY_TOO_LARGE"],
+    ];
+    for (const [stream, q, , status, code] of cases) {
+      const r = await read(stream, q);
+      assert.equal(r.res.status, status, `${stream}?${q}: ${r.text}`);
+      assert.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, code, q);
+    }
+    const anonymous = await fetch(`${runner.url}/v1/streams/feedback/records?from=${at(9, 0)}`);
+    assert.equal(anonymous.status, 401);
+    const tooLarge = await read("feedback", `from=${at(9, 0)}&maxBytes=1000`);
+    assert.match(tooLarge.text, /1000 bytes/);
   });
 });
 
-describe("key lookup", () => {
-  async function scanRowGroups(): Promise<number> {
-    const all = await get("from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z&limit=10000");
-    assert.ok(all.rows.length >= 120);
-    return counter(all, "row-groups-read");
-  }
-
-  test("by partition key: the record, reading fewer row groups than a scan", async () => {
-    const page = await get("key=solo-customer");
-    assert.equal(page.status, 200);
-    assert.deepEqual(
-      page.rows.map((r) => r._id),
-      [soloId],
-    );
-    assert.equal(page.rows[0]!.customerId, "solo-customer");
-    assert.ok(counter(page, "row-groups-read") >= 1);
-    assert.ok(counter(page, "row-groups-read") < (await scanRowGroups()));
-  });
-
-  test("by record id and by idempotency key", async () => {
-    const byId = await get(`key=${soloId}`);
-    assert.deepEqual(
-      byId.rows.map((r) => r._id),
-      [soloId],
-    );
-    assert.ok(counter(byId, "row-groups-read") < (await scanRowGroups()));
-    const byKey = await get("key=order-80");
-    assert.deepEqual(
-      byKey.rows.map((r) => [r._id, r.content]),
-      [[keyedId, "t80"]],
-    );
-  });
-
-  test("a key nothing has answers an empty page", async () => {
-    const page = await get("key=nobody-at-all");
-    assert.equal(page.status, 200);
-    assert.deepEqual(page.rows, []);
-  });
-});
-
-test("Arrow IPC for Accept: application/vnd.apache.arrow.stream holds the same rows", async () => {
-  const query = "from=2026-11-23T09:00:00Z&to=2026-11-23T09:30:00Z&limit=1000";
-  const json = await get(query);
-  const res = await fetch(`${runner.url}/v1/streams/feedback/records?${query}`, {
-    headers: { ...auth, accept: "application/vnd.apache.arrow.stream" },
+/** Reads server-sent events until `until` says stop; returns them in order. */
+async function tail(
+  stream: string,
+  from: string,
+  until: (events: { event: string; data: Record<string, unknown> }[]) => boolean,
+  onLive?: () => Promise<void>,
+) {
+  const ac = new AbortController();
+  const res = await fetch(`${runner.url}/v1/streams/${stream}/tail?from=${from}`, {
+    headers: authHeader(runner),
+    signal: ac.signal,
   });
   assert.equal(res.status, 200);
-  assert.equal(res.headers.get("content-type"), "application/vnd.apache.arrow.stream");
-  const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
-  assert.equal(table.numRows, json.rows.length);
-  assert.equal(table.numRows, 20);
-  assert.deepEqual(
-    table.getChild("_id")!.toArray(),
-    json.rows.map((r) => r._id),
-  );
-  assert.deepEqual(
-    table.getChild("customerId")!.toArray(),
-    json.rows.map((r) => r.customerId),
-  );
-});
-
-describe("bad requests", () => {
-  test("a bad time names the parameter", async () => {
-    const a = await get("from=yesterday-ish");
-    assert.equal(a.status, 400);
-    assert.equal(a.error!.code, "INVALID_QUERY");
-    assert.equal(a.error!.path, "/from");
-    const b = await get("from=2026-11-23T10:00:00Z&to=2026-11-23T09:00:00Z");
-    assert.equal(b.error!.path, "/to");
-    const c = await get("limit=10");
-    assert.equal(c.error!.path, "/from");
-  });
-
-  test("a cursor that is not one, or belongs to another stream or query", async () => {
-    const garbage = await get("cursor=not%20a%20cursor");
-    assert.equal(garbage.status, 400);
-    assert.equal(garbage.error!.code, "INVALID_CURSOR");
-    const forged = await get(`cursor=${Buffer.from('{"v":1}').toString("base64url")}`);
-    assert.equal(forged.error!.code, "INVALID_CURSOR");
-    const first = await get("from=2026-11-23T09:00:00Z&to=2026-11-23T12:00:00Z&limit=2");
-    const cursor = first.headers.get("sluice-next-cursor")!;
-    assert.ok(cursor);
-    const other = await get(`cursor=${cursor}`, auth, "sealed");
-    assert.equal(other.error!.code, "INVALID_CURSOR");
-    assert.match(other.error!.message, /belongs to stream "feedback"/);
-    const changed = await get(`cursor=${cursor}&from=2026-11-23T10:00:00Z`);
-    assert.equal(changed.error!.code, "INVALID_CURSOR");
-  });
-
-  test("an unknown stream, an unknown field, a limit out of range, a scan over its limit", async () => {
-    const unknown = await get("from=1h", auth, "nope");
-    assert.equal(unknown.status, 404);
-    assert.equal(unknown.error!.code, "UNKNOWN_STREAM");
-    const field = await get("from=2026-11-23T09:00:00Z&fields=customerId,nosuch");
-    assert.equal(field.status, 400);
-    assert.equal(field.error!.path, "/fields");
-    assert.match(field.error!.message, /nosuch/);
-    for (const limit of ["0", "10001", "ten"]) {
-      const a = await get(`from=1h&limit=${limit}`);
-      assert.equal(a.status, 400);
-      assert.equal(a.error!.path, "/limit");
+  assert.equal(res.headers.get("content-type"), "text/event-stream");
+  const events: { event: string; data: Record<string, unknown> }[] = [];
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  const deadline = setTimeout(() => ac.abort(), 60_000);
+  try {
+    while (!until(events)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += decoder.decode(value, { stream: true });
+      let end = buffered.indexOf("\n\n");
+      while (end >= 0) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) {
+          events.push({ event, data: JSON.parse(data) });
+          if (event === "live" && onLive) await onLive();
+        }
+        end = buffered.indexOf("\n\n");
+      }
     }
-    const big = await get("from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z&maxBytes=2000");
-    assert.equal(big.status, 413);
-    assert.equal(big.error!.code, "QUERY_TOO_LARGE");
-    assert.match(big.error!.message, /2000 bytes/);
+  } finally {
+    clearTimeout(deadline);
+    ac.abort();
+  }
+  return events;
+}
+
+describe("the tail", () => {
+  test("from an hour ago it replays the lake, then follows, and every record sent around the switch appears once", async () => {
+    const now = Date.now();
+    const ago = (min: number) => new Date(now - min * 60_000).toISOString();
+    const old = await send("feedback", [{ ts: ago(120), customerId: "too-old" }]);
+    const replayed = await send(
+      "feedback",
+      Array.from({ length: 15 }, (_, i) => ({ ts: ago(50 - i), customerId: "replay" })),
+    );
+    await runner.drained();
+    // Sent just before the tail opens: some may be committed to the lake, some still only on Kinesis.
+    const switching = await send(
+      "feedback",
+      Array.from({ length: 10 }, (_, i) => ({ ts: ago(5 - i / 10), customerId: "switch" })),
+    );
+    let live: Sent[] = [];
+    const expected = () => [...replayed, ...switching, ...live].map((s) => s.id);
+    const events = await tail(
+      "feedback",
+      "1h",
+      (ev) => live.length > 0 && expected().every((id) => ev.some((e) => e.data._id === id)),
+      async () => {
+        live = await send(
+          "feedback",
+          Array.from({ length: 5 }, () => ({ ts: new Date().toISOString(), customerId: "live" })),
+        );
+      },
+    );
+    const records = events.filter((e) => e.event === "record").map((e) => String(e.data._id));
+    const liveAt = events.findIndex((e) => e.event === "live");
+    assert.ok(liveAt >= 15, "the replay comes before the live marker");
+    for (const r of replayed) assert.ok(records.slice(0, liveAt).includes(r.id), "replayed from the lake");
+    assert.equal(new Set(records).size, records.length, "no record twice");
+    assert.deepEqual(records.filter((id) => expected().includes(id)).sort(), expected().sort());
+    assert.ok(!records.includes(old[0]!.id), "records before from are not replayed");
   });
 
-  test("no credentials is 401; a reader key reads only its own streams", async () => {
-    if (!runner.devKey) return assert.fail("the query fixture runs with API keys on");
-    const none = await get("from=1h", {});
-    assert.equal(none.status, 401);
-    const store = new ApiKeyStore(runner.clients.dynamo, runner.config.tables.apiKeys);
-    const { key } = await store.create({ name: "reader", role: "reader", streams: ["sealed"] });
-    const reader = { authorization: `Bearer ${key}` };
-    const denied = await get("from=2026-11-23T09:00:00Z", reader);
-    assert.equal(denied.status, 403);
-    assert.equal(denied.error!.code, "FORBIDDEN");
-    const allowed = await get("from=2026-11-23T09:00:00Z", reader, "sealed");
-    assert.equal(allowed.status, 200);
+  test("an encrypted stream's tail shows the payloads decrypted, from the lake and live", async () => {
+    const before = await send("sealed", [
+      { ts: new Date(Date.now() - 60_000).toISOString(), customerId: "s", content: "secret-before" },
+    ]);
+    await runner.drained();
+    let live: Sent[] = [];
+    const events = await tail(
+      "sealed",
+      "10m",
+      (ev) => live.length > 0 && ev.some((e) => e.data._id === live[0]!.id),
+      async () => {
+        live = await send("sealed", [
+          { ts: new Date().toISOString(), customerId: "s", content: "secret-live" },
+        ]);
+      },
+    );
+    const byId = new Map(events.filter((e) => e.event === "record").map((e) => [e.data._id, e.data]));
+    assert.equal(byId.get(before[0]!.id)?.content, "secret-before");
+    assert.equal(byId.get(live[0]!.id)?.content, "secret-live");
+  });
+
+  test("a tail without credentials or of an unknown stream is refused before it starts", async () => {
+    const anonymous = await fetch(`${runner.url}/v1/streams/feedback/tail`);
+    assert.equal(anonymous.status, 401);
+    const unknown = await fetch(`${runner.url}/v1/streams/nope/tail`, { headers: authHeader(runner) });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "UNKNOWN_STREAM");
+    const badFrom = await fetch(`${runner.url}/v1/streams/feedback/tail?from=soon`, {
+      headers: authHeader(runner),
+    });
+    assert.equal(badFrom.status, 400);
   });
 });

@@ -14,11 +14,13 @@ import {
   keyValue,
   readMetadata,
   readRows,
+  type ScanBudget,
   s3Buffer,
   topColumns,
 } from "./lake-file.ts";
 import { type KeyMatch, keyMayMatch, timeBounds, timeMayMatch, valueMatches } from "./row-groups.ts";
 import type {
+  DataFile,
   DataFileSource,
   LakeRow,
   LakeSnapshot,
@@ -57,6 +59,8 @@ export interface LakeReaderDeps {
   readonly bucket: string;
   readonly limits: ReadLimits;
   readonly clock?: () => number;
+  /** How a data file's bytes are read. @default ranged GETs from `bucket` */
+  readonly open?: (file: DataFile, budget: ScanBudget) => AsyncBuffer;
 }
 
 interface Candidate {
@@ -130,7 +134,7 @@ export async function readLake(q: LakeQuery, deps: LakeReaderDeps): Promise<Lake
 
   const opened = await inOrder(files, 8, async (f) => {
     checkTime();
-    const file = s3Buffer(deps.s3, deps.bucket, f.key, f.size, budget);
+    const file = deps.open ? deps.open(f, budget) : s3Buffer(deps.s3, deps.bucket, f.key, f.size, budget);
     const metadata = await readMetadata(file);
     counters.filesRead++;
     return { file, metadata };
