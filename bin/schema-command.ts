@@ -51,7 +51,7 @@ function fullSubject(subject: string): string {
   return `${namespace}.${name}`;
 }
 
-function defaultKey(): string | undefined {
+export function defaultKey(): string | undefined {
   if (process.env.SLUICE_API_KEY) return process.env.SLUICE_API_KEY;
   try {
     return readFileSync(".sluice/dev-key", "utf8").trim() || undefined;

@@ -16,6 +16,7 @@ import { type GrpcProxy, runGrpcProxy, startGrpcProxy } from "../functions/grpc-
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
+import { runReadCommand } from "./read-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
 
 const DEFAULT_STATE_DIR = ".sluice";
@@ -27,6 +28,9 @@ commands:
   validate     validate the manifest and exit
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
+  query        records of a stream in a time range (sluice query --help)
+  get          a record by record id, partition key or idempotency key
+  tail         replay a stream from a time, then follow it live
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -189,6 +193,8 @@ async function main(argv: string[]): Promise<void> {
   // The proxy has its own options (TLS files and limits); hand it everything after its name.
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
+  if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
+    process.exit(await runReadCommand(argv[0], argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { tableFromIPC } from "apache-arrow";
+import { runReadCommand } from "../../bin/read-command.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import { authHeader } from "../support/env.ts";
 import { startTestRunner } from "../support/runner.ts";
@@ -298,5 +299,92 @@ describe("the tail", () => {
       headers: authHeader(runner),
     });
     assert.equal(badFrom.status, 400);
+  });
+});
+
+describe("sluice query, get and tail", () => {
+  const cli = async (command: "query" | "get" | "tail", args: string[], signal?: AbortSignal) => {
+    let out = "";
+    let err = "";
+    const code = await runReadCommand(command, [...args, "--url", runner.url, "--key", runner.devKey!], {
+      out: (t) => {
+        out += t;
+      },
+      err: (t) => {
+        err += t;
+      },
+      ...(signal ? { signal } : {}),
+    });
+    return { code, out, err };
+  };
+
+  test("query pages through a range and prints CSV filtered by --where; get prints one record", async () => {
+    const sent = await send(
+      "feedback",
+      Array.from({ length: 12 }, (_, i) => ({ ts: at(3, i), customerId: i % 2 ? "odd" : "even" })),
+    );
+    await runner.drained();
+    const q = await cli("query", [
+      "feedback",
+      "--from",
+      at(3, 0),
+      "--to",
+      at(4, 0),
+      "--where",
+      "customerId=odd",
+      "--fields",
+      "_id,customerId",
+      "--format",
+      "csv",
+    ]);
+    assert.equal(q.code, 0, q.err);
+    const lines = q.out.trim().split("\n");
+    assert.equal(lines[0], "_id,customerId");
+    assert.deepEqual(
+      lines
+        .slice(1)
+        .map((l) => l.split(",")[0])
+        .sort(),
+      sent
+        .filter((s) => s.customerId === "odd")
+        .map((s) => s.id)
+        .sort(),
+    );
+    const g = await cli("get", ["feedback", sent[3]!.id, "--format", "ndjson"]);
+    assert.equal(g.code, 0, g.err);
+    assert.equal((JSON.parse(g.out) as { _id: string })._id, sent[3]!.id);
+    const table = await cli("query", ["feedback", "--from", at(3, 0), "--to", at(3, 2)]);
+    assert.match(table.out.split("\n")[0]!, /^_id\s+_event_time/);
+    assert.equal(table.out.trim().split("\n").length, 3, "a header and two rows");
+  });
+
+  test("tail prints records as JSON lines and marks the switch to live", async () => {
+    const sent = await send("feedback", [
+      { ts: new Date(Date.now() - 120_000).toISOString(), customerId: "cli-tail" },
+    ]);
+    await runner.drained();
+    const ac = new AbortController();
+    const done = cli("tail", ["feedback", "--from", "5m"], ac.signal);
+    const started = Date.now();
+    // The tail runs until interrupted; stop it once the replay has had time to arrive.
+    await new Promise((r) => setTimeout(r, 2000));
+    ac.abort();
+    const t = await done;
+    assert.equal(t.code, 0, t.err);
+    assert.ok(Date.now() - started < 30_000);
+    assert.ok(t.out.split("\n").some((l) => l.includes(sent[0]!.id)));
+    assert.match(t.err, /-- live --/);
+  });
+
+  test("usage errors exit 2, refusals exit 1 with the API's code", async () => {
+    assert.equal((await cli("query", ["feedback"])).code, 2, "query needs --from");
+    assert.equal((await cli("get", ["feedback"])).code, 2);
+    assert.equal((await cli("query", ["feedback", "--from", "1h", "--format", "xml"])).code, 2);
+    assert.equal((await cli("query", ["feedback", "--from", "1h", "--where", "nonsense"])).code, 2);
+    const refused = await cli("query", ["nope", "--from", "1h"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /404 UNKNOWN_STREAM/);
+    const missing = await cli("get", ["feedback", "no-such-key"]);
+    assert.equal(missing.code, 1);
   });
 });
