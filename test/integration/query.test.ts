@@ -1,11 +1,10 @@
 /**
- * The read path through the local runner's HTTP API: time ranges across partitions and files,
- * paged while new records arrive; key lookups that read fewer row groups than a scan; the tail
- * replaying the lake and then following Kinesis; the errors of bad reads.
+ * The tail through the local runner's HTTP API (replaying the lake, then following Kinesis, over
+ * the switch with no gap and no record twice, encrypted payloads opened) and the CLI's query, get
+ * and tail against it. GET /records itself is query-records.test.ts.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { tableFromIPC } from "apache-arrow";
 import { runReadCommand } from "../../bin/read-command.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import { authHeader } from "../support/env.ts";
@@ -54,138 +53,7 @@ async function send(
   }));
 }
 
-async function read(stream: string, query: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${runner.url}/v1/streams/${stream}/records?${query}`, {
-    headers: { ...authHeader(runner), ...headers },
-  });
-  const text = await res.text();
-  const rows =
-    res.status === 200
-      ? text
-          .split("\n")
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as Record<string, unknown>)
-      : [];
-  return { res, text, rows, cursor: res.headers.get("sluice-next-cursor") ?? undefined };
-}
-
 const at = (h: number, m: number) => new Date(Date.UTC(2026, 10, 23, h, m)).toISOString();
-
-describe("reading the lake", () => {
-  let sent: Sent[] = [];
-  before(async () => {
-    // 3 hours x 40 records: one partition per hour, 40 per file (roll), 10 per row group.
-    const records = Array.from({ length: 120 }, (_, i) => ({
-      ts: at(9 + Math.floor(i / 40), (i * 3) % 60),
-      customerId: `c-${i % 7}`,
-      key: `order-${i}`,
-    }));
-    sent = await send("feedback", records);
-    await runner.drained();
-  });
-
-  test("a time range across partitions and files returns exactly its records, paged, while new records arrive", async () => {
-    const from = Date.parse(at(9, 30));
-    const to = Date.parse(at(10, 45));
-    const expected = sent.filter((s) => Date.parse(s.ts) >= from && Date.parse(s.ts) < to).map((s) => s.id);
-    assert.ok(expected.length > 30);
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    let page = 0;
-    do {
-      const q = cursor ? `cursor=${cursor}&limit=7` : `from=${at(9, 30)}&to=${at(10, 45)}&limit=7`;
-      const r = await read("feedback", q);
-      assert.equal(r.res.status, 200, r.text);
-      assert.ok(r.rows.length <= 7);
-      for (const row of r.rows) seen.push(String(row._id));
-      cursor = r.cursor;
-      // New records in the same range arrive between pages; the paged query keeps its snapshot.
-      if (page++ === 1) {
-        await send("feedback", [
-          { ts: at(9, 31), customerId: "late" },
-          { ts: at(10, 2), customerId: "late" },
-        ]);
-        await runner.drained();
-      }
-    } while (cursor);
-    assert.equal(new Set(seen).size, seen.length, "no record repeated across pages");
-    assert.deepEqual([...seen].sort(), [...expected].sort(), "exactly the range's records");
-    // A new query sees the records that arrived.
-    const fresh = await read("feedback", `from=${at(9, 30)}&to=${at(10, 45)}&limit=1000&fields=customerId`);
-    assert.equal(fresh.rows.length, expected.length + 2);
-    assert.equal(fresh.rows.filter((r) => r.customerId === "late").length, 2);
-    assert.deepEqual(Object.keys(fresh.rows[0]!), ["customerId"], "only the fields asked for");
-  });
-
-  test("a key lookup by record id returns the record and reads fewer row groups than a scan", async () => {
-    const target = sent[57]!;
-    const scan = await read("feedback", `from=${at(0, 0)}&limit=10000`);
-    const lookup = await read("feedback", `key=${target.id}`);
-    assert.equal(lookup.res.status, 200, lookup.text);
-    assert.deepEqual(
-      lookup.rows.map((r) => r._id),
-      [target.id],
-    );
-    assert.equal(lookup.rows[0]!.customerId, target.customerId);
-    const groups = (r: typeof scan) => Number(r.res.headers.get("sluice-row-groups-read"));
-    assert.ok(groups(scan) >= 12, `scan read ${groups(scan)} row groups`);
-    assert.ok(groups(lookup) < groups(scan), `lookup read ${groups(lookup)}, scan ${groups(scan)}`);
-    assert.equal(groups(lookup), 1);
-  });
-
-  test("a key lookup finds records by partition key and by idempotency key", async () => {
-    const byPartition = await read("feedback", "key=c-3&limit=1000");
-    const expected = sent.filter((s) => s.customerId === "c-3").map((s) => s.id);
-    assert.deepEqual(byPartition.rows.map((r) => r._id).sort(), expected.sort());
-    const byIdempotency = await read("feedback", "key=order-42");
-    assert.deepEqual(
-      byIdempotency.rows.map((r) => r._id),
-      [sent[42]!.id],
-    );
-  });
-
-  test("Accept: application/vnd.apache.arrow.stream answers an Arrow IPC stream of the same rows", async () => {
-    const res = await fetch(`${runner.url}/v1/streams/feedback/records?from=${at(9, 0)}&to=${at(10, 0)}`, {
-      headers: { ...authHeader(runner), accept: "application/vnd.apache.arrow.stream" },
-    });
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get("content-type"), "application/vnd.apache.arrow.stream");
-    const table = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
-    const ids = table.getChild("_id")!.toArray() as string[];
-    const expected = sent.filter((s) => s.ts < at(10, 0)).map((s) => s.id);
-    assert.equal(table.numRows, expected.length + 1, "hour 9 holds its 40 and one late record");
-    for (const id of expected) assert.ok(ids.includes(id));
-  });
-
-  test("bad reads get clear errors", async () => {
-    const cases: [string, string, Record<string, string> | undefined, number, string][] = [
-      ["feedback", "from=yesterday", undefined, 400, "INVALID_QUERY"],
-      ["feedback", `from=${at(10, 0)}&to=${at(9, 0)}`, undefined, 400, "INVALID_QUERY"],
-      ["feedback", "limit=5", undefined, 400, "INVALID_QUERY"],
-      ["feedback", `from=${at(9, 0)}&limit=0`, undefined, 400, "INVALID_QUERY"],
-      ["feedback", `from=${at(9, 0)}&fields=nope`, undefined, 400, "INVALID_QUERY"],
-      ["feedback", "cursor=not-a-cursor!", undefined, 400, "INVALID_CURSOR"],
-      [
-        "feedback",
-        `cursor=${Buffer.from('{"v":1}').toString("base64url")}`,
-        undefined,
-        400,
-        "INVALID_CURSOR",
-      ],
-      ["nope", `from=${at(9, 0)}`, undefined, 404, "UNKNOWN_STREAM"],
-      ["feedback", `from=${at(9, 0)}&maxBytes=1000`, undefined, 413, "QUERY_TOO_LARGE"],
-    ];
-    for (const [stream, q, , status, code] of cases) {
-      const r = await read(stream, q);
-      assert.equal(r.res.status, status, `${stream}?${q}: ${r.text}`);
-      assert.equal((JSON.parse(r.text) as { error: { code: string } }).error.code, code, q);
-    }
-    const anonymous = await fetch(`${runner.url}/v1/streams/feedback/records?from=${at(9, 0)}`);
-    assert.equal(anonymous.status, 401);
-    const tooLarge = await read("feedback", `from=${at(9, 0)}&maxBytes=1000`);
-    assert.match(tooLarge.text, /1000 bytes/);
-  });
-});
 
 /** Reads server-sent events until `until` says stop; returns them in order. */
 async function tail(
