@@ -24,6 +24,7 @@ import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
 import { runKeysCommand } from "./keys-command.ts";
+import { runReadCommand } from "./read-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
 import { runSendCommand } from "./send-command.ts";
 import { runStreamsCommand } from "./streams-command.ts";
@@ -40,6 +41,9 @@ commands:
   streams      list, pause, resume and delete streams (sluice streams --help)
   keys         create, list and revoke API keys; --admin bootstraps a deployed stack (sluice keys --help)
   send         send a file (NDJSON, JSON array, CSV, Parquet) to a stream (sluice send --help)
+  query        records of a stream in a time range (sluice query --help)
+  get          a record by record id, partition key or idempotency key
+  tail         replay a stream from a time, then follow it live
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -208,6 +212,8 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "streams") process.exit(await runStreamsCommand(argv.slice(1)));
   if (argv[0] === "keys") process.exit(await runKeysCommand(argv.slice(1)));
   if (argv[0] === "send") process.exit(await runSendCommand(argv.slice(1)));
+  if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
+    process.exit(await runReadCommand(argv[0], argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

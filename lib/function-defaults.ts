@@ -31,6 +31,8 @@ export const FUNCTION_ENTRIES = {
   admin: `${functionsDir}admin/handler.ts`,
   batch: `${functionsDir}batch/handler.ts`,
   transform: `${functionsDir}transform/handler.ts`,
+  query: `${functionsDir}query/handler.ts`,
+  tail: `${functionsDir}query/tail-handler.ts`,
   // Deploy-time machinery, not part of the record path: it lives beside its construct.
   schemas: fileURLToPath(new URL("./schema-registration/handler.ts", import.meta.url)),
 } as const;
@@ -71,6 +73,8 @@ export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = 
   transform: [],
   schemas: [],
   batch: [],
+  query: [],
+  tail: [],
 };
 
 export interface SluiceFunctionProps

@@ -177,3 +177,13 @@ export function grantPayloadKeyDecryption(
 ): void {
   grantPayloadKeys(`Pipeline-${pipeline}`, key, role, "kms:Decrypt", app, streams);
 }
+
+/** The tail decrypts the data keys of the encrypted streams to show their live records. */
+export function grantTailPayloadKeyDecryption(
+  key: IKey,
+  role: IRole,
+  app: string,
+  streams: readonly string[],
+): void {
+  grantPayloadKeys("Tail", key, role, "kms:Decrypt", app, streams);
+}

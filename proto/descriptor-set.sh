@@ -12,5 +12,5 @@ done
 wkt=$("$python" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')
 "$python" -m grpc_tools.protoc -I. -I"$wkt" --include_imports --include_source_info \
   --descriptor_set_out=descriptor-set.binpb \
-  sluice/v1/ingest.proto grpc/health/v1/health.proto \
+  sluice/v1/ingest.proto sluice/v1/query.proto grpc/health/v1/health.proto \
   grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto

@@ -6,7 +6,7 @@
  * Each invocation that starts on a position counts an attempt, so the batcher knows when the
  * event source is about to give up on a batch and can file its records under errors/ instead.
  */
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 
 export interface Checkpoint {
   /** Last committed sequence number; undefined before the first commit. */
@@ -73,6 +73,29 @@ export class CheckpointStore {
       new GetCommand({ TableName: this.table, Key: { pipeline, shard }, ConsistentRead: true }),
     );
     return checkpointOf(out.Item ?? {});
+  }
+
+  /** Every shard's committed sequence number for `pipeline` (shards without a commit left out). */
+  async committed(pipeline: string): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.dynamo.send(
+        new QueryCommand({
+          TableName: this.table,
+          KeyConditionExpression: "pipeline = :p",
+          ExpressionAttributeValues: { ":p": pipeline },
+          ConsistentRead: true,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.shard === "string" && typeof item.seq === "string" && item.seq !== NONE)
+          out[item.shard] = item.seq;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
   }
 
   /** Counts one more attempt at the position `expected`; returns the checkpoint with the count. */

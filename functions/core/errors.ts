@@ -39,7 +39,13 @@ export type ErrorCode =
   | "METHOD_NOT_ALLOWED"
   | "THROTTLED"
   | "UNAVAILABLE"
-  | "INTERNAL";
+  | "INTERNAL"
+  /** A read's `from`, `to`, `limit`, `fields` or `key` is malformed (functions/query). */
+  | "INVALID_QUERY"
+  /** A read's cursor is not one this API issued, or belongs to another query. */
+  | "INVALID_CURSOR"
+  /** A read would pass the scanned-bytes or time limit (413, naming the limit). */
+  | "QUERY_TOO_LARGE";
 
 /** One of several things wrong, each at its own place. */
 export interface ErrorPart {

@@ -162,6 +162,13 @@ export class IdempotencyStore {
     return found;
   }
 
+  /** The record id a completed claim of `key` on `stream` kept, for reading the record back. */
+  async recordIdOf(stream: string, key: string): Promise<string | undefined> {
+    const found = (await this.lookup([this.pk(stream, key)])).get(this.pk(stream, key));
+    const outcome = this.outcomeOf(found, Math.floor(this.clock() / 1000));
+    return outcome?.kind === "duplicate" ? outcome.recordId : undefined;
+  }
+
   private outcomeOf(item: Item | undefined, nowSeconds: number): ClaimOutcome | undefined {
     if (!item || item.expiresAt <= nowSeconds) return undefined;
     if (item.status === "COMPLETED") return { kind: "duplicate", recordId: item.recordId };

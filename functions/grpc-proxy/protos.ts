@@ -16,12 +16,14 @@ export const DESCRIPTOR_SET_PATH = fileURLToPath(
 
 export const PROTO_FILES = [
   "sluice/v1/ingest.proto",
+  "sluice/v1/query.proto",
   "grpc/health/v1/health.proto",
   "grpc/reflection/v1/reflection.proto",
   "grpc/reflection/v1alpha/reflection.proto",
 ] as const;
 
 export const INGEST_SERVICE = "sluice.v1.IngestService";
+export const QUERY_SERVICE = "sluice.v1.QueryService";
 export const HEALTH_SERVICE = "grpc.health.v1.Health";
 export const REFLECTION_SERVICES = [
   "grpc.reflection.v1.ServerReflection",

@@ -19,10 +19,12 @@ import {
   HEALTH_SERVICE,
   INGEST_SERVICE,
   loadProtos,
+  QUERY_SERVICE,
   REFLECTION_SERVICES,
   serviceDefinition,
   tolerantServiceDefinition,
 } from "./protos.ts";
+import { createQueryService } from "./query-service.ts";
 import { reflectionService } from "./reflection.ts";
 import { ProxyStats, type ProxyStatsSnapshot } from "./stats.ts";
 import type { CoalescingLimits, StreamSession } from "./stream-session.ts";
@@ -107,8 +109,8 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
   const sessions = new Set<StreamSession>();
   const definition = loadProtos();
   const index = new DescriptorIndex(readFileSync(DESCRIPTOR_SET_PATH));
-  const served = [INGEST_SERVICE, HEALTH_SERVICE, ...REFLECTION_SERVICES];
-  const health = new HealthState([INGEST_SERVICE]);
+  const served = [INGEST_SERVICE, QUERY_SERVICE, HEALTH_SERVICE, ...REFLECTION_SERVICES];
+  const health = new HealthState([INGEST_SERVICE, QUERY_SERVICE]);
 
   const server = new Server({
     "grpc.max_receive_message_length": maxMessageBytes,
@@ -118,6 +120,14 @@ export async function startGrpcProxy(options: GrpcProxyOptions): Promise<GrpcPro
   server.addService(
     tolerantServiceDefinition(definition, INGEST_SERVICE),
     createIngestService({ forwarder, limits, stats, logger, sessions }),
+  );
+  server.addService(
+    tolerantServiceDefinition(definition, QUERY_SERVICE),
+    createQueryService({
+      target: options.target,
+      logger,
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    }),
   );
   server.addService(serviceDefinition(definition, HEALTH_SERVICE), health.service());
   for (const name of REFLECTION_SERVICES) {

@@ -32,11 +32,18 @@ export const REGISTRY_ROUTES = [
 /** Served by the admin function (functions/admin), the only one that may write API keys. */
 export const ADMIN_ROUTES = ["POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}"] as const;
 
+/** Served by the query function (functions/query): reads of the lake, and the live tail. */
+export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
+
 /** Every route of the API, whichever function serves it. */
-export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES] as const;
+export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES, ...QUERY_ROUTES] as const;
 
 export function isAdminRoute(routeKey: string): boolean {
   return (ADMIN_ROUTES as readonly string[]).includes(routeKey);
+}
+
+export function isQueryRoute(routeKey: string): boolean {
+  return (QUERY_ROUTES as readonly string[]).includes(routeKey);
 }
 
 export function isRegistryRoute(routeKey: string): boolean {

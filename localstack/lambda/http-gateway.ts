@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { matchRoute } from "../../functions/ingest/routes.ts";
+import type { StreamingApp } from "../../functions/query/tail-app.ts";
 
 /** API Gateway's own payload limit. */
 const MAX_PAYLOAD = 10 * 1024 * 1024;
@@ -92,11 +93,28 @@ export function toEvent(
   };
 }
 
+/**
+ * A route answered as a stream (the tail's server-sent events), as a Lambda function URL with
+ * response streaming answers it on AWS: the handler writes as it goes; `signal` ends when the
+ * client goes away.
+ */
+export type StreamingHandler = (
+  event: APIGatewayProxyEventV2,
+  response: {
+    start(status: number, headers: Record<string, string>): void;
+    write(chunk: string): Promise<void>;
+    end(): void;
+  },
+  signal: AbortSignal,
+) => Promise<void>;
+
 export function startHttpGateway(
   handler: HttpHandler,
   port: number,
   host = "127.0.0.1",
   bodyIdleMs = BODY_IDLE_TIMEOUT_MS,
+  /** The streaming handler of a route key, if that route streams. */
+  streamingFor: (routeKey: string) => StreamingHandler | undefined = () => undefined,
 ): Promise<HttpGateway> {
   const server = createServer(async (req, res) => {
     const send = (
@@ -123,7 +141,26 @@ export function startHttpGateway(
           JSON.stringify({ message: "Request Timeout: the body ended before its Content-Length" }),
         );
       }
-      const result = await handler(toEvent(req, body, match.routeKey, match.pathParameters));
+      const event = toEvent(req, body, match.routeKey, match.pathParameters);
+      const streaming = streamingFor(match.routeKey);
+      if (streaming) {
+        const gone = new AbortController();
+        res.on("close", () => gone.abort());
+        await streaming(
+          event,
+          {
+            start: (status, headers) => res.writeHead(status, headers),
+            write: (chunk) =>
+              new Promise<void>((resolve, reject) =>
+                res.write(chunk, (err) => (err ? reject(err) : resolve())),
+              ),
+            end: () => res.end(),
+          },
+          gone.signal,
+        );
+        return;
+      }
+      const result = await handler(event);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
       const payload =

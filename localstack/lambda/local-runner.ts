@@ -23,7 +23,9 @@ import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
-import { isAdminRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { isAdminRoute, isQueryRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { createQueryApp, queryCore } from "../../functions/query/app.ts";
+import { createTailApp } from "../../functions/query/tail-app.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
@@ -123,16 +125,24 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     logger: o.logger.child({ function: "registry" }),
   });
   const admin = createAdminApp({ config, clients, logger: o.logger.child({ function: "admin" }) });
+  const queryDeps = { config, clients, logger: o.logger.child({ function: "query" }), pollMs: 100 };
+  const readCore = queryCore(queryDeps);
+  const query = createQueryApp(queryDeps, readCore);
+  const tail = createTailApp(queryDeps, readCore);
   // One port for all, as API Gateway routes each path to its function.
   const api: HttpApp = (event) =>
     isRegistryRoute(event.routeKey)
       ? registry(event)
       : isAdminRoute(event.routeKey)
         ? admin(event)
-        : ingest(event);
+        : isQueryRoute(event.routeKey)
+          ? query(event)
+          : ingest(event);
   let gateway: HttpGateway;
   try {
-    gateway = await startHttpGateway(api, o.httpPort ?? 8080);
+    gateway = await startHttpGateway(api, o.httpPort ?? 8080, undefined, undefined, (routeKey) =>
+      routeKey === "GET /v1/streams/{stream}/tail" ? tail : undefined,
+    );
   } catch (err) {
     if ((err as { code?: string }).code === "EADDRINUSE") {
       throw new Error(`port ${o.httpPort ?? 8080} is already in use: stop what holds it or pass --port`);

@@ -62,6 +62,9 @@ const ZIP_TARGET: Record<FunctionKind, number> = {
   transform: 2_000_000,
   batch: 3_000_000,
   schemas: 2_000_000,
+  // Parquet reading (hyparquet) and Arrow IPC (apache-arrow) weigh on the read path only.
+  query: 3_000_000,
+  tail: 3_000_000,
 };
 
 interface Options {

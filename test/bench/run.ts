@@ -6,12 +6,14 @@ import { benchColdstart } from "./coldstart.ts";
 import { benchEncode } from "./encode.ts";
 import { benchGrpc } from "./grpc.ts";
 import { benchIngest } from "./ingest.ts";
+import { benchRead } from "./read.ts";
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   encode: benchEncode,
   coldstart: benchColdstart,
   ingest: benchIngest,
   grpc: benchGrpc,
+  read: benchRead,
 };
 
 const [name, ...args] = process.argv.slice(2);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { deflateRawSync } from "node:zlib";
 import { Match } from "aws-cdk-lib/assertions";
-import { API_ROUTES } from "../../functions/ingest/routes.ts";
+import { API_ROUTES, isQueryRoute } from "../../functions/ingest/routes.ts";
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES } from "../../lib/runtime-env.ts";
 import {
   ACCOUNT,
@@ -240,8 +240,10 @@ describe("SluiceStack from sluice.yaml: the catalog", () => {
 
 describe("SluiceStack from sluice.yaml: the ingest API", () => {
   test("every ingest route reaches the ingest function, with auth left to the function", () => {
-    s.template.resourceCountIs("AWS::ApiGatewayV2::Route", API_ROUTES.length);
-    for (const routeKey of API_ROUTES) {
+    // The query routes are not deployed yet (no query function in CDK): see lib/ingest-api.ts.
+    const deployed = API_ROUTES.filter((r) => !isQueryRoute(r));
+    s.template.resourceCountIs("AWS::ApiGatewayV2::Route", deployed.length);
+    for (const routeKey of deployed) {
       s.template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
         RouteKey: routeKey,
         AuthorizationType: "NONE",

@@ -1,0 +1,31 @@
+/** Lambda entry point of the read API behind API Gateway: configuration from the environment, the app, Middy around it. */
+import {
+  awsSettingsFromEnv,
+  clientBase,
+  dynamoClient,
+  kinesisClient,
+  kmsClient,
+  s3Client,
+} from "../core/aws-clients.ts";
+import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
+import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
+import { createQueryApp } from "./app.ts";
+
+const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
+const o = await observability({ service: "sluice-query", app: config.app, env: process.env });
+const base = clientBase(awsSettingsFromEnv(process.env));
+
+export const handler = lambdaHandler(
+  createQueryApp({
+    config,
+    clients: tracedClients(o.tracer, {
+      s3: s3Client(base),
+      dynamo: dynamoClient(base),
+      kinesis: kinesisClient(base),
+      kms: kmsClient(base),
+    }),
+    logger: o.logger,
+  }),
+  o,
+  "requestContext.requestId",
+);
