@@ -78,6 +78,9 @@ export async function syncCatalogTable(
       );
       const current = table?.StorageDescriptor?.Columns ?? [];
       if (!table || sameColumns(current, columns)) return { ...where, status: "unchanged" };
+      // An Iceberg table's columns follow its metadata, which only its committer writes.
+      if (table.Parameters?.table_type === "ICEBERG")
+        return { ...where, status: "unchanged", message: "Iceberg table: the committer applies the schema" };
       const before = new Map(current.map((c) => [c.Name, c.Type]));
       const changed = columns.filter((c) => before.get(c.Name) !== c.Type).map((c) => c.Name!);
       try {

@@ -1,0 +1,19 @@
+/** Lambda entry point of the Iceberg committer (scheduled, reserved concurrency 1): the app, Middy around it. */
+import { awsSettingsFromEnv, clientBase, dynamoClient, s3Client } from "../core/aws-clients.ts";
+import { createGlueClient } from "../core/catalog/glue-client.ts";
+import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
+import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
+import { createCommitApp } from "./app.ts";
+
+const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
+const settings = awsSettingsFromEnv(process.env);
+const o = await observability({ service: "sluice-commit", app: config.app, env: process.env });
+const base = clientBase(settings);
+const { dynamo, s3, glue } = tracedClients(o.tracer, {
+  dynamo: dynamoClient(base),
+  s3: s3Client(base),
+  glue: createGlueClient(settings),
+});
+const commit = createCommitApp({ config, clients: { dynamo, s3 }, glue, logger: o.logger });
+
+export const handler = lambdaHandler(async () => commit(), o, "id");
