@@ -109,6 +109,7 @@ export function runtimeConfig(manifest: Manifest, account: string, region: strin
         database: glueName(manifest.name),
         table: glueName(sink.name),
         subjects: [...new Set(subjects)],
+        ...(sink.type === "iceberg" ? { iceberg: true } : {}),
       };
     }),
   };

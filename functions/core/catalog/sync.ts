@@ -20,6 +20,8 @@ export interface CatalogTable {
   readonly table: string;
   /** Subjects whose records the table's sink holds. */
   readonly subjects: readonly string[];
+  /** An Iceberg sink's table: its committer evolves it, and integer may not widen to number. */
+  readonly iceberg?: boolean;
 }
 
 export type SyncStatus = "updated" | "unchanged" | "missing" | "failed";
