@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createCommitApp } from "../../functions/commit/app.ts";
 import { armFailpoint, disarmFailpoints } from "../../functions/core/failpoints.ts";
-import { silentLogger } from "../../functions/core/logger.ts";
 import { PendingFiles } from "../../functions/core/iceberg/pending-files.ts";
+import { silentLogger } from "../../functions/core/logger.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import { authHeader, glueUnavailable } from "../support/env.ts";
 import {
@@ -114,6 +114,22 @@ describe("iceberg sink", { skip: noGlue }, () => {
     assert.deepEqual(metadata["partition-specs"][0]!.fields, [
       { "source-id": 2, "field-id": 1000, name: "_event_time_hour", transform: "hour" },
     ]);
+  });
+
+  test("a version widening integer to number is refused at registration (Iceberg forbids long -> double)", async () => {
+    const schema = JSON.parse((await import("node:fs")).readFileSync("schemas/feedback.v1.json", "utf8")) as {
+      properties: Record<string, unknown>;
+    };
+    schema.properties.rating = { type: "number" };
+    const res = await fetch(`${runner.url}/v1/schemas`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...authHeader(runner) },
+      body: JSON.stringify({ name: "feedback", namespace: "sluice", schema }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 409, text);
+    assert.match(text, /SCHEMA_INCOMPATIBLE/);
+    assert.match(text, /\/properties\/rating/);
   });
 
   test("records committed in several snapshots are each in the table once; a repeated commit is a no-op", async () => {
