@@ -166,11 +166,13 @@ export interface ManifestFileRecord {
   key_metadata: null;
 }
 
-/** One Avro object container file (deflate) holding `records`, with `metadata` in its header. */
+/** One Avro object container file (null codec) holding `records`, with `metadata` in its header. */
 export function avroFile(schema: AvroSchema, records: readonly unknown[], metadata: Record<string, string>) {
   // avsc takes header metadata though its typings omit it.
   const options = {
-    codec: "deflate",
+    // Uncompressed: manifests are small, and every reader takes the null codec (icebird's
+    // inflate overflowed its stack on some deflate blocks here).
+    codec: "null",
     metadata: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Buffer.from(v)])),
   } as unknown as ConstructorParameters<typeof avro.streams.BlockEncoder>[1];
   const encoder = new avro.streams.BlockEncoder(schema as unknown as avro.Schema, options);
