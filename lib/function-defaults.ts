@@ -29,6 +29,7 @@ export const FUNCTION_ENTRIES = {
   registry: `${functionsDir}registry/handler.ts`,
   batch: `${functionsDir}batch/handler.ts`,
   transform: `${functionsDir}transform/handler.ts`,
+  commit: `${functionsDir}commit/handler.ts`,
   // Deploy-time machinery, not part of the record path: it lives beside its construct.
   schemas: fileURLToPath(new URL("./schema-registration/handler.ts", import.meta.url)),
 } as const;
@@ -68,6 +69,7 @@ export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = 
   transform: [],
   schemas: [],
   batch: [],
+  commit: [],
 };
 
 export interface SluiceFunctionProps

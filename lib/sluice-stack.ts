@@ -10,6 +10,7 @@ import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
 import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
+import { IcebergCommitter } from "./iceberg-committer.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { Pipeline } from "./pipeline.ts";
@@ -63,7 +64,7 @@ export class SluiceStack extends Stack {
           new ParquetSink(this, `Sink-${s.name}`, {
             bucketName,
             key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
-            catalog: { database: catalogDb, ...catalog },
+            catalog: { database: catalogDb, ...catalog, iceberg: s.type === "iceberg" },
           }),
         ];
       }),
@@ -95,6 +96,19 @@ export class SluiceStack extends Stack {
         }),
       ]),
     );
+    // One committer per Iceberg table a pipeline writes to (lib/iceberg-committer.ts).
+    for (const s of manifest.sinks) {
+      if (s.type !== "iceberg" || !manifest.pipelines.some((p) => p.sink === s.name)) continue;
+      new IcebergCommitter(this, `Commit-${s.name}`, {
+        sink: s.name,
+        functionName: names.commitFunction(s.name),
+        config,
+        bucket: sinks.get(s.name)!.bucket,
+        key: s.kmsKeyArn ? Key.fromKeyArn(this, `CommitKey-${s.name}`, s.kmsKeyArn) : key.key,
+        checkpoints: tables.checkpoints,
+        schemas: tables.schemas,
+      });
+    }
     const monitoring = new Dashboard(this, "Monitoring", {
       app: manifest.name,
       key,

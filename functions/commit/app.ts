@@ -3,8 +3,8 @@
  * runner): one commit per Iceberg sink, each appending whatever its batchers have recorded.
  */
 import type { GlueClient } from "@aws-sdk/client-glue";
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { S3Client } from "@aws-sdk/client-s3";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { DEFAULT_BACKOFF } from "../core/backoff.ts";
 import { glueName } from "../core/catalog/projection.ts";
 import { catalogColumns } from "../core/catalog/sync.ts";

@@ -14,6 +14,14 @@ const { dynamo, s3, glue } = tracedClients(o.tracer, {
   s3: s3Client(base),
   glue: createGlueClient(settings),
 });
-const commit = createCommitApp({ config, clients: { dynamo, s3 }, glue, logger: o.logger });
+// One function per Iceberg sink (SLUICE_SINK): one committer per table.
+const sink = process.env.SLUICE_SINK;
+const commit = createCommitApp({
+  config,
+  clients: { dynamo, s3 },
+  glue,
+  logger: o.logger,
+  ...(sink ? { sink } : {}),
+});
 
 export const handler = lambdaHandler(async () => commit(), o, "id");

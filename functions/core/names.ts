@@ -15,6 +15,8 @@ export interface ResourceNames {
   readonly registryFunction: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
+  /** The Iceberg committer of a sink's table. */
+  commitFunction(sink: string): string;
   bucket(sink: string, explicit?: string): string;
 }
 
@@ -33,6 +35,7 @@ export function resourceNames(app: string, account: string, region: string): Res
     registryFunction: `${app}-registry`,
     transformFunction: (pipeline) => `${app}-${pipeline}-transform`,
     batchFunction: (pipeline) => `${app}-${pipeline}-batch`,
+    commitFunction: (sink) => `${app}-${sink}-commit`,
     bucket: (sink, explicit) => explicit ?? `${app}-${sink}-${account}-${region}`,
   };
 }

@@ -61,6 +61,7 @@ const ZIP_TARGET: Record<FunctionKind, number> = {
   transform: 2_000_000,
   batch: 3_000_000,
   schemas: 2_000_000,
+  commit: 3_000_000,
 };
 
 interface Options {
