@@ -7,7 +7,6 @@
 import type { GlueClient } from "@aws-sdk/client-glue";
 import { createBatchApp } from "../../functions/batch/app.ts";
 import { type CommitApp, createCommitApp, icebergSinks } from "../../functions/commit/app.ts";
-import type { CommitResult } from "../../functions/core/iceberg/committer.ts";
 import { createAuth } from "../../functions/core/auth/index.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
 import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
@@ -18,6 +17,7 @@ import type {
   TransformerInvoker,
 } from "../../functions/core/firehose-contract.ts";
 import type { HttpApp } from "../../functions/core/http-app.ts";
+import type { CommitResult } from "../../functions/core/iceberg/committer.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";

@@ -5,8 +5,9 @@
  * `https://{bucket}.s3.amazonaws.com/`; `s3Fetch` answers those from the endpoint's S3 instead
  * (a URL translation with range support, not a stand-in: the bytes are the stored objects).
  */
-import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+
 import { GetTableCommand, type GlueClient } from "@aws-sdk/client-glue";
+import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { icebergManifests, icebergRead } from "icebird";
 import { splitManifestEntries } from "icebird/src/manifest.js";
 import type { TableMetadata } from "../../functions/core/iceberg/metadata.ts";

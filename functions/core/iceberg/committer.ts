@@ -19,15 +19,15 @@ import {
   newTableMetadata,
   PROGRESS_PREFIX,
   progressKey,
-  type SortField,
   type Snapshot,
+  type SortField,
   type TableMetadata,
   withSchema,
   withSnapshot,
 } from "./metadata.ts";
 import { partitionFields, partitionTerms } from "./partition-spec.ts";
 import type { PendingBatch, PendingFiles } from "./pending-files.ts";
-import { fieldIdOfPath, icebergFields, type IcebergField, type RegisteredSchema } from "./schema.ts";
+import { fieldIdOfPath, type IcebergField, icebergFields, type RegisteredSchema } from "./schema.ts";
 import { dataFileRecord, manifestFile, manifestListFile, readManifestList } from "./snapshot-files.ts";
 import { ConcurrentCommit, type LoadedTable, type TableStore } from "./table-store.ts";
 

@@ -9,9 +9,10 @@
  * Iceberg sink, such a version is refused at registration (`icebergWidenings`), rather than
  * giving the column a new id behind the other sinks' back.
  */
+
+import type { JsonSchema } from "../manifest/types.ts";
 import { type ColumnType, type FieldSpec, planColumns } from "../parquet/columns.ts";
 import { columnNodes, type FieldIdMap, RESERVED_FIELD_IDS } from "../parquet/field-ids.ts";
-import type { JsonSchema } from "../manifest/types.ts";
 
 export const EVENT_TIME_FIELD_ID = RESERVED_FIELD_IDS._event_time!;
 export const RECORD_ID_FIELD_ID = RESERVED_FIELD_IDS._id!;

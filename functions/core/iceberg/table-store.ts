@@ -4,9 +4,10 @@
  * on the VersionId read with the metadata, as Iceberg's Glue catalog commits: a concurrent
  * committer gets ConcurrentModificationException and starts again from the new metadata.
  */
+
+import type { Column } from "@aws-sdk/client-glue";
 import { GetTableCommand, type GlueClient, type Table, UpdateTableCommand } from "@aws-sdk/client-glue";
 import { GetObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import type { Column } from "@aws-sdk/client-glue";
 import { type BackoffPolicy, isTransient, withRetries } from "../backoff.ts";
 import { putObject } from "../delivery/object-writer.ts";
 import type { TableMetadata } from "./metadata.ts";
