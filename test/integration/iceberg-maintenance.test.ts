@@ -1,0 +1,156 @@
+/**
+ * Iceberg table maintenance against the embedded stack: snapshot listing and the current
+ * snapshot's files (what `sluice table` prints) agree with icebird; expiry drops old snapshots
+ * and deletes only what no kept snapshot reaches (the table still reads every record once, the
+ * expired snapshot's manifest list is gone); orphan removal deletes an unreferenced data file
+ * and leftover metadata but never a committed or a pending file, nor a young one.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { createMaintenance, type TableMaintenance } from "../../functions/commit/maintain.ts";
+import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
+import { authHeader, glueUnavailable } from "../support/env.ts";
+import { icebirdRows, readMetadata, snapshotFiles } from "../support/iceberg.ts";
+import { startTestRunner } from "../support/runner.ts";
+
+const noGlue = await glueUnavailable();
+let runner: LocalRunner;
+let maint: TableMaintenance;
+const accepted = new Set<string>();
+
+before(async () => {
+  if (noGlue) return;
+  runner = await startTestRunner("icem", {
+    manifestPath: "test/fixtures/manifests/iceberg.yaml",
+    commitIntervalMs: 0,
+  });
+  maint = createMaintenance({ config: runner.config, clients: runner.clients, glue: runner.glue });
+});
+after(async () => {
+  await runner?.stop();
+});
+
+let n = 0;
+async function sendAndCommit(count: number) {
+  const records = Array.from({ length: count }, () => {
+    const i = n++;
+    return {
+      data: {
+        customerId: `m-${i}`,
+        content: `text ${i}`,
+        category: "other",
+        isNegative: false,
+        rating: 3,
+        ts: `2026-03-02T0${i % 2}:${String(i % 60).padStart(2, "0")}:00Z`,
+      },
+    };
+  });
+  const res = await fetch(`${runner.url}/v1/streams/feedback/records`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...authHeader(runner) },
+    body: JSON.stringify({ records }),
+  });
+  assert.equal(res.status, 200);
+  for (const r of ((await res.json()) as { results: { recordId: string }[] }).results)
+    accepted.add(r.recordId);
+  await runner.drained(60_000);
+  const out = await runner.commit();
+  assert.equal(out.lake?.status, "committed");
+}
+
+const bucket = () => runner.config.pipelines.lake!.sink.bucket;
+const exists = async (url: string) => {
+  const key = url.slice(`s3://${bucket()}/`.length);
+  try {
+    await runner.clients.s3.send(new HeadObjectCommand({ Bucket: bucket(), Key: key }));
+    return true;
+  } catch {
+    return false;
+  }
+};
+async function current() {
+  const location = await maint.metadataLocation("lake");
+  assert.ok(location);
+  return readMetadata(runner.clients.s3, location);
+}
+
+describe("iceberg table maintenance", { skip: noGlue && "the endpoint has no Glue" }, () => {
+  test("snapshots and files agree with icebird's reading of the table", async () => {
+    await sendAndCommit(30);
+    await sendAndCommit(20);
+    await sendAndCommit(10);
+    const snaps = await maint.snapshots("lake");
+    assert.equal(snaps.length, 3);
+    assert.deepEqual(
+      snaps.map((s) => s.totalRecords),
+      [30, 50, 60],
+    );
+    assert.equal(snaps.filter((s) => s.current).length, 1);
+    assert.ok(snaps[2]!.current);
+    const files = await maint.files("lake");
+    const md = await current();
+    const independent = await snapshotFiles(runner.clients.s3, md);
+    assert.deepEqual(files.map((f) => f.path).sort(), independent.map((f) => f.path).sort());
+    assert.equal(
+      files.reduce((k, f) => k + f.records, 0),
+      60,
+    );
+    const older = await maint.files("lake", snaps[0]!.id);
+    assert.equal(
+      older.reduce((k, f) => k + f.records, 0),
+      30,
+    );
+    await assert.rejects(maint.files("lake", 42), /no snapshot 42/);
+    await assert.rejects(maint.snapshots("nosuch"), /nosuch is not an Iceberg sink/);
+  });
+
+  test("expiry keeps the newest snapshots and deletes only what they do not reach", async () => {
+    const before = await current();
+    const oldest = before.snapshots[0]!;
+    const dry = await maint.expire("lake", { olderThanMs: 0, retainLast: 2, dryRun: true });
+    assert.deepEqual(dry.expired, [oldest["snapshot-id"]]);
+    assert.ok(await exists(oldest["manifest-list"]), "a dry run deletes nothing");
+    const out = await maint.expire("lake", { olderThanMs: 0, retainLast: 2 });
+    assert.deepEqual(out.expired, [oldest["snapshot-id"]]);
+    // Appends carry every manifest forward: only the expired snapshot's manifest list goes.
+    assert.deepEqual(out.deleted, [oldest["manifest-list"]]);
+    assert.equal(await exists(oldest["manifest-list"]), false);
+    const after = await current();
+    assert.equal(after.snapshots.length, 2);
+    assert.equal(after["current-snapshot-id"], before["current-snapshot-id"]);
+    const rows = await icebirdRows(runner.clients.s3, after);
+    assert.deepEqual(new Set(rows.map((r) => r._id as string)), accepted);
+    assert.equal(rows.length, accepted.size);
+    const again = await maint.expire("lake", { olderThanMs: 0, retainLast: 2 });
+    assert.deepEqual(again.expired, [], "a second run has nothing to expire");
+    const young = await maint.expire("lake", { olderThanMs: 86_400_000, retainLast: 1 });
+    assert.deepEqual(young.expired, [], "snapshots younger than the age limit stay");
+  });
+
+  test("orphan removal deletes unreferenced old files only", async () => {
+    const md = await current();
+    const stray = `feedback/dt=2026-03-02/hr=00/lake-shardId-000000000000-1-9.parquet`;
+    const other = `feedback/dt=2026-03-02/hr=00/otherpipe-shardId-000000000000-1-0.parquet`;
+    const leftover = `${md.location.slice(`s3://${bucket()}/`.length)}/metadata/99999-left.metadata.json`;
+    for (const Key of [stray, other, leftover]) {
+      await runner.clients.s3.send(new PutObjectCommand({ Bucket: bucket(), Key, Body: "x" }));
+    }
+    const young = await maint.orphans("lake", { dryRun: true });
+    assert.deepEqual(young.orphans, [], "nothing younger than the grace period");
+    const later = () => Date.now() + 2 * 86_400_000;
+    const dry = await maint.orphans("lake", { dryRun: true, now: later });
+    assert.deepEqual(
+      [...dry.orphans].sort(),
+      [`s3://${bucket()}/${leftover}`, `s3://${bucket()}/${stray}`].sort(),
+      "another pipeline's file and every referenced file are not orphans",
+    );
+    const out = await maint.orphans("lake", { now: later });
+    assert.equal(out.orphans.length, 2);
+    assert.equal(await exists(`s3://${bucket()}/${stray}`), false);
+    assert.equal(await exists(`s3://${bucket()}/${other}`), true);
+    for (const f of await maint.files("lake")) assert.ok(await exists(f.path), `${f.path} still there`);
+    const rows = await icebirdRows(runner.clients.s3, await current());
+    assert.equal(rows.length, accepted.size);
+  });
+});
