@@ -17,6 +17,7 @@ import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
 import { runSchemaCommand } from "./schema-command.ts";
+import { runTableCommand } from "./table-command.ts";
 
 const DEFAULT_STATE_DIR = ".sluice";
 
@@ -27,6 +28,7 @@ commands:
   validate     validate the manifest and exit
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
+  table        an Iceberg sink's snapshots and files, snapshot expiry, orphan removal (sluice table --help)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -189,6 +191,7 @@ async function main(argv: string[]): Promise<void> {
   // The proxy has its own options (TLS files and limits); hand it everything after its name.
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
+  if (argv[0] === "table") process.exit(await runTableCommand(argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

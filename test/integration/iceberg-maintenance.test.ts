@@ -6,11 +6,16 @@
  * and leftover metadata but never a committed or a pending file, nor a young one.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { runTableCommand } from "../../bin/table-command.ts";
 import { createMaintenance, type TableMaintenance } from "../../functions/commit/maintain.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
-import { authHeader, glueUnavailable } from "../support/env.ts";
+import { authHeader, endpoint, glueUnavailable } from "../support/env.ts";
 import { icebirdRows, readMetadata, snapshotFiles } from "../support/iceberg.ts";
 import { startTestRunner } from "../support/runner.ts";
 
@@ -27,8 +32,10 @@ before(async () => {
   });
   maint = createMaintenance({ config: runner.config, clients: runner.clients, glue: runner.glue });
 });
+const scratch = mkdtempSync(join(tmpdir(), "sluice-table-cli-"));
 after(async () => {
   await runner?.stop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 let n = 0;
@@ -152,5 +159,61 @@ describe("iceberg table maintenance", { skip: noGlue && "the endpoint has no Glu
     for (const f of await maint.files("lake")) assert.ok(await exists(f.path), `${f.path} still there`);
     const rows = await icebirdRows(runner.clients.s3, await current());
     assert.equal(rows.length, accepted.size);
+  });
+
+  test("sluice table: snapshots and files through the real entry point; usage errors exit 2", async () => {
+    // The fixture under the runner's app name, so the CLI finds the same resources.
+    const text = readFileSync("test/fixtures/manifests/iceberg.yaml", "utf8")
+      .replace(/^name: .*$/m, `name: ${runner.config.app}`)
+      .replace(/file: (.*)$/m, (_, f: string) => `file: ${resolve("test/fixtures/manifests", f)}`);
+    const manifest = join(scratch, "sluice.yaml");
+    writeFileSync(manifest, text);
+    const sluice = (...args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((done) => {
+        execFile(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "bin/sluice.ts",
+            "table",
+            ...args,
+            "--manifest",
+            manifest,
+            "--endpoint",
+            endpoint(),
+          ],
+          { timeout: 60_000 },
+          (e, out, err) => done({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, out, err }),
+        );
+      });
+    const snaps = await sluice("snapshots");
+    assert.equal(snaps.code, 0, snaps.err);
+    const lines = snaps.out.trim().split("\n");
+    assert.equal(lines.length, 2, snaps.out);
+    assert.match(lines[1]!, /^\* \d+ {2}\S+ {2}append {2}60 records/);
+    const files = await sluice("files", "lake");
+    assert.equal(files.code, 0, files.err);
+    const listed = files.out
+      .trim()
+      .split("\n")
+      .map((l) => l.split("\t"));
+    assert.deepEqual(listed.map((l) => l[0]).sort(), (await maint.files("lake")).map((f) => f.path).sort());
+    assert.equal(
+      listed.reduce((k, l) => k + Number(l[1]), 0),
+      60,
+    );
+    const io = { out: [] as string[], err: [] as string[] };
+    const capture = { out: (t: string) => io.out.push(t), err: (t: string) => io.err.push(t) };
+    assert.equal(await runTableCommand(["frobnicate"], capture, () => maint), 2);
+    assert.equal(await runTableCommand(["files", "nosuch"], capture, () => maint), 2);
+    assert.match(io.err.at(-1)!, /nosuch is not an Iceberg sink/);
+    assert.equal(await runTableCommand(["expire", "--retain-last", "0"], capture, () => maint), 2);
+    assert.equal(
+      await runTableCommand(["expire", "--dry-run", "--older-than-days", "0"], capture, () => maint),
+      0,
+    );
+    assert.match(io.out.at(-2)!, /lake: would expire 1 snapshots, 1 files/);
+    assert.equal((await maint.snapshots("lake")).length, 2, "a dry run changes nothing");
   });
 });
