@@ -7,7 +7,7 @@
  */
 import { Duration } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
-import { Rule, Schedule } from "aws-cdk-lib/aws-events";
+import { Rule, RuleTargetInput, Schedule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import { Grant } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
@@ -15,6 +15,7 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import type { RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import type { MaintenanceEvent } from "../functions/commit/maintain.ts";
 import { glueName } from "../functions/core/catalog/projection.ts";
 import { pendingPartition } from "../functions/core/iceberg/pending-files.ts";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
@@ -40,6 +41,10 @@ export interface IcebergCommitterProps {
   readonly schemas: ITable;
   /** @default Duration.minutes(1) */
   readonly interval?: Duration;
+  /** Key patterns of the table's data files (the pipelines' data prefixes), for orphan removal. */
+  readonly dataKeyPatterns: readonly string[];
+  /** Snapshot expiry and orphan removal, daily. @default { expireDays: 7, retainLast: 1, graceHours: 24 } */
+  readonly maintenance?: MaintenanceEvent["maintain"];
   readonly logRetention?: RetentionDays;
 }
 
@@ -60,6 +65,7 @@ export function committerConfig(config: RuntimeConfig, sink: string): RuntimeCon
 export class IcebergCommitter extends Construct {
   public readonly fn: NodejsFunction;
   public readonly rule: Rule;
+  public readonly maintenanceRule: Rule;
 
   constructor(scope: Construct, id: string, props: IcebergCommitterProps) {
     super(scope, id);
@@ -95,15 +101,32 @@ export class IcebergCommitter extends Construct {
       resourceArns: [metadata],
     });
     props.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey");
+    // Maintenance: expiry deletes metadata no kept snapshot reaches; orphan removal lists the
+    // bucket and deletes unreferenced files in the metadata folder and the pipelines' data prefixes.
+    const deletable = [metadata, ...props.dataKeyPatterns.map((p) => props.bucket.arnForObjects(p))];
+    Grant.addToPrincipal({ grantee: role, actions: ["s3:DeleteObject"], resourceArns: deletable });
+    Grant.addToPrincipal({
+      grantee: role,
+      actions: ["s3:ListBucket"],
+      resourceArns: [props.bucket.bucketArn],
+    });
     acknowledgeWildcardResources(
       role,
-      [metadata],
-      "S3 object ARNs can only be scoped by key prefix: this is the sink's Iceberg metadata folder, nothing else in the bucket.",
+      deletable,
+      "S3 object ARNs can only be scoped by key prefix: these are the sink's Iceberg metadata folder and the data prefixes of the pipelines writing the table, nothing else in the bucket.",
     );
     this.rule = new Rule(this, "Schedule", {
       schedule: Schedule.rate(props.interval ?? Duration.minutes(1)),
       description: `Iceberg commits of sink ${props.sink}`,
       targets: [new LambdaFunction(f.fn, { retryAttempts: 0 })],
+    });
+    const maintain: MaintenanceEvent = {
+      maintain: props.maintenance ?? { expireDays: 7, retainLast: 1, graceHours: 24 },
+    };
+    this.maintenanceRule = new Rule(this, "Maintenance", {
+      schedule: Schedule.rate(Duration.days(1)),
+      description: `Iceberg snapshot expiry and orphan removal of sink ${props.sink}`,
+      targets: [new LambdaFunction(f.fn, { retryAttempts: 2, event: RuleTargetInput.fromObject(maintain) })],
     });
   }
 }

@@ -13,7 +13,7 @@ import { EventStream } from "./event-stream.ts";
 import { IcebergCommitter } from "./iceberg-committer.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
-import { Pipeline } from "./pipeline.ts";
+import { objectKeyPatterns, Pipeline } from "./pipeline.ts";
 import { SchemaRegistration } from "./schema-registration.ts";
 import { Tables } from "./tables.ts";
 
@@ -107,6 +107,11 @@ export class SluiceStack extends Stack {
         key: s.kmsKeyArn ? Key.fromKeyArn(this, `CommitKey-${s.name}`, s.kmsKeyArn) : key.key,
         checkpoints: tables.checkpoints,
         schemas: tables.schemas,
+        dataKeyPatterns: manifest.pipelines
+          .filter((p) => p.sink === s.name)
+          .flatMap((p) =>
+            objectKeyPatterns(config.pipelines[p.name]!).filter((k) => !k.startsWith("errors/")),
+          ),
       });
     }
     const monitoring = new Dashboard(this, "Monitoring", {

@@ -4,6 +4,7 @@ import { createGlueClient } from "../core/catalog/glue-client.ts";
 import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
 import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createCommitApp } from "./app.ts";
+import { createMaintenance, type MaintenanceEvent, maintainTable } from "./maintain.ts";
 
 const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
 const settings = awsSettingsFromEnv(process.env);
@@ -24,4 +25,15 @@ const commit = createCommitApp({
   ...(sink ? { sink } : {}),
 });
 
-export const handler = lambdaHandler(async () => commit(), o, "id");
+const maintenance = createMaintenance({ config, clients: { dynamo, s3 }, glue });
+
+// The commit schedule sends the scheduled event; the daily maintenance rule sends { maintain }.
+// Both run here, so reserved concurrency 1 keeps them from overlapping on the table.
+export const handler = lambdaHandler(
+  async (event: Partial<MaintenanceEvent>) =>
+    event.maintain
+      ? maintainTable(maintenance, sink ?? maintenance.sinks[0]!, event.maintain, o.logger)
+      : commit(),
+  o,
+  "id",
+);

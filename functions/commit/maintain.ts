@@ -20,6 +20,7 @@ import {
 } from "../core/iceberg/maintenance.ts";
 import { PendingFiles } from "../core/iceberg/pending-files.ts";
 import { TableStore } from "../core/iceberg/table-store.ts";
+import type { Logger } from "../core/logger.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
 import { icebergSinks } from "./app.ts";
 
@@ -93,4 +94,27 @@ export function createMaintenance(deps: MaintenanceDeps): TableMaintenance {
       });
     },
   };
+}
+
+/** What the daily maintenance rule sends the committer function. */
+export interface MaintenanceEvent {
+  readonly maintain: {
+    readonly expireDays: number;
+    readonly retainLast: number;
+    readonly graceHours: number;
+  };
+}
+
+/** Expiry, then orphan removal, of one sink's table. */
+export async function maintainTable(
+  m: TableMaintenance,
+  sink: string,
+  o: MaintenanceEvent["maintain"],
+  logger: Logger,
+): Promise<{ expired: number; deleted: number; orphans: number }> {
+  const expired = await m.expire(sink, { olderThanMs: o.expireDays * 86_400_000, retainLast: o.retainLast });
+  const { orphans } = await m.orphans(sink, { graceMs: o.graceHours * 3_600_000 });
+  const out = { expired: expired.expired.length, deleted: expired.deleted.length, orphans: orphans.length };
+  logger.info("iceberg maintenance", { sink, ...out });
+  return out;
 }

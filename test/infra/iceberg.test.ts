@@ -58,9 +58,11 @@ describe("iceberg sink in CDK", () => {
       ["lake"],
     );
     const rules = resourcesOf(s, "AWS::Events::Rule");
-    assert.equal(rules.length, 1);
-    assert.equal(rules[0]![1].ScheduleExpression, "rate(1 minute)");
-    assert.match(JSON.stringify(rules[0]![1].Targets), new RegExp(id));
+    assert.deepEqual(rules.map(([, r]) => r.ScheduleExpression).sort(), ["rate(1 day)", "rate(1 minute)"]);
+    for (const [, r] of rules) assert.match(JSON.stringify(r.Targets), new RegExp(id));
+    const daily = rules.find(([, r]) => r.ScheduleExpression === "rate(1 day)")![1];
+    const input = JSON.parse(String((daily.Targets as { Input: string }[])[0]!.Input));
+    assert.deepEqual(input, { maintain: { expireDays: 7, retainLast: 1, graceHours: 24 } });
     assert.equal(resourcesOf(plain, "AWS::Events::Rule").length, 0, "no committer for a parquet sink");
   });
 
@@ -72,9 +74,16 @@ describe("iceberg sink in CDK", () => {
     );
     const statements = statementsOf(s, fnName);
     const s3 = statements.filter((st) => asList(st.Action).some((a) => String(a).startsWith("s3:")));
-    assert.equal(s3.length, 1);
-    assert.deepEqual(asList(s3[0]!.Action).sort(), ["s3:GetObject", "s3:PutObject"]);
-    assert.match(resourceText(s3[0]!), /\/_iceberg\/\*/);
+    const readWrite = s3.find((st) => asList(st.Action).includes("s3:PutObject"))!;
+    assert.deepEqual(asList(readWrite.Action).sort(), ["s3:GetObject", "s3:PutObject"]);
+    assert.match(resourceText(readWrite), /\/_iceberg\/\*"/);
+    // Maintenance deletes in the metadata folder and the pipeline's data prefix, never errors/.
+    const del = s3.find((st) => asList(st.Action).includes("s3:DeleteObject"))!;
+    assert.deepEqual(asList(del.Action), ["s3:DeleteObject"]);
+    assert.match(resourceText(del), /\/_iceberg\/\*"/);
+    assert.match(resourceText(del), /\/feedback\/dt=\*"/);
+    assert.doesNotMatch(resourceText(del), /errors/);
+    assert.equal(s3.length, 3, JSON.stringify(s3));
     const pending = statements.find((st) => asList(st.Action).includes("dynamodb:DeleteItem"))!;
     assert.deepEqual(pending.Condition, {
       "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": ["iceberg:lake"] },

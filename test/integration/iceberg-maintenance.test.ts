@@ -13,7 +13,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { runTableCommand } from "../../bin/table-command.ts";
-import { createMaintenance, type TableMaintenance } from "../../functions/commit/maintain.ts";
+import { createMaintenance, maintainTable, type TableMaintenance } from "../../functions/commit/maintain.ts";
+import { silentLogger } from "../../functions/core/logger.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import { authHeader, endpoint, glueUnavailable } from "../support/env.ts";
 import { icebirdRows, readMetadata, snapshotFiles } from "../support/iceberg.ts";
@@ -215,5 +216,19 @@ describe("iceberg table maintenance", { skip: noGlue && "the endpoint has no Glu
     );
     assert.match(io.out.at(-2)!, /lake: would expire 1 snapshots, 1 files/);
     assert.equal((await maint.snapshots("lake")).length, 2, "a dry run changes nothing");
+  });
+
+  test("the daily maintenance event: expiry then orphans; the table still reads every record once", async () => {
+    const out = await maintainTable(
+      maint,
+      "lake",
+      { expireDays: 0, retainLast: 1, graceHours: 0 },
+      silentLogger,
+    );
+    assert.deepEqual(out, { expired: 1, deleted: 1, orphans: 0 });
+    assert.equal((await maint.snapshots("lake")).length, 1);
+    const rows = await icebirdRows(runner.clients.s3, await current());
+    assert.deepEqual(new Set(rows.map((r) => r._id as string)), accepted);
+    assert.equal(rows.length, accepted.size);
   });
 });
