@@ -92,6 +92,10 @@ interface Attempt {
   readonly settled: readonly PendingBatch[];
 }
 
+/** Where the metadata file of `md` goes: its version (the log's length + 1) and a fresh UUID. */
+export const metadataFileUrl = (md: TableMetadata) =>
+  `${md.location}/metadata/${String(md["metadata-log"].length + 1).padStart(5, "0")}-${randomUUID()}.metadata.json`;
+
 export async function commitTable(deps: CommitterDeps): Promise<CommitResult> {
   const max = deps.maxAttempts ?? 10;
   for (let attempt = 1; ; attempt++) {
@@ -152,8 +156,7 @@ async function commitOnce(deps: CommitterDeps, loaded: LoadedTable, attempt: num
         : evolved["metadata-log"],
     };
   }
-  const version = next["metadata-log"].length + 1;
-  const metadataLocation = `${next.location}/metadata/${String(version).padStart(5, "0")}-${randomUUID()}.metadata.json`;
+  const metadataLocation = metadataFileUrl(next);
   await deps.store.write(metadataLocation, Buffer.from(JSON.stringify(next)), "application/json");
   // Files written, table not swapped: a crash leaves only unreferenced metadata (orphans).
   failpoint("commit.before-swap");

@@ -7,10 +7,10 @@
  * older than a grace period: a batcher writes its files before the checkpoint commit that records
  * them, so a young unreferenced file may be about to be recorded.
  */
-import { randomUUID } from "node:crypto";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { type BackoffPolicy, isTransient, withRetries } from "../backoff.ts";
 import { deleteObjects } from "../delivery/object-writer.ts";
+import { metadataFileUrl } from "./committer.ts";
 import type { Snapshot, TableMetadata } from "./metadata.ts";
 import type { PendingFiles } from "./pending-files.ts";
 import { readManifest, readManifestList } from "./snapshot-files.ts";
@@ -101,9 +101,6 @@ export interface ExpireResult {
   readonly metadataLocation?: string;
 }
 
-const metadataUrl = (md: TableMetadata) =>
-  `${md.location}/metadata/${String(md["metadata-log"].length + 1).padStart(5, "0")}-${randomUUID()}.metadata.json`;
-
 /** The snapshots to expire: old enough, not among the newest `retainLast`, never the current. */
 export function snapshotsToExpire(md: TableMetadata, o: ExpireOptions, nowMs: number): Snapshot[] {
   const newestFirst = [...md.snapshots].sort((a, b) => b["timestamp-ms"] - a["timestamp-ms"]);
@@ -151,7 +148,7 @@ export async function expireSnapshots(
         { "timestamp-ms": md["last-updated-ms"], "metadata-file": loaded.metadataLocation! },
       ],
     };
-    const location = metadataUrl(next);
+    const location = metadataFileUrl(next);
     await store.write(location, Buffer.from(JSON.stringify(next)), "application/json");
     try {
       await store.swap(loaded, location, [...(loaded.glue.StorageDescriptor?.Columns ?? [])]);
