@@ -28,6 +28,7 @@ import { runReadCommand } from "./read-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
 import { runSendCommand } from "./send-command.ts";
 import { runStreamsCommand } from "./streams-command.ts";
+import { runTableCommand } from "./table-command.ts";
 
 const DEFAULT_STATE_DIR = ".sluice";
 
@@ -44,6 +45,7 @@ commands:
   query        records of a stream in a time range (sluice query --help)
   get          a record by record id, partition key or idempotency key
   tail         replay a stream from a time, then follow it live
+  table        an Iceberg sink's snapshots and files, snapshot expiry, orphan removal (sluice table --help)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -214,6 +216,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "send") process.exit(await runSendCommand(argv.slice(1)));
   if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
     process.exit(await runReadCommand(argv[0], argv.slice(1)));
+  if (argv[0] === "table") process.exit(await runTableCommand(argv.slice(1)));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

@@ -33,6 +33,7 @@ export const FUNCTION_ENTRIES = {
   transform: `${functionsDir}transform/handler.ts`,
   query: `${functionsDir}query/handler.ts`,
   tail: `${functionsDir}query/tail-handler.ts`,
+  commit: `${functionsDir}commit/handler.ts`,
   // Deploy-time machinery, not part of the record path: it lives beside its construct.
   schemas: fileURLToPath(new URL("./schema-registration/handler.ts", import.meta.url)),
 } as const;
@@ -75,6 +76,7 @@ export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = 
   batch: [],
   query: [],
   tail: [],
+  commit: [],
 };
 
 export interface SluiceFunctionProps

@@ -36,6 +36,24 @@ export type TableAction =
   | "dynamodb:DeleteItem"
   | "dynamodb:BatchWriteItem";
 
+/** Like grantTable, but only on the items whose partition key is one of `leadingKeys`. */
+export function grantTableItems(
+  table: ITable,
+  grantee: IGrantable,
+  leadingKeys: readonly string[],
+  ...actions: TableAction[]
+): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(
+    new PolicyStatement({
+      actions,
+      resources: [table.tableArn],
+      conditions: { "ForAllValues:StringEquals": { "dynamodb:LeadingKeys": [...leadingKeys] } },
+    }),
+  );
+  const writes = actions.some((a) => TABLE_WRITES.has(a));
+  table.encryptionKey?.grant(grantee, ...(writes ? KMS_FOR_TABLE_WRITE : KMS_FOR_TABLE_READ));
+}
+
 /** Grants `actions` on the table (not its indexes: Sluice's tables have none) and its key. */
 export function grantTable(table: ITable, grantee: IGrantable, ...actions: TableAction[]): void {
   table.grant(grantee, ...actions);

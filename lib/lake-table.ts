@@ -7,10 +7,16 @@ import { type CfnDatabase, CfnTable } from "aws-cdk-lib/aws-glue";
 import { Construct } from "constructs";
 import type { PartitionProjection } from "../functions/core/catalog/projection.ts";
 import { type LakeTableSpec, lakeTableDefinition } from "../functions/core/catalog/table-input.ts";
+import { icebergTableInput } from "../functions/core/iceberg/glue-table.ts";
 
 export interface LakeTableProps extends LakeTableSpec {
   /** The database the table goes in. */
   readonly database: CfnDatabase;
+  /**
+   * An Iceberg table (table_type ICEBERG): no partition keys or SerDe, its committer writes the
+   * metadata and sets metadata_location on its first run. @default false
+   */
+  readonly iceberg?: boolean;
 }
 
 /** An external Parquet table with partition projection (or, when the template cannot be projected, none). */
@@ -29,6 +35,30 @@ export class LakeTable extends Construct {
         "sluice:lake-column-conflict",
         `streams feeding ${props.tableName} declare properties with different types (${conflicts.join("; ")}); the table uses the first`,
       );
+    }
+    if (props.iceberg) {
+      this.projection = { projected: false, reason: "Iceberg tables are partitioned by their metadata" };
+      const t = icebergTableInput(props);
+      const sd = t.StorageDescriptor!;
+      this.table = new CfnTable(this, "Table", {
+        catalogId: Stack.of(this).account,
+        databaseName: props.database.ref,
+        tableInput: {
+          name: t.Name,
+          description: t.Description!,
+          tableType: t.TableType!,
+          parameters: t.Parameters!,
+          storageDescriptor: {
+            columns: sd.Columns!.map((c) => ({
+              name: c.Name!,
+              type: c.Type!,
+              ...(c.Comment === undefined ? {} : { comment: c.Comment }),
+            })),
+            location: sd.Location!,
+          },
+        },
+      });
+      return;
     }
     if (!projection.projected) {
       Annotations.of(this).addWarningV2(

@@ -23,6 +23,7 @@ import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { esmFilterPattern } from "../functions/core/esm-filter.ts";
+import { pendingPartition } from "../functions/core/iceberg/pending-files.ts";
 import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
 import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
 import { SluiceFunction } from "./function-defaults.ts";
@@ -34,6 +35,7 @@ import {
   grantPayloadKeyDecryption,
   grantSendMessage,
   grantTable,
+  grantTableItems,
 } from "./grants.ts";
 import { acknowledge, acknowledgeWildcardResources } from "./nag.ts";
 import { functionEnvironment, PIPELINE_ENV, pipelineConfig } from "./runtime-env.ts";
@@ -157,6 +159,11 @@ export class Pipeline extends Construct {
       "S3 object ARNs can only be scoped by key prefix: these are this pipeline's own data prefix (per source stream) and errors prefix, nothing else in the bucket.",
     );
     grantTable(props.checkpoints, role, "dynamodb:GetItem", "dynamodb:UpdateItem");
+    // An Iceberg sink's batcher puts the batch's pending files beside its checkpoint, in the
+    // checkpoint commit's transaction (functions/core/iceberg/pending-files.ts).
+    if (pipeline.sink.type === "iceberg") {
+      grantTableItems(props.checkpoints, role, [pendingPartition(pipeline.sink.name)], "dynamodb:PutItem");
+    }
     grantTable(props.schemas, role, "dynamodb:GetItem", "dynamodb:Query");
     if (transformer) {
       grantInvoke(transformer.fn.functionArn, role);

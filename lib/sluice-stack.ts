@@ -11,9 +11,10 @@ import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
 import { grantTable } from "./grants.ts";
+import { IcebergCommitter } from "./iceberg-committer.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
-import { Pipeline } from "./pipeline.ts";
+import { objectKeyPatterns, Pipeline } from "./pipeline.ts";
 import { SchemaRegistration } from "./schema-registration.ts";
 import { Tables } from "./tables.ts";
 
@@ -73,7 +74,7 @@ export class SluiceStack extends Stack {
           new ParquetSink(this, `Sink-${s.name}`, {
             bucketName,
             key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
-            catalog: { database: catalogDb, ...catalog },
+            catalog: { database: catalogDb, ...catalog, iceberg: s.type === "iceberg" },
             retention: retentionRules(manifest, s.name),
           }),
         ];
@@ -106,6 +107,24 @@ export class SluiceStack extends Stack {
         }),
       ]),
     );
+    // One committer per Iceberg table a pipeline writes to (lib/iceberg-committer.ts).
+    for (const s of manifest.sinks) {
+      if (s.type !== "iceberg" || !manifest.pipelines.some((p) => p.sink === s.name)) continue;
+      new IcebergCommitter(this, `Commit-${s.name}`, {
+        sink: s.name,
+        functionName: names.commitFunction(s.name),
+        config,
+        bucket: sinks.get(s.name)!.bucket,
+        key: s.kmsKeyArn ? Key.fromKeyArn(this, `CommitKey-${s.name}`, s.kmsKeyArn) : key.key,
+        checkpoints: tables.checkpoints,
+        schemas: tables.schemas,
+        dataKeyPatterns: manifest.pipelines
+          .filter((p) => p.sink === s.name)
+          .flatMap((p) =>
+            objectKeyPatterns(config.pipelines[p.name]!).filter((k) => !k.startsWith("errors/")),
+          ),
+      });
+    }
     const monitoring = new Dashboard(this, "Monitoring", {
       app: names.prefix,
       topicName: names.alarmTopic,

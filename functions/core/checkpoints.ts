@@ -6,7 +6,13 @@
  * Each invocation that starts on a position counts an attempt, so the batcher knows when the
  * event source is about to give up on a batch and can file its records under errors/ instead.
  */
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 
 export interface Checkpoint {
   /** Last committed sequence number; undefined before the first commit. */
@@ -189,31 +195,42 @@ export class CheckpointStore {
     next: string,
     watermark: string | undefined,
     counts: CommitCounts,
+    /** Put in the same transaction (an Iceberg sink's pending files), so both happen or neither. */
+    alsoPut?: Record<string, unknown>,
   ): Promise<void> {
     const c = this.condition(expected);
     const setWatermark = watermark === undefined ? "" : ", watermark = :wm";
     try {
-      await this.dynamo.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pipeline, shard },
-          UpdateExpression: `SET seq = :next, pending = :empty, updatedAt = :now${setWatermark} REMOVE attempts, lastError ADD files :files, records :records, errors :errors, dropped :dropped, repeats :repeats`,
-          ConditionExpression: c.ConditionExpression,
-          ExpressionAttributeValues: {
-            ...c.values,
-            ":next": next,
-            ":empty": [],
-            ":now": new Date().toISOString(),
-            ...(watermark === undefined ? {} : { ":wm": watermark }),
-            ":files": counts.files,
-            ":records": counts.records,
-            ":errors": counts.errors,
-            ":dropped": counts.dropped,
-            ":repeats": counts.repeats,
-          },
-        }),
-      );
+      const update = {
+        TableName: this.table,
+        Key: { pipeline, shard },
+        UpdateExpression: `SET seq = :next, pending = :empty, updatedAt = :now${setWatermark} REMOVE attempts, lastError ADD files :files, records :records, errors :errors, dropped :dropped, repeats :repeats`,
+        ConditionExpression: c.ConditionExpression,
+        ExpressionAttributeValues: {
+          ...c.values,
+          ":next": next,
+          ":empty": [],
+          ":now": new Date().toISOString(),
+          ...(watermark === undefined ? {} : { ":wm": watermark }),
+          ":files": counts.files,
+          ":records": counts.records,
+          ":errors": counts.errors,
+          ":dropped": counts.dropped,
+          ":repeats": counts.repeats,
+        },
+      };
+      if (alsoPut === undefined) await this.dynamo.send(new UpdateCommand(update));
+      else
+        await this.dynamo.send(
+          new TransactWriteCommand({
+            TransactItems: [{ Update: update }, { Put: { TableName: this.table, Item: alsoPut } }],
+          }),
+        );
     } catch (err) {
+      const reasons = (err as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+      if (reasons?.[0]?.Code === "ConditionalCheckFailed") {
+        throw new CheckpointConflict(`checkpoint of ${pipeline}/${shard} moved`);
+      }
       if ((err as { name?: string }).name === "ConditionalCheckFailedException") {
         throw new CheckpointConflict(`checkpoint of ${pipeline}/${shard} moved`);
       }

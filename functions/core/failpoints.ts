@@ -20,6 +20,10 @@ export const FAILPOINTS = [
   "batch.before-commit",
   /** Batcher: the checkpoint moved, the event source has not been answered. */
   "batch.after-commit",
+  /** Iceberg committer: manifests and metadata written, the Glue table not yet swapped. */
+  "commit.before-swap",
+  /** Iceberg committer: the table swapped, its pending-file items not yet removed. */
+  "commit.after-swap",
 ] as const;
 
 export type FailpointName = (typeof FAILPOINTS)[number];

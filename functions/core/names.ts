@@ -31,6 +31,8 @@ export interface ResourceNames {
   readonly adminFunction: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
+  /** The Iceberg committer of a sink's table. */
+  commitFunction(sink: string): string;
   bucket(sink: string, explicit?: string): string;
 }
 
@@ -61,6 +63,7 @@ export function resourceNames(app: string, account: string, region: string, stag
     dashboard: `${base}-sluice-${region}`,
     transformFunction: (pipeline) => `${base}-${pipeline}-transform`,
     batchFunction: (pipeline) => `${base}-${pipeline}-batch`,
+    commitFunction: (sink) => `${base}-${sink}-commit`,
     bucket: (sink, explicit) => explicit ?? `${base}-${sink}-${account}-${region}`,
   };
 }

@@ -115,6 +115,7 @@ export function runtimeConfig(
         database: names.glueDatabase,
         table: glueName(sink.name),
         subjects: [...new Set(subjects)],
+        ...(sink.type === "iceberg" ? { iceberg: true } : {}),
       };
     }),
   };

@@ -7,6 +7,8 @@
 import type { GlueClient } from "@aws-sdk/client-glue";
 import type { CatalogConfig, SyncResult } from "./catalog/sync.ts";
 import { syncCatalogFor } from "./catalog/sync.ts";
+import { SluiceError } from "./errors.ts";
+import { icebergWidenings } from "./iceberg/schema.ts";
 import type { JsonSchema } from "./manifest/types.ts";
 import type { RegisterOptions, RegisterResult, SchemaRegistry } from "./schema-registry.ts";
 
@@ -24,6 +26,20 @@ export async function publishSchema(
   schema: JsonSchema,
   options: RegisterOptions = {},
 ): Promise<PublishResult> {
+  if (deps.catalog.tables.some((t) => t.iceberg && t.subjects.includes(subject))) {
+    const latest = await deps.registry.latest(subject);
+    const widened = latest ? icebergWidenings(latest.schema, schema) : [];
+    if (widened.length > 0) {
+      throw new SluiceError(
+        "SCHEMA_INCOMPATIBLE",
+        `${subject} is written to an Iceberg table, which cannot widen integer to number (long to double); add a new field instead`,
+        409,
+        "/schema",
+        {},
+        widened.map((path) => ({ path, message: "integer widened to number" })),
+      );
+    }
+  }
   const registered = await deps.registry.register(subject, schema, options);
   const catalog = await syncCatalogFor(deps.glue, deps.catalog, subject, async (s) =>
     (await deps.registry.versions(s)).sort((a, b) => b.version - a.version).map((v) => v.schema),

@@ -7,6 +7,7 @@
 import type { GlueClient } from "@aws-sdk/client-glue";
 import { createAdminApp } from "../../functions/admin/app.ts";
 import { createBatchApp } from "../../functions/batch/app.ts";
+import { type CommitApp, createCommitApp, icebergSinks } from "../../functions/commit/app.ts";
 import { createAuth } from "../../functions/core/auth/index.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
 import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
@@ -17,6 +18,7 @@ import type {
   TransformerInvoker,
 } from "../../functions/core/firehose-contract.ts";
 import type { HttpApp } from "../../functions/core/http-app.ts";
+import type { CommitResult } from "../../functions/core/iceberg/committer.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
@@ -50,6 +52,11 @@ export interface LocalRunnerOptions {
   readonly beforeCommit?: (pipeline: string) => Promise<void> | void;
   /** Run the pipelines' event source mappings and batchers. @default true */
   readonly pipelines?: boolean;
+  /**
+   * How often the Iceberg committer runs for the Iceberg sinks, as the schedule does in AWS;
+   * 0 leaves it to `commit()`. @default 1000
+   */
+  readonly commitIntervalMs?: number;
   /** Per-call transformer timeout in the batchers. @default 60000 */
   readonly transformTimeoutMs?: number;
   /** Cache time of a subject's latest schema in the ingest function. @default 30000 */
@@ -73,6 +80,8 @@ export interface LocalRunner {
   readonly clients: AwsClients;
   readonly glue: GlueClient;
   readonly mappings: ReadonlyMap<string, EventSourceMapping>;
+  /** Runs the Iceberg committer once for every Iceberg sink (serialized with the timer's runs). */
+  commit(): Promise<Record<string, CommitResult>>;
   /** Waits until every pipeline has processed everything on the stream. */
   drained(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -181,8 +190,39 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     );
   }
 
+  // The committer: one at a time, as reserved concurrency 1 makes it in AWS.
+  const committer: CommitApp = createCommitApp({
+    config,
+    clients,
+    glue,
+    logger: o.logger.child({ function: "commit" }),
+  });
+  let committing: Promise<Record<string, CommitResult>> = Promise.resolve({});
+  const commit = () => {
+    committing = committing.catch(() => ({})).then(() => committer());
+    return committing;
+  };
+  const hasIceberg = icebergSinks(config).length > 0;
+  // Creates the tables' metadata now, so `npm start` shows them before the first batch.
+  if (hasIceberg) {
+    await commit().catch((err: Error) =>
+      // Real LocalStack Community has no Glue: the Iceberg tables wait for one.
+      o.logger.warn("iceberg tables not created", { error: err.name, message: err.message.slice(0, 200) }),
+    );
+  }
+  const interval = o.commitIntervalMs ?? 1000;
+  const timer =
+    hasIceberg && interval > 0
+      ? setInterval(() => {
+          commit().catch((err: Error) =>
+            o.logger.warn("iceberg commit failed", { error: err.name, message: err.message.slice(0, 200) }),
+          );
+        }, interval)
+      : undefined;
+
   return {
     url: gateway.url,
+    commit,
     ...(devKey === undefined ? {} : { devKey }),
     devKeyReused: reusable === true,
     config,
@@ -193,6 +233,8 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
       await Promise.all([...mappings.values()].map((m) => m.drained(timeoutMs)));
     },
     async stop() {
+      if (timer) clearInterval(timer);
+      await committing.catch(() => undefined);
       await gateway.close();
       await Promise.all([...mappings.values()].map((m) => m.stop()));
     },

@@ -25,6 +25,7 @@ import {
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
 import { sinkTableSpecs } from "../../functions/core/catalog/specs.ts";
 import { lakeTableDefinition } from "../../functions/core/catalog/table-input.ts";
+import { icebergTableInput } from "../../functions/core/iceberg/glue-table.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import type { RuntimeConfig } from "../../functions/core/runtime-config.ts";
 import { subjectOf } from "../../functions/core/runtime-config.ts";
@@ -183,13 +184,16 @@ async function ensureCatalog(glue: GlueClient, manifest: Manifest, config: Runti
   }
   // Only sinks a pipeline writes to get a table; the pipelines know their sinks' buckets.
   const buckets = new Map(Object.values(config.pipelines).map((p) => [p.sink.name, p.sink.bucket]));
+  const icebergSinkNames = new Set(manifest.sinks.filter((s) => s.type === "iceberg").map((s) => s.name));
   for (const spec of sinkTableSpecs(manifest, (sink) => buckets.get(sink) ?? "").values()) {
     if (spec.pipelines.length === 0) continue;
     try {
       await glue.send(
         new CreateGlueTableCommand({
           DatabaseName: config.catalog.database,
-          TableInput: lakeTableDefinition(spec).input,
+          TableInput: icebergSinkNames.has(spec.tableName)
+            ? icebergTableInput(spec)
+            : lakeTableDefinition(spec).input,
         }),
       );
     } catch (err) {

@@ -65,6 +65,7 @@ const ZIP_TARGET: Record<FunctionKind, number> = {
   // Parquet reading (hyparquet) and Arrow IPC (apache-arrow) weigh on the read path only.
   query: 3_000_000,
   tail: 3_000_000,
+  commit: 3_000_000,
 };
 
 interface Options {

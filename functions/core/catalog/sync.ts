@@ -20,6 +20,8 @@ export interface CatalogTable {
   readonly table: string;
   /** Subjects whose records the table's sink holds. */
   readonly subjects: readonly string[];
+  /** An Iceberg sink's table: its committer evolves it, and integer may not widen to number. */
+  readonly iceberg?: boolean;
 }
 
 export type SyncStatus = "updated" | "unchanged" | "missing" | "failed";
@@ -78,6 +80,9 @@ export async function syncCatalogTable(
       );
       const current = table?.StorageDescriptor?.Columns ?? [];
       if (!table || sameColumns(current, columns)) return { ...where, status: "unchanged" };
+      // An Iceberg table's columns follow its metadata, which only its committer writes.
+      if (table.Parameters?.table_type === "ICEBERG")
+        return { ...where, status: "unchanged", message: "Iceberg table: the committer applies the schema" };
       const before = new Map(current.map((c) => [c.Name, c.Type]));
       const changed = columns.filter((c) => before.get(c.Name) !== c.Type).map((c) => c.Name!);
       try {

@@ -16,6 +16,8 @@ import { type Checkpoint, type CheckpointStore, compareSequence } from "../check
 import type { DataKeyOpener } from "../crypto/key-opener.ts";
 import { failpoint } from "../failpoints.ts";
 import type { TransformerInvoker } from "../firehose-contract.ts";
+import { partitionTerms } from "../iceberg/partition-spec.ts";
+import { pendingItem } from "../iceberg/pending-files.ts";
 import type { Logger } from "../logger.ts";
 import { type ColumnPlan, encodeParquet, type ParquetRow, planColumns } from "../parquet/index.ts";
 import { compilePrefix, MAX_KEY_BYTES, utf8Bytes } from "../prefix.ts";
@@ -25,6 +27,7 @@ import { SLUICE_VERSION } from "../version.ts";
 import { decodeRecords, shardOf } from "./decode.ts";
 import { decryptItems } from "./decrypt.ts";
 import { errorObjects } from "./error-files.ts";
+import { pendingFileOf } from "./iceberg-files.ts";
 import { deleteObjects, invalidKeyReason, putObject } from "./object-writer.ts";
 import { type FileBatch, partitionItems } from "./partition.ts";
 import { payloadNotJson } from "./payload.ts";
@@ -117,6 +120,8 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   const plans = new Map<string, ColumnPlan>();
   const writer = { s3: deps.s3, bucket: pipeline.sink.bucket, kmsKeyId: pipeline.sink.kmsKeyId, retry };
   const lastAttempts = deps.deadLetterAttempt ?? deadLetterAttempt(pipeline.batch.maxRetries);
+  // Iceberg sinks: the files of each committed batch are recorded for the table's committer.
+  const icebergTerms = pipeline.sink.type === "iceberg" ? partitionTerms(pipeline.sink) : undefined;
   // The pipeline is in every key: pipelines that share a sink never write the same object.
   const fileName = (shardId: string, firstSeq: string, n: number) =>
     `${pipeline.name}-${shardId}-${firstSeq}-${n}.parquet`;
@@ -414,14 +419,31 @@ export function createBatcher(deps: BatcherDeps): Batcher {
         checkpoint.watermark ? Date.parse(checkpoint.watermark) : Number.NEGATIVE_INFINITY,
       );
       const watermark = Number.isFinite(watermarkMs) ? new Date(watermarkMs).toISOString() : undefined;
+      const tableFiles = icebergTerms
+        ? objects
+            .filter((o) => o.key.endsWith(".parquet"))
+            .map((o) => pendingFileOf(o as DataObject, icebergTerms))
+        : [];
+      const alsoPut =
+        tableFiles.length === 0
+          ? undefined
+          : pendingItem(pipeline.sink.name, {
+              pipeline: pipeline.name,
+              shard: shardId,
+              lastSeq,
+              files: tableFiles,
+              createdAt: new Date().toISOString(),
+            });
       await withRetries(retry, isTransient, () =>
-        deps.checkpoints.commit(pipeline.name, shardId, checkpoint.sequenceNumber, lastSeq, watermark, {
-          files: objects.length,
-          records: delivered,
-          errors: failures.length,
-          dropped,
-          repeats,
-        }),
+        deps.checkpoints.commit(
+          pipeline.name,
+          shardId,
+          checkpoint.sequenceNumber,
+          lastSeq,
+          watermark,
+          { files: objects.length, records: delivered, errors: failures.length, dropped, repeats },
+          alsoPut,
+        ),
       );
       failpoint("batch.after-commit");
       const files = objects.map((o) => o.key);

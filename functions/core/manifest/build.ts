@@ -98,6 +98,8 @@ export function buildManifest(
   const sinks: SinkDef[] = (raw.sinks ?? []).map((sink) => ({
     name: sink.name,
     type: sink.type,
+    ...(sink.partition === undefined ? {} : { partition: [...sink.partition] }),
+    ...(sink.sortOrder === undefined ? {} : { sortOrder: [...sink.sortOrder] }),
     ...(sink.bucket === undefined ? {} : { bucket: sink.bucket }),
     prefix: sink.prefix,
     compression: sink.compression ?? "zstd",

@@ -6,6 +6,7 @@ import type { LoadManifestOptions } from "./load.ts";
 import { isRecord, list, type Segment } from "./positions.ts";
 import { checkPrefix, checkStep, declares, FIELD_PATH } from "./prefix-checks.ts";
 import { describeFsError, displayPath, type Reporter } from "./report.ts";
+import { checkSinkTable } from "./sink-checks.ts";
 import { hint } from "./suggest.ts";
 import type { JsonSchema } from "./types.ts";
 
@@ -77,6 +78,7 @@ export function checkReferences(
       (pipeline): pipeline is Record<string, unknown> => isRecord(pipeline) && pipeline.sink === sink.name,
     );
     checkPrefix(sink.prefix, ["sinks", i, "prefix"], feeders, streamSchemas, schemas, report);
+    checkSinkTable(sink, ["sinks", i], feeders, streamSchemas, schemas, report);
   });
 
   const kinesis = data.kinesis;

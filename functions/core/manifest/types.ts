@@ -183,7 +183,15 @@ export interface BatchSettings {
 
 export interface SinkDef {
   readonly name: string;
-  readonly type: "parquet";
+  /** parquet: prefix-partitioned files; iceberg: the same files committed to an Iceberg v2 table. */
+  readonly type: "parquet" | "iceberg";
+  /**
+   * Iceberg partition spec, e.g. `["hour(ts)"]` or `["day(ts)", "identity(region)"]`; derived
+   * from the prefix when absent (iceberg sinks only).
+   */
+  readonly partition?: readonly string[];
+  /** Iceberg sort order: field paths, each optionally followed by ` desc` (iceberg sinks only). */
+  readonly sortOrder?: readonly string[];
   /** Bucket name; derived from app, sink, account and region when absent. */
   readonly bucket?: string;
   /** Key prefix template, e.g. `{stream}/dt={yyyy}-{MM}-{dd}/hr={HH}/`. */
