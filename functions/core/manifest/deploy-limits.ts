@@ -55,7 +55,7 @@ export function estimatedResources(manifest: Manifest): number {
   );
 }
 /** Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard. */
-export const STACK_BASE_RESOURCES = 56;
+export const STACK_BASE_RESOURCES = 76;
 export const RESOURCES_PER_SINK = 5;
 export const RESOURCES_PER_PIPELINE = 15;
 /** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
