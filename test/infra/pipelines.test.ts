@@ -162,7 +162,7 @@ describe("three pipelines", () => {
       JSON.stringify(inputs.find((t) => t.Name === name)!.StorageDescriptor.Location);
     assert.match(location("archive"), /\/archive\/"/);
     assert.match(location("lake"), /:\/\/",\{[^}]*\},"\/"|:\/\/[^/"]+\/"/);
-    Annotations.fromStack(three.stack).hasWarning(
+    Annotations.fromStack(three.stack).hasInfo(
       "*",
       Match.stringLikeRegexp("lake: prefix .* holds errors/ too"),
     );
