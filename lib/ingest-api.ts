@@ -59,7 +59,8 @@ export interface IngestApiProps {
  * to every uncached request, and its cache (keyed on the credential) would hand one stream's
  * decision to another. The gRPC proxy forwards to the same function, so it gets the same checks.
  * The routes are therefore open at the gateway (acknowledged below) and the function refuses
- * unauthenticated calls; `GET /v1/health` is public by design.
+ * unauthenticated calls; `GET /v1/health` is public by design (liveness only, unless the caller
+ * authenticates).
  */
 export class IngestApi extends Construct {
   public readonly api: HttpApi;

@@ -27,7 +27,7 @@ export class LakeTable extends Construct {
 
   constructor(scope: Construct, id: string, props: LakeTableProps) {
     super(scope, id);
-    const { input, projection, conflicts } = lakeTableDefinition(props);
+    const { input, projection, conflicts, locationExcludesErrors } = lakeTableDefinition(props);
     this.tableName = input.Name;
     this.projection = projection;
     if (conflicts.length > 0) {
@@ -64,6 +64,13 @@ export class LakeTable extends Construct {
       Annotations.of(this).addWarningV2(
         "sluice:lake-not-projected",
         `${props.tableName}: prefix ${props.prefix} cannot be projected (${projection.reason}); the table has no partitions`,
+      );
+    }
+    if (!locationExcludesErrors) {
+      // Info, not a warning: the quick-start layout has it with two streams, and a warning would
+      // make every such synth fail cdk-nag's clean report.
+      Annotations.of(this).addInfo(
+        `sluice:lake-location-has-errors: ${props.tableName}: prefix ${props.prefix} has no static start shared by all its data, so the table's location is the bucket root, which holds errors/ too; engines that list the location instead of the projection read error files as data: start the prefix with a folder (e.g. "data/${props.prefix}")`,
       );
     }
     const sd = input.StorageDescriptor!;

@@ -1,6 +1,8 @@
 /**
  * Readiness of what ingest depends on, each probed with the cheapest call its role may make,
  * in parallel and bounded by a timeout, so the health route answers fast even when one is down.
+ * `ReadinessCache` keeps one answer per container for a few seconds: DescribeStreamSummary
+ * shares an account-wide control-plane quota, so the health route must not probe per request.
  */
 import { DescribeStreamSummaryCommand } from "@aws-sdk/client-kinesis";
 import { DescribeKeyCommand } from "@aws-sdk/client-kms";
@@ -16,6 +18,8 @@ export interface DependencyCheck {
 
 export interface Readiness {
   readonly status: "ok" | "degraded";
+  /** When the probes ran (ISO 8601): a cached answer is at most the cache's TTL old. */
+  readonly checkedAt: string;
   readonly checks: {
     readonly kinesis: DependencyCheck;
     readonly dynamodb: DependencyCheck;
@@ -68,6 +72,40 @@ export async function readiness(
   ]);
   return {
     status: kinesis.ok && dynamodb.ok && kms.ok ? "ok" : "degraded",
+    checkedAt: new Date().toISOString(),
     checks: { kinesis, dynamodb, kms },
   };
+}
+
+/**
+ * One readiness probe per window: callers within `ttlMs` of the last probe get its answer, and
+ * callers arriving while a probe runs share it, so a burst of health checks costs one probe.
+ */
+export class ReadinessCache {
+  private last: { readonly at: number; readonly value: Readiness } | undefined;
+  private running: Promise<Readiness> | undefined;
+
+  constructor(
+    private readonly probe: () => Promise<Readiness>,
+    private readonly ttlMs = 5_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get(): Promise<Readiness> {
+    if (this.last && this.now() - this.last.at < this.ttlMs) return Promise.resolve(this.last.value);
+    if (this.running) return this.running;
+    const running = this.probe().then(
+      (value) => {
+        this.last = { at: this.now(), value };
+        this.running = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        this.running = undefined;
+        throw err;
+      },
+    );
+    this.running = running;
+    return running;
+  }
 }

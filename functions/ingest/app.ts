@@ -8,7 +8,7 @@ import { type Action, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { DataKeyCache } from "../core/crypto/key-cache.ts";
 import { SluiceError } from "../core/errors.ts";
-import { readiness } from "../core/health.ts";
+import { ReadinessCache, readiness } from "../core/health.ts";
 import { bodyOf, type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
 import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
@@ -45,6 +45,8 @@ export interface IngestAppDeps {
   readonly idempotencyLockSeconds?: number;
   /** How long a stream's lifecycle state is cached: a pause is seen within this. @default 2000 */
   readonly streamStateTtlMs?: number;
+  /** How long one readiness probe answers every health check of this container. @default 5000 */
+  readonly healthTtlMs?: number;
 }
 
 export type IngestApp = HttpApp;
@@ -100,6 +102,28 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const states = new StreamStates(deps.clients.dynamo, deps.config.tables.control, {
     ...(deps.streamStateTtlMs === undefined ? {} : { ttlMs: deps.streamStateTtlMs }),
   });
+  const health = new ReadinessCache(
+    () =>
+      readiness(deps.clients, {
+        eventStream: deps.config.eventStream,
+        schemasTable: deps.config.tables.schemas,
+        kmsKeyId: deps.config.kmsKeyId,
+      }),
+    deps.healthTtlMs,
+  );
+
+  /**
+   * Whether the caller may see readiness: authenticated callers (any role) may; anonymous ones
+   * get liveness only, so dependency names and latencies stay private. A credential that is sent
+   * must be valid: a bad one is a 401, not a silent downgrade to liveness.
+   */
+  async function seesReadiness(event: APIGatewayProxyEventV2): Promise<boolean> {
+    if (!auth.enabled) return true;
+    if (header(event, "authorization") === undefined && header(event, "x-api-key") === undefined)
+      return false;
+    await auth.authenticate(event.headers ?? {});
+    return true;
+  }
 
   function streamOf(name: string | undefined) {
     if (!name || !STREAM_NAME.test(name)) {
@@ -161,12 +185,9 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
         return json(200, { ...stream, state, schema: { subject: schema.subject, version: schema.version } });
       }
       case "GET /v1/health": {
-        const ready = await readiness(deps.clients, {
-          eventStream: deps.config.eventStream,
-          schemasTable: deps.config.tables.schemas,
-          kmsKeyId: deps.config.kmsKeyId,
-        });
         // Liveness is this answer itself; readiness is whether the dependencies answer.
+        if (!(await seesReadiness(event))) return json(200, { live: true });
+        const ready = await health.get();
         return json(ready.status === "ok" ? 200 : 503, { live: true, ...ready });
       }
       case "GET /v1/openapi.json":

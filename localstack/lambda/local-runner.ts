@@ -63,6 +63,8 @@ export interface LocalRunnerOptions {
   readonly schemaTtlMs?: number;
   /** Idempotency lock of the ingest function, shortened by crash tests. @default 60 */
   readonly idempotencyLockSeconds?: number;
+  /** How long the ingest function reuses one readiness probe. @default 5000 */
+  readonly healthTtlMs?: number;
   /**
    * An admin API key from an earlier run (e.g. `.sluice/dev-key`) to keep using if the apiKeys
    * table still knows it and it is enabled; otherwise a new one is created.
@@ -126,6 +128,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     logger: o.logger.child({ function: "ingest" }),
     ...(o.schemaTtlMs === undefined ? {} : { schemaTtlMs: o.schemaTtlMs }),
     ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
+    ...(o.healthTtlMs === undefined ? {} : { healthTtlMs: o.healthTtlMs }),
   });
   const registry = createRegistryApp({
     config,

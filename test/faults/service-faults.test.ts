@@ -238,7 +238,7 @@ describe("a busy account", () => {
       groups.map((records) => sendUntilAnswered(runner.url, authHeader(runner), records, 90_000)),
     );
     // KMS is not on the record path: throttled, it shows in readiness, and ingest goes on.
-    const health = await fetch(`${runner.url}/v1/health`);
+    const health = await fetch(`${runner.url}/v1/health`, { headers: authHeader(runner) });
     const ready = (await health.json()) as { checks: { kms: { ok: boolean; error?: string } } };
     assert.equal(health.status, 503);
     // The SDK's backoff on ThrottlingException can outlast the probe's 2 s.

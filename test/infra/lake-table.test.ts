@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { lakeColumns } from "../../functions/core/catalog/columns.ts";
 import { partitionProjection, staticPrefix } from "../../functions/core/catalog/projection.ts";
+import { dataLocation, lakeTableDefinition } from "../../functions/core/catalog/table-input.ts";
 import type { PipelineRuntime } from "../../functions/core/runtime-config.ts";
 import { objectKeyPatterns } from "../../lib/pipeline.ts";
 
@@ -142,6 +143,42 @@ describe("partition projection", () => {
     assert.equal(staticPrefix("{stream}/dt={yyyy}/"), "");
     assert.equal(staticPrefix("archive/{pipeline}/"), "archive/");
     assert.equal(staticPrefix("data/x{stream}/"), "data/");
+  });
+});
+
+describe("the table's location holds data only, never errors/", () => {
+  const at = (prefix: string, streams = ["feedback"], pipelines = ["p1"]) =>
+    dataLocation({ prefix, streams, pipelines });
+
+  test("a static start is the location; a lone {stream} or {pipeline} of one value is that folder", () => {
+    assert.equal(at("archive/{pipeline}/{yyyy}/"), "archive/");
+    assert.equal(at("{stream}/dt={yyyy}-{MM}-{dd}/"), "feedback/");
+    assert.equal(at("{pipeline}/{yyyy}/"), "p1/");
+    assert.equal(at("{stream}/{pipeline}/", ["shop.orders"]), "shop.orders/");
+  });
+
+  test("no data-only start: several streams at the root, a date first, or data under errors/ itself", () => {
+    assert.equal(at("{stream}/dt={yyyy}/", ["a", "b"]), undefined);
+    assert.equal(at("{yyyy}/{stream}/"), undefined);
+    assert.equal(at("x{stream}/"), undefined);
+    assert.equal(at("errors/{stream}/"), undefined);
+    assert.equal(at("{stream}/", ["errors"]), undefined);
+  });
+
+  test("the Glue definition uses it, and says when it had to fall back to the bucket root", () => {
+    const spec = { tableName: "t", bucketName: "b", schemas: [], streams: ["feedback"], pipelines: ["p1"] };
+    const one = lakeTableDefinition({ ...spec, prefix: "{stream}/dt={yyyy}-{MM}-{dd}/" });
+    assert.equal(one.input.StorageDescriptor?.Location, "s3://b/feedback/");
+    assert.equal(one.locationExcludesErrors, true);
+    const two = lakeTableDefinition({
+      ...spec,
+      streams: ["a", "b"],
+      prefix: "{stream}/dt={yyyy}-{MM}-{dd}/",
+    });
+    assert.equal(two.input.StorageDescriptor?.Location, "s3://b/");
+    assert.equal(two.locationExcludesErrors, false);
+    // Athena's projection still lists only the streams' folders.
+    assert.match(two.input.Parameters?.["storage.location.template"] ?? "", /^s3:\/\/b\/\$\{stream\}\//);
   });
 });
 

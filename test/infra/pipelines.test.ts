@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { Annotations, Match } from "aws-cdk-lib/assertions";
 import type { Manifest, PipelineDef } from "../../functions/core/manifest/types.ts";
 import { runtimeConfig } from "../../functions/core/runtime-config.ts";
 import {
@@ -152,6 +153,20 @@ describe("three pipelines", () => {
       "/archive/everything-archive/*",
       "/errors/everything-archive/*",
     ]);
+  });
+
+  test("table locations: the archive's static start; the shared root sink falls back to the bucket root with a warning", () => {
+    const inputs = resourcesOf(three, "AWS::Glue::Table").map(
+      ([, t]) => t.TableInput as { Name: string; StorageDescriptor: { Location: unknown } },
+    );
+    const location = (name: string) =>
+      JSON.stringify(inputs.find((t) => t.Name === name)!.StorageDescriptor.Location);
+    assert.match(location("archive"), /\/archive\/"/);
+    assert.match(location("lake"), /:\/\/",\{[^}]*\},"\/"|:\/\/[^/"]+\/"/);
+    Annotations.fromStack(three.stack).hasInfo(
+      "*",
+      Match.stringLikeRegexp("lake: prefix .* holds errors/ too"),
+    );
   });
 
   test("the shared sink's table has both streams' columns and projects both", () => {

@@ -13,6 +13,9 @@ import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { customTransformNames } from "../../functions/transform/custom.ts";
 import { SluiceStack } from "../../lib/sluice-stack.ts";
 
+const CDK_CONTEXT = (JSON.parse(readFileSync("cdk.json", "utf8")) as { context: Record<string, unknown> })
+  .context;
+
 export const ACCOUNT = "123456789012";
 export const REGION = "eu-west-1";
 
@@ -63,6 +66,8 @@ export function synthesize(manifest: Manifest | string, options: SynthOptions = 
   const app = new App({
     outdir,
     context: {
+      // The feature flags `cdk deploy` gets, so the tests check the template that deploys.
+      ...CDK_CONTEXT,
       "cli-telemetry": false,
       // Unbundled unless asked: the tests that look at code bundle once, the rest stay fast.
       ...(options.bundle ? {} : { "aws:cdk:bundling-stacks": [] }),

@@ -18,7 +18,8 @@ async function call(method: string, path: string, body?: unknown) {
 }
 
 before(async () => {
-  runner = await startTestRunner("api", { pipelines: false, schemaTtlMs: 0 });
+  // A long health TTL, so the test of the cache does not depend on how fast a loaded machine is.
+  runner = await startTestRunner("api", { pipelines: false, schemaTtlMs: 0, healthTtlMs: 600_000 });
 });
 
 after(async () => {
@@ -141,18 +142,55 @@ describe("schema registry", () => {
 });
 
 describe("health and documents", () => {
-  test("health reports Kinesis, DynamoDB and KMS ready with latencies", async () => {
-    const res = await fetch(`${runner.url}/v1/health`);
-    const body = (await res.json()) as {
-      status: string;
-      checks: Record<string, { ok: boolean; latencyMs: number }>;
-    };
+  type Health = {
+    live: boolean;
+    status: string;
+    checkedAt: string;
+    checks: Record<string, { ok: boolean; latencyMs: number }>;
+  };
+  const health = async (headers: Record<string, string>) => {
+    const res = await fetch(`${runner.url}/v1/health`, { headers });
+    return { status: res.status, body: (await res.json()) as Health };
+  };
+
+  test("health reports Kinesis, DynamoDB and KMS ready with latencies to an authenticated caller", async () => {
+    const res = await health(authHeader(runner));
     assert.equal(res.status, 200);
-    assert.equal(body.status, "ok");
+    assert.equal(res.body.live, true);
+    assert.equal(res.body.status, "ok");
     for (const name of ["kinesis", "dynamodb", "kms"]) {
-      assert.equal(body.checks[name]!.ok, true, name);
-      assert.ok(body.checks[name]!.latencyMs >= 0);
+      assert.equal(res.body.checks[name]!.ok, true, name);
+      assert.ok(res.body.checks[name]!.latencyMs >= 0);
     }
+  });
+
+  test("an anonymous caller gets liveness only: no dependency names, latencies or probe time", async () => {
+    assert.ok(runner.devKey, "the test manifest has API keys on");
+    const res = await fetch(`${runner.url}/v1/health`);
+    const text = await res.text();
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(text), { live: true });
+    for (const leak of ["kinesis", "dynamodb", "kms", "latency"])
+      assert.ok(!text.toLowerCase().includes(leak), leak);
+  });
+
+  test("a credential sent to health must be valid: a bad one is 401, not a quiet downgrade", async () => {
+    const bad: Record<string, string>[] = [
+      { "x-api-key": "nope" },
+      { authorization: "Bearer sk_notARealKeyAtAll0000000000000000000000000" },
+    ];
+    for (const headers of bad) {
+      const res = await fetch(`${runner.url}/v1/health`, { headers });
+      assert.equal(res.status, 401, JSON.stringify(headers));
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, "UNAUTHENTICATED");
+    }
+  });
+
+  test("readiness is probed once per window: repeated and concurrent calls share one probe", async () => {
+    const first = await health(authHeader(runner));
+    const burst = await Promise.all(Array.from({ length: 20 }, () => health(authHeader(runner))));
+    assert.ok(!Number.isNaN(Date.parse(first.body.checkedAt)));
+    assert.deepEqual(new Set(burst.map((r) => r.body.checkedAt)), new Set([first.body.checkedAt]));
   });
 
   test("the OpenAPI document is served, and real responses match its schemas", async () => {
@@ -183,8 +221,11 @@ describe("health and documents", () => {
     const errorResponse = ajv.getSchema("openapi#/components/schemas/ErrorResponse")!;
     const unknown = await call("POST", "/v1/streams/nope/records", {});
     assert.equal(errorResponse(unknown.body), true);
-    const health = ajv.getSchema("openapi#/components/schemas/Health")!;
-    assert.equal(health(await (await fetch(`${runner.url}/v1/health`)).json()), true);
+    const healthSchema = ajv.getSchema("openapi#/components/schemas/Health")!;
+    assert.equal(healthSchema((await health({})).body), true);
+    const ready = (await health(authHeader(runner))).body;
+    assert.equal(healthSchema(ready), true, JSON.stringify(healthSchema.errors));
+    assert.equal(healthSchema({ ...ready, checkedAt: 5 }), false);
   });
 });
 

@@ -27,6 +27,8 @@ export interface LakeTableDefinition {
   readonly projection: PartitionProjection;
   /** Properties declared with different types by different schemas. */
   readonly conflicts: readonly string[];
+  /** False when Location had to be the bucket root, which holds `errors/` beside the data. */
+  readonly locationExcludesErrors: boolean;
 }
 
 export const PARQUET_STORAGE = {
@@ -37,6 +39,29 @@ export const PARQUET_STORAGE = {
     Parameters: { "serialization.format": "1" },
   },
 } as const;
+
+/** Where the batchers file undeliverable records in a sink's bucket (functions/core/delivery/error-files.ts). */
+export const ERRORS_PREFIX = "errors/";
+
+/**
+ * The table's Location: the longest key prefix all of the sink's data shares. Engines that
+ * list Location instead of using the projection template (Spark, Hive, Glue crawlers, Athena on
+ * an unprojected table) read every object under it, so it must not contain `errors/` (gzipped
+ * JSON lines, not Parquet). A template that starts with a lone `{stream}` or `{pipeline}` with
+ * one value has that value's folder as its start. Undefined when the data's only common start
+ * is the bucket root, which holds `errors/` too.
+ */
+export function dataLocation(
+  spec: Pick<LakeTableSpec, "prefix" | "streams" | "pipelines">,
+): string | undefined {
+  const start = staticPrefix(spec.prefix);
+  if (start !== "") return start.startsWith(ERRORS_PREFIX) ? undefined : start;
+  const lone = /^\{(stream|pipeline)\}\//.exec(spec.prefix);
+  const values = lone?.[1] === "stream" ? spec.streams : lone?.[1] === "pipeline" ? spec.pipelines : [];
+  if (values.length !== 1) return undefined;
+  const folder = `${values[0]}/`;
+  return folder.startsWith(ERRORS_PREFIX) ? undefined : folder;
+}
 
 export function lakeTableDefinition(spec: LakeTableSpec): LakeTableDefinition {
   const { columns, conflicts } = lakeColumns(spec.schemas);
@@ -52,6 +77,7 @@ export function lakeTableDefinition(spec: LakeTableSpec): LakeTableDefinition {
   return {
     projection,
     conflicts,
+    locationExcludesErrors: dataLocation(spec) !== undefined,
     input: {
       Name: glueName(spec.tableName),
       Description: projected
@@ -66,7 +92,7 @@ export function lakeTableDefinition(spec: LakeTableSpec): LakeTableDefinition {
           Type: c.type,
           ...(c.comment === undefined ? {} : { Comment: c.comment }),
         })),
-        Location: `${root}${staticPrefix(spec.prefix)}`,
+        Location: `${root}${dataLocation(spec) ?? ""}`,
         InputFormat: PARQUET_STORAGE.InputFormat,
         OutputFormat: PARQUET_STORAGE.OutputFormat,
         SerdeInfo: {
