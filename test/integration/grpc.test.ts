@@ -594,6 +594,7 @@ describe("gRPC proxy in front of the local ingest", () => {
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
       "sluice.v1.IngestService",
+      "sluice.v1.QueryService",
     ]);
     const files = (answers[1]!.fileDescriptorResponse as { fileDescriptorProto: Buffer[] })
       .fileDescriptorProto;
