@@ -9,7 +9,6 @@
  * AWS_PROFILE, AWS_REGION; AWS_ENDPOINT_URL for LocalStack). Exit codes: 0 ok, 1 refused or
  * unreachable, 2 usage.
  */
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { ApiKeyView } from "../functions/core/auth/api-keys.ts";
 import { ApiKeyStore } from "../functions/core/auth/index.ts";
@@ -17,6 +16,7 @@ import { createAwsClients } from "../functions/core/aws-clients.ts";
 import { SluiceError } from "../functions/core/errors.ts";
 import { DEFAULT_MANIFEST_PATH, loadManifest, ManifestError } from "../functions/core/manifest/index.ts";
 import { resourceNames } from "../functions/core/names.ts";
+import { apiBase, apiCaller, defaultKey, refusalLine } from "./api-client.ts";
 
 export const KEYS_USAGE = `usage: sluice keys <create|list|revoke> [args] [options]
 
@@ -66,15 +66,6 @@ const parse = (argv: readonly string[]) =>
 
 class KeysUsageError extends Error {
   override readonly name = "KeysUsageError";
-}
-
-function defaultKey(): string | undefined {
-  if (process.env.SLUICE_API_KEY) return process.env.SLUICE_API_KEY;
-  try {
-    return readFileSync(".sluice/dev-key", "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function streamsOf(text: string | undefined): "*" | string[] {
@@ -156,29 +147,10 @@ export async function runKeysCommand(argv: readonly string[], io: KeysCommandIo 
     (values.help ? io.out : io.err)(KEYS_USAGE);
     return values.help ? 0 : 2;
   }
-  const base = (values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
-  const key = values.key ?? defaultKey();
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown>;
-    try {
-      json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      json = { error: { code: "NOT_JSON", message: text.slice(0, 200) } };
-    }
-    return { status: res.status, json };
-  };
+  const base = apiBase(values.url);
+  const call = apiCaller(base, values.key ?? defaultKey());
   const refused = (json: Record<string, unknown>, status: number) => {
-    const e = (json.error ?? {}) as { code?: string; message?: string; path?: string };
-    io.err(`refused (${status} ${e.code ?? "?"}): ${e.message ?? ""}${e.path ? ` at ${e.path}` : ""}\n`);
+    io.err(refusalLine(status, json));
     return 1;
   };
   try {

@@ -7,7 +7,7 @@
  * one with --url and --key. Exit codes: 0 ok, 1 refused or unreachable, 2 usage.
  */
 import { parseArgs } from "node:util";
-import { defaultKey } from "./schema-command.ts";
+import { apiBase, defaultKey } from "./api-client.ts";
 
 export const READ_USAGE = `usage:
   sluice query <stream> --from <time> [--to <time>] [--where field=value ...] [--fields a,b]
@@ -125,7 +125,7 @@ export async function runReadCommand(
     io.err(`${(err as Error).message}\n\n${READ_USAGE}`);
     return 2;
   }
-  const base = (values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  const base = apiBase(values.url);
   const key = values.key ?? defaultKey();
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
   const stream = encodeURIComponent(positionals[0]!);

@@ -10,6 +10,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { apiBase, apiCaller, defaultKey, refusalLine } from "./api-client.ts";
 
 export const SCHEMA_USAGE = `usage: sluice schema <register|check|list|show|config> [args] [options]
 
@@ -49,15 +50,6 @@ export function splitSubject(subject: string): { namespace: string; name: string
 function fullSubject(subject: string): string {
   const { namespace, name } = splitSubject(subject);
   return `${namespace}.${name}`;
-}
-
-export function defaultKey(): string | undefined {
-  if (process.env.SLUICE_API_KEY) return process.env.SLUICE_API_KEY;
-  try {
-    return readFileSync(".sluice/dev-key", "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function readSchema(file: string | undefined): unknown {
@@ -113,30 +105,12 @@ export async function runSchemaCommand(
     (values.help ? io.out : io.err)(SCHEMA_USAGE);
     return values.help ? 0 : 2;
   }
-  const base = (values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
-  const key = values.key ?? defaultKey();
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(key ? { authorization: `Bearer ${key}` } : {}),
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
-    try {
-      json = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      json = { error: { code: "NOT_JSON", message: text.slice(0, 200) } };
-    }
-    return { status: res.status, json };
-  };
+  const base = apiBase(values.url);
+  const call = apiCaller(base, values.key ?? defaultKey());
   const refused = (json: Record<string, unknown>, status: number) => {
-    const e = (json.error ?? {}) as { code?: string; message?: string; path?: string };
-    io.err(`refused (${status} ${e.code ?? "?"}): ${e.message ?? ""}${e.path ? ` at ${e.path}` : ""}\n`);
-    const list = (e as { incompatibilities?: Incompatibility[] }).incompatibilities;
+    const e = (json.error ?? {}) as { incompatibilities?: Incompatibility[] };
+    io.err(refusalLine(status, json));
+    const list = e.incompatibilities;
     if (list) io.err(`${incompatibilityLines(list).join("\n")}\n`);
     return 1;
   };

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import { defaultKey } from "./schema-command.ts";
+import { apiBase, defaultKey } from "./api-client.ts";
 import { API_BATCH_LIMITS, inputId, keyedRecords } from "./send/batches.ts";
 import {
   columnTypes,
@@ -115,7 +115,7 @@ function parse(argv: string[]) {
     concurrency,
     batchSize,
     everyMs: every * 1000,
-    url: (values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
+    url: apiBase(values.url),
     key: values.key ?? defaultKey(),
   };
 }

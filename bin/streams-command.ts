@@ -5,7 +5,8 @@
  * Exit codes: 0 ok, 1 refused (bad transition, unknown stream) or unreachable, 2 usage.
  */
 import { parseArgs } from "node:util";
-import { defaultKey, type SchemaCommandIo } from "./schema-command.ts";
+import { apiBase, defaultKey, refusalLine } from "./api-client.ts";
+import type { SchemaCommandIo } from "./schema-command.ts";
 
 export const STREAMS_USAGE = `usage: sluice streams <list|pause|resume|delete> [stream] [options]
 
@@ -55,7 +56,7 @@ export async function runStreamsCommand(
     (values.help ? io.out : io.err)(STREAMS_USAGE);
     return values.help ? 0 : 2;
   }
-  const base = String(values.url ?? process.env.SLUICE_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  const base = apiBase(values.url as string | undefined);
   const key = (values.key as string | undefined) ?? defaultKey();
   const method = { list: "GET", pause: "POST", resume: "POST", delete: "DELETE" }[command];
   if (!method) {
@@ -79,8 +80,7 @@ export async function runStreamsCommand(
     });
     const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
     if (res.status >= 300) {
-      const e = (body.error ?? {}) as { code?: string; message?: string };
-      io.err(`refused (${res.status} ${e.code ?? "?"}): ${e.message ?? ""}\n`);
+      io.err(refusalLine(res.status, body));
       return 1;
     }
     const list = command === "list" ? (body.streams as StreamView[]) : [body as unknown as StreamView];
