@@ -138,7 +138,9 @@ async function dev(o: DevOptions): Promise<void> {
     });
   } catch (err) {
     await stack?.stop();
-    fail(`error: ${(err as Error).message}`, 1);
+    // An AWS error with no body ("UnknownError") says little alone: its HTTP status tells which.
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    fail(`error: ${(err as Error).message}${status === undefined ? "" : ` (HTTP ${status})`}`, 1);
   }
   let grpc: GrpcProxy | undefined;
   const grpcPort = o.grpcPort;
