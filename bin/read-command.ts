@@ -7,6 +7,7 @@
  * one with --url and --key. Exit codes: 0 ok, 1 refused or unreachable, 2 usage.
  */
 import { parseArgs } from "node:util";
+import { sseEvents } from "../functions/core/query/sse-events.ts";
 import { apiBase, defaultKey } from "./api-client.ts";
 
 export const READ_USAGE = `usage:
@@ -187,27 +188,15 @@ async function tail(
   const res = await call(
     `/v1/streams/${stream}/tail${from === undefined ? "" : `?from=${encodeURIComponent(from)}`}`,
   );
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return 0;
-    buffered += decoder.decode(value, { stream: true });
-    for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (!event || data === undefined) continue;
-      if (event === "record")
-        io.out(
-          format === "ndjson" || format === "table"
-            ? `${data}\n`
-            : formatRows([JSON.parse(data) as Row], format),
-        );
-      else if (event === "live") io.err("-- live --\n");
-      else if (event === "skipped" || event === "error") io.err(`${event}: ${data}\n`);
-    }
+  for await (const { event, data } of sseEvents(res.body!)) {
+    if (event === "record")
+      io.out(
+        format === "ndjson" || format === "table"
+          ? `${data}\n`
+          : formatRows([JSON.parse(data) as Row], format),
+      );
+    else if (event === "live") io.err("-- live --\n");
+    else if (event === "skipped" || event === "error") io.err(`${event}: ${data}\n`);
   }
+  return 0;
 }

@@ -12,6 +12,7 @@ import type {
 } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import type { Logger } from "../core/logger.ts";
+import { sseEvents } from "../core/query/sse-events.ts";
 import { passThroughHeaders } from "./ingest-service.ts";
 import { MalformedMessage, type StructMessage, type TimestampMessage, type ValueMessage } from "./protos.ts";
 import { checkStreamName, timestampToIso } from "./records.ts";
@@ -116,28 +117,6 @@ async function refusalOf(res: Response): Promise<CallError> {
   return callErrorFromRefusal(refusalFromResponse(res.status, body));
 }
 
-/** Server-sent events of a response body, as (event, parsed data) pairs. */
-export async function* sseEvents(
-  body: ReadableStream<Uint8Array>,
-): AsyncGenerator<{ event: string; data: unknown }> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of body) {
-    buffered += decoder.decode(chunk, { stream: true });
-    for (let end = buffered.indexOf("\n\n"); end >= 0; end = buffered.indexOf("\n\n")) {
-      const block = buffered.slice(0, end);
-      buffered = buffered.slice(end + 2);
-      let event = "message";
-      const data: string[] = [];
-      for (const line of block.split("\n")) {
-        if (line.startsWith("event:")) event = line.slice(6).trim();
-        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
-      }
-      if (data.length > 0) yield { event, data: JSON.parse(data.join("\n")) };
-    }
-  }
-}
-
 export function createQueryService(deps: QueryServiceDeps): UntypedServiceImplementation {
   const base = deps.target.replace(/\/+$/, "");
   const timeoutMs = deps.requestTimeoutMs ?? 30_000;
@@ -219,7 +198,7 @@ export function createQueryService(deps: QueryServiceDeps): UntypedServiceImplem
     if (res.status !== 200 || !res.body) return fail(await refusalOf(res));
     try {
       for await (const { event, data } of sseEvents(res.body)) {
-        const d = data as Record<string, unknown>;
+        const d = JSON.parse(data) as Record<string, unknown>;
         if (event === "record") call.write({ record: jsonToStruct(d) });
         else if (event === "live") call.write({ live: { replayed: String(d.replayed ?? 0) } });
         else if (event === "skipped")
