@@ -24,6 +24,7 @@ import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
 import { runKeysCommand } from "./keys-command.ts";
+import { useLocalStackDefaults } from "./local-env.ts";
 import { runReadCommand } from "./read-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
 import { runSendCommand } from "./send-command.ts";
@@ -99,10 +100,7 @@ function readDevKey(file: string): string | undefined {
 async function dev(o: DevOptions): Promise<void> {
   const startedAt = performance.now();
   const manifest = manifestOrExit(o.manifestPath);
-  process.env.AWS_REGION ??= "us-east-1";
-  process.env.AWS_ACCESS_KEY_ID ??= "test";
-  process.env.AWS_SECRET_ACCESS_KEY ??= "test";
-  process.env.AWS_REQUEST_CHECKSUM_CALCULATION ??= "WHEN_REQUIRED";
+  useLocalStackDefaults();
 
   const dataDir = path.join(o.stateDir, "localstack");
   const devKeyFile = path.join(o.stateDir, "dev-key");

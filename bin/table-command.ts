@@ -15,6 +15,7 @@ import { loadManifest, ManifestError } from "../functions/core/manifest/index.ts
 import { LOCAL_ACCOUNT } from "../functions/core/names.ts";
 import { runtimeConfig } from "../functions/core/runtime-config.ts";
 import { customTransformNames } from "../functions/transform/custom.ts";
+import { useLocalStackDefaults } from "./local-env.ts";
 
 export const TABLE_USAGE = `usage: sluice table <snapshots|files|expire|orphans> [sink] [options]
 
@@ -169,6 +170,7 @@ function localMaintenance(manifestPath: string, endpoint: string): TableMaintena
     customTransforms: customTransformNames(),
     onWarning: () => {},
   });
+  useLocalStackDefaults();
   const region = process.env.AWS_REGION ?? "us-east-1";
   return createMaintenance({
     config: runtimeConfig(manifest, LOCAL_ACCOUNT, region),
