@@ -147,6 +147,43 @@ describe("validate refuses what synth or CloudFormation would", () => {
       },
     );
   });
+
+  test("a Parquet sink whose Glue location would be the bucket root (errors/ included): refused for a deployment", () => {
+    const shared: RawManifest = {
+      ...baseManifest(),
+      streams: [
+        ...baseManifest().streams,
+        { name: "reviews", schema: "feedback", eventTimeField: "ts", partitionKey: "customerId" },
+      ],
+      pipelines: [{ name: "feedback-lake", sources: ["feedback", "reviews"], sink: "lake" }],
+    };
+    assert.deepEqual(codesAt(shared), ["LAKE_LOCATION sinks[0].prefix"]);
+    assert.match(
+      validate(shared, { stage: STAGE }).issues[0]!.message,
+      /puts the streams feedback, reviews in folders at the bucket root.*"data\/\{stream\}\/dt=/,
+    );
+    const dateFirst = {
+      ...baseManifest(),
+      sinks: [{ name: "lake", type: "parquet", prefix: "{yyyy}/{stream}/" }],
+    };
+    assert.match(
+      validate(dateFirst, { stage: STAGE }).issues[0]!.message,
+      /has no folder its data alone starts with/,
+    );
+    // A folder first keeps errors/ out: accepted. One stream under {stream}/ is that stream's folder.
+    const foldered = {
+      ...shared,
+      sinks: [{ name: "lake", type: "parquet", prefix: "data/{stream}/dt={yyyy}-{MM}-{dd}/" }],
+    };
+    assert.deepEqual(codesAt(foldered), []);
+    assert.deepEqual(codesAt(baseManifest()), []);
+    // Iceberg tables are read through their metadata; the local runner takes any layout.
+    assert.deepEqual(
+      codesAt({ ...shared, sinks: [{ name: "lake", type: "iceberg", prefix: "{stream}/" }] }),
+      [],
+    );
+    assert.deepEqual(unchecked(shared).sinks[0]!.prefix, "{stream}/dt={yyyy}-{MM}-{dd}/");
+  });
 });
 
 describe("what validate accepts deploys", () => {

@@ -5,6 +5,8 @@
  * Each is a finding at the manifest position to change, so `sluice validate` refuses what
  * synth or CloudFormation would otherwise refuse half way through a deployment.
  */
+import { sinkTableSpecs } from "../catalog/specs.ts";
+import { dataLocation } from "../catalog/table-input.ts";
 import { resourceNames } from "../names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../runtime-config.ts";
 import {
@@ -125,6 +127,7 @@ export function checkDeployLimits(manifest: Manifest, target: DeployTarget, repo
 
   checkEnvironments(runtimeConfig(manifest, ACCOUNT, region, target.stage), manifest, names, report);
   checkAuthOn(manifest, report);
+  checkLakeLocations(manifest, report);
 }
 
 function checkEnvironments(
@@ -162,6 +165,32 @@ function checkEnvironments(
         `${names.batchFunction(p.name)}: the pipeline's configuration takes ${bytes} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: shorten its steps`,
       );
     }
+  });
+}
+
+/**
+ * A Parquet sink's Glue table needs a Location holding its data only: engines that list it
+ * (Spark, Hive, crawlers, Athena on an unprojected table) would read `errors/` as Parquet. With
+ * several streams (or pipelines) under `{stream}/…` at the bucket root, or a prefix starting with
+ * a date, there is none, so a deployment refuses the layout; the local runner allows it. Iceberg
+ * tables are read through their metadata, never by listing.
+ */
+function checkLakeLocations(manifest: Manifest, report: Reporter): void {
+  const specs = sinkTableSpecs(manifest, (sink) => sink);
+  manifest.sinks.forEach((sink, i) => {
+    const spec = specs.get(sink.name);
+    if (sink.type !== "parquet" || spec === undefined || spec.pipelines.length === 0) return;
+    if (dataLocation(spec) !== undefined) return;
+    const shared = /^\{(stream|pipeline)\}\//.exec(sink.prefix)?.[1];
+    const why =
+      shared === undefined
+        ? "has no folder its data alone starts with"
+        : `puts ${shared === "stream" ? `the streams ${spec.streams.join(", ")}` : `the pipelines ${spec.pipelines.join(", ")}`} in folders at the bucket root`;
+    report.error(
+      "LAKE_LOCATION",
+      ["sinks", i, "prefix"],
+      `prefix ${sink.prefix} ${why}, so the Glue table's location would be the bucket root, which holds errors/ too, and engines that list it would read error files as data: start the prefix with a folder (e.g. "data/${sink.prefix}")`,
+    );
   });
 }
 

@@ -35,7 +35,9 @@ export type ManifestIssueCode =
   /** A name, size or count over an AWS limit once deployed (deploy-limits.ts). */
   | "DEPLOY_LIMIT"
   /** Authentication off in a manifest being deployed. */
-  | "AUTH_OFF";
+  | "AUTH_OFF"
+  /** A Parquet sink whose Glue table location would include errors/, in a manifest being deployed. */
+  | "LAKE_LOCATION";
 
 export interface ManifestIssue {
   /** Where in the manifest, e.g. `pipelines[0].batch.size`; "" for the whole document. */
