@@ -1,6 +1,15 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { AccessLogFormat } from "aws-cdk-lib/aws-apigateway";
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from "aws-cdk-lib/aws-apigatewayv2";
+import {
+  HttpApi,
+  HttpMethod,
+  HttpNoneAuthorizer,
+  type HttpRoute,
+  HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+} from "aws-cdk-lib/aws-apigatewayv2";
+import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
@@ -9,8 +18,15 @@ import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { gatewayVerifiesJwt } from "../functions/core/auth/gateway-claims.ts";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
-import { API_ROUTES, isAdminRoute, isQueryRoute, isRegistryRoute } from "../functions/ingest/routes.ts";
+import {
+  API_ROUTES,
+  isAdminRoute,
+  isPublicRoute,
+  isQueryRoute,
+  isRegistryRoute,
+} from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
   encryptedStreams,
@@ -61,6 +77,13 @@ export interface IngestApiProps {
  * The routes are therefore open at the gateway (acknowledged below) and the function refuses
  * unauthenticated calls; `GET /v1/health` is public by design (liveness only, unless the caller
  * authenticates).
+ *
+ * When JWT is the only scheme (`auth.jwt` set, `apiKeys: false`), the HTTP API's native JWT
+ * authorizer sits on every route but the public ones: bad, expired or foreign tokens are refused
+ * at the gateway (401, no invocation), and the function takes the verified claims from the event
+ * for its per-stream decisions (functions/core/auth/gateway-claims.ts). With API keys on too, the
+ * authorizer would refuse every API-key caller (it only knows JWTs), so verification stays in the
+ * function for both schemes.
  */
 export class IngestApi extends Construct {
   public readonly api: HttpApi;
@@ -71,6 +94,8 @@ export class IngestApi extends Construct {
   /** Serves `/v1/keys...`. */
   public readonly adminFn: NodejsFunction;
   public readonly accessLogs: LogGroup;
+  /** The gateway's JWT authorizer, when JWT is the only scheme; undefined otherwise. */
+  public readonly jwtAuthorizer: HttpJwtAuthorizer | undefined;
   /** Alarms of the ingest path; the dashboard sends them to the alarm topic. */
   public readonly alarms: readonly Alarm[];
 
@@ -194,6 +219,17 @@ export class IngestApi extends Construct {
     const ingestIntegration = new HttpLambdaIntegration("Ingest", this.fn);
     const registryIntegration = new HttpLambdaIntegration("Registry", this.registryFn);
     const adminIntegration = new HttpLambdaIntegration("Admin", this.adminFn);
+    const jwt = props.config.auth.jwt;
+    this.jwtAuthorizer =
+      jwt !== undefined && gatewayVerifiesJwt(props.config.auth)
+        ? new HttpJwtAuthorizer("Jwt", jwt.issuer, {
+            authorizerName: "jwt",
+            jwtAudience: typeof jwt.audience === "string" ? [jwt.audience] : [...jwt.audience],
+            identitySource: ["$request.header.Authorization"],
+          })
+        : undefined;
+    const open = new HttpNoneAuthorizer();
+    const publicRoutes: HttpRoute[] = [];
     for (const route of API_ROUTES) {
       // The query function (functions/query) has no CDK construct yet: its routes are served by
       // the local runner only, and never sent here to a function that does not serve them.
@@ -204,11 +240,29 @@ export class IngestApi extends Construct {
         : isAdminRoute(route)
           ? adminIntegration
           : ingestIntegration;
-      this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
+      const authorizer: IHttpRouteAuthorizer | undefined =
+        this.jwtAuthorizer === undefined ? undefined : isPublicRoute(route) ? open : this.jwtAuthorizer;
+      const added = this.api.addRoutes({
+        path,
+        methods: [HttpMethod[method]],
+        integration,
+        ...(authorizer === undefined ? {} : { authorizer }),
+      });
+      if (isPublicRoute(route)) publicRoutes.push(...added);
     }
     // Only with Sluice's own authentication on: with it off, cdk-nag's finding stands and fails
     // the synth (a deployment refuses `apiKeys: false` without jwt before this, see deploy-limits).
-    if (props.config.auth.apiKeys || props.config.auth.jwt !== undefined) {
+    // With the gateway's JWT authorizer only the public routes are open, and the finding is
+    // acknowledged on those alone.
+    if (this.jwtAuthorizer !== undefined) {
+      for (const route of publicRoutes) {
+        acknowledge(
+          route,
+          "AwsSolutions-APIG4",
+          "Public by design: GET /v1/health answers liveness only to anonymous callers (readiness after the function verifies a token), GET /v1/openapi.json is the API description.",
+        );
+      }
+    } else if (props.config.auth.apiKeys || props.config.auth.jwt !== undefined) {
       acknowledge(
         this.api,
         "AwsSolutions-APIG4",

@@ -4,7 +4,7 @@
  * shaped as `{ error: { code, message, path? } }` with their status, and nothing internal leaked.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import type { Action, Auth } from "./auth/index.ts";
+import { type Action, type Auth, gatewayClaimsOf } from "./auth/index.ts";
 import { SluiceError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
@@ -52,7 +52,11 @@ export function httpApp(parts: HttpAppParts): HttpApp {
   return async (event) => {
     const log = parts.logger.child({ requestId: event.requestContext?.requestId, route: event.routeKey });
     try {
-      const principal = await parts.auth.check(event.headers ?? {}, parts.actionFor(event));
+      const principal = await parts.auth.check(
+        event.headers ?? {},
+        parts.actionFor(event),
+        gatewayClaimsOf(event),
+      );
       if (principal) log.debug("authorized", { principal: principal.id, role: principal.role });
       return await parts.route(event, log);
     } catch (err) {

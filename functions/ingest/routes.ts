@@ -35,6 +35,16 @@ export const ADMIN_ROUTES = ["POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{
 /** Served by the query function (functions/query): reads of the lake, and the live tail. */
 export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
 
+/**
+ * Open to anonymous callers (liveness, the API description): no gateway authorizer sits on them,
+ * and health gives authenticated callers more after checking their credential itself.
+ */
+export const PUBLIC_ROUTES = ["GET /v1/health", "GET /v1/openapi.json"] as const;
+
+export function isPublicRoute(routeKey: string): boolean {
+  return (PUBLIC_ROUTES as readonly string[]).includes(routeKey);
+}
+
 /** Every route of the API, whichever function serves it. */
 export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES, ...QUERY_ROUTES] as const;
 

@@ -123,7 +123,60 @@ export interface Statement {
 
 export const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-/** The statements of every identity policy in the template, with the role each is attached to. */
+/** One action allowed on one resource, under the statement's condition if it has one. */
+export interface Permission {
+  readonly action: string;
+  /** The resource as JSON (an ARN string, or the CloudFormation expression building it). */
+  readonly resource: string;
+  /** The condition as JSON; absent when unconditional. */
+  readonly condition?: string;
+}
+
+/**
+ * Allow statements as the action × resource pairs they grant: what a role may do, whatever way
+ * CDK grouped the statements (`@aws-cdk/aws-iam:minimizePolicies` merges statements that share
+ * actions or resources), so least-privilege tests assert permissions, not statement shapes.
+ */
+export function permissionsOf(statements: readonly Statement[]): Permission[] {
+  const seen = new Map<string, Permission>();
+  for (const st of statements) {
+    if (st.Effect !== "Allow") continue;
+    const condition = st.Condition === undefined ? undefined : JSON.stringify(st.Condition);
+    for (const action of asList(st.Action)) {
+      for (const r of asList(st.Resource as unknown)) {
+        const p = { action, resource: JSON.stringify(r), ...(condition === undefined ? {} : { condition }) };
+        seen.set(`${p.action} ${p.resource} ${condition ?? ""}`, p);
+      }
+    }
+  }
+  return [...seen.values()];
+}
+
+/** `action @ resource` of each permission, sorted: readable in an assertion message. */
+export function permissionLines(statements: readonly Statement[]): string[] {
+  return permissionsOf(statements)
+    .map((p) => `${p.action} @ ${p.resource}${p.condition === undefined ? "" : ` if ${p.condition}`}`)
+    .sort();
+}
+
+/** The actions `statements` allow on resources matching `resource`, sorted. */
+export function actionsOn(statements: readonly Statement[], resource: RegExp): string[] {
+  return [
+    ...new Set(
+      permissionsOf(statements)
+        .filter((p) => resource.test(p.resource))
+        .map((p) => p.action),
+    ),
+  ].sort();
+}
+
+/** The resources `statements` allow `action` on, as JSON. */
+export function resourcesFor(statements: readonly Statement[], action: string): string[] {
+  return permissionsOf(statements)
+    .filter((p) => p.action === action)
+    .map((p) => p.resource);
+}
+
 /** What active tracing grants every function's role, on "*" (X-Ray has no resource-level permissions). */
 export const XRAY_ACTIONS = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"] as const;
 

@@ -6,6 +6,8 @@
 import type { AuthSettings } from "../manifest/types.ts";
 import { isApiKeyShaped } from "./api-keys.ts";
 import { checkUnavailable, invalidCredentials, missingCredentials } from "./errors.ts";
+import { type GatewayClaims, gatewayVerifiesJwt } from "./gateway-claims.ts";
+import { principalOfClaims } from "./jwt.ts";
 import type { Principal, RequestHeaders } from "./types.ts";
 
 /** What authentication needs of an API key store (`ApiKeyStore` is the real one). */
@@ -42,9 +44,20 @@ export function authOff(settings: AuthSettings): boolean {
   return !settings.apiKeys && settings.jwt === undefined;
 }
 
-/** Throws UNAUTHENTICATED (401), or UNAVAILABLE (503) when keys cannot be checked right now. */
-export async function authenticate(headers: RequestHeaders, deps: AuthenticateDeps): Promise<Principal> {
+/**
+ * Throws UNAUTHENTICATED (401), or UNAVAILABLE (503) when keys cannot be checked right now.
+ * `gatewayClaims` are what API Gateway's JWT authorizer verified (gateway-claims.ts); they are
+ * trusted only when the manifest makes the gateway the verifier, and otherwise ignored.
+ */
+export async function authenticate(
+  headers: RequestHeaders,
+  deps: AuthenticateDeps,
+  gatewayClaims?: GatewayClaims,
+): Promise<Principal> {
   if (authOff(deps.settings)) return ANONYMOUS;
+  if (gatewayClaims !== undefined && deps.settings.jwt !== undefined && gatewayVerifiesJwt(deps.settings)) {
+    return principalOfClaims(gatewayClaims, deps.settings.jwt);
+  }
   const credential = credentialOf(headers);
   if (credential.kind === "api-key" || credential.value.startsWith("sk_")) {
     return apiKeyPrincipal(credential.value, deps);

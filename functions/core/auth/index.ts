@@ -14,6 +14,7 @@ import type { AuthSettings } from "../manifest/types.ts";
 import { ApiKeyStore, type ApiKeyStoreOptions } from "./api-keys.ts";
 import { authenticate, authOff } from "./authenticate.ts";
 import { authorize } from "./authorize.ts";
+import type { GatewayClaims } from "./gateway-claims.ts";
 import { JwtVerifier, type JwtVerifierOptions } from "./jwt.ts";
 import type { Action, Principal, RequestHeaders } from "./types.ts";
 
@@ -37,6 +38,7 @@ export {
   type TokenVerifier,
 } from "./authenticate.ts";
 export { authorize, permits } from "./authorize.ts";
+export { type GatewayClaims, gatewayClaimsOf, gatewayVerifiesJwt } from "./gateway-claims.ts";
 export { JWT_ALGORITHMS, JwtVerifier, type JwtVerifierOptions } from "./jwt.ts";
 export { type Action, isRole, type Principal, type RequestHeaders, ROLES, type Role } from "./types.ts";
 
@@ -53,15 +55,22 @@ export interface Auth {
   readonly enabled: boolean;
   /** The API key store, to create, list or revoke keys; undefined when API keys are off. */
   readonly apiKeys: ApiKeyStore | undefined;
-  /** 401 UNAUTHENTICATED for missing or bad credentials, 403 for a token without a Sluice role. */
-  authenticate(headers: RequestHeaders): Promise<Principal>;
+  /**
+   * 401 UNAUTHENTICATED for missing or bad credentials, 403 for a token without a Sluice role.
+   * `gatewayClaims`: what API Gateway's JWT authorizer verified for this request (`gatewayClaimsOf`).
+   */
+  authenticate(headers: RequestHeaders, gatewayClaims?: GatewayClaims): Promise<Principal>;
   /** 403 FORBIDDEN unless the principal may take the action. */
   authorize(principal: Principal, action: Action): void;
   /**
    * Both steps for one request. Public actions read no credentials and return undefined, so
    * health checks work without a key and a bad key sent to them is not an error.
    */
-  check(headers: RequestHeaders, action: Action): Promise<Principal | undefined>;
+  check(
+    headers: RequestHeaders,
+    action: Action,
+    gatewayClaims?: GatewayClaims,
+  ): Promise<Principal | undefined>;
 }
 
 export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
@@ -74,15 +83,16 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
     ...(apiKeys === undefined ? {} : { apiKeys }),
     ...(jwt === undefined ? {} : { jwt }),
   };
-  const authenticateHeaders = (headers: RequestHeaders) => authenticate(headers, authenticateDeps);
+  const authenticateHeaders = (headers: RequestHeaders, gatewayClaims?: GatewayClaims) =>
+    authenticate(headers, authenticateDeps, gatewayClaims);
   return {
     enabled: !authOff(settings),
     apiKeys,
     authenticate: authenticateHeaders,
     authorize,
-    async check(headers, action) {
+    async check(headers, action, gatewayClaims) {
       if (action.kind === "public") return undefined;
-      const principal = await authenticateHeaders(headers);
+      const principal = await authenticateHeaders(headers, gatewayClaims);
       authorize(principal, action);
       return principal;
     },

@@ -76,45 +76,56 @@ export class JwtVerifier {
     } catch (err) {
       throw refusalFor(err);
     }
-    if (typeof payload.sub !== "string" || payload.sub === "") {
-      throw invalidCredentials("token subject (sub) must be a non-empty string");
-    }
-    const ranked = rankRoles(this.rolesOf(payload));
-    if (ranked === undefined) {
-      throw new SluiceError(
-        "FORBIDDEN",
-        `token grants no Sluice role: expected one in the ${this.settings.rolesClaim} claim or a sluice:<role> scope`,
-        403,
-      );
-    }
-    return {
-      id: payload.sub,
-      kind: "jwt",
-      ...ranked,
-      streams: streamsOf(claimAt(payload, this.settings.streamsClaim)),
-    };
+    return principalOfClaims(payload, this.settings);
   }
+}
 
-  private rolesOf(payload: JWTPayload): Role[] {
-    const roles: Role[] = [];
-    for (const word of words(claimAt(payload, this.settings.rolesClaim))) {
-      const name = word.startsWith(ROLE_SCOPE_PREFIX) ? word.slice(ROLE_SCOPE_PREFIX.length) : word;
-      if (isRole(name)) roles.push(name);
-    }
-    for (const scope of [...words(payload.scope), ...words(payload.scp)]) {
-      if (!scope.startsWith(ROLE_SCOPE_PREFIX)) continue;
-      const name = scope.slice(ROLE_SCOPE_PREFIX.length);
-      if (isRole(name)) roles.push(name);
-    }
-    return roles;
+/**
+ * The principal verified claims stand for: from a token this module verified, or from API
+ * Gateway's JWT authorizer (gateway-claims.ts). Throws 401 without a subject, 403 without a role.
+ */
+export function principalOfClaims(
+  payload: Readonly<Record<string, unknown>>,
+  settings: Pick<JwtSettings, "rolesClaim" | "streamsClaim">,
+): Principal {
+  if (typeof payload.sub !== "string" || payload.sub === "") {
+    throw invalidCredentials("token subject (sub) must be a non-empty string");
   }
+  const ranked = rankRoles(rolesOf(payload, settings.rolesClaim));
+  if (ranked === undefined) {
+    throw new SluiceError(
+      "FORBIDDEN",
+      `token grants no Sluice role: expected one in the ${settings.rolesClaim} claim or a sluice:<role> scope`,
+      403,
+    );
+  }
+  return {
+    id: payload.sub,
+    kind: "jwt",
+    ...ranked,
+    streams: streamsOf(claimAt(payload, settings.streamsClaim)),
+  };
+}
+
+function rolesOf(payload: Readonly<Record<string, unknown>>, rolesClaim: string): Role[] {
+  const roles: Role[] = [];
+  for (const word of words(claimAt(payload, rolesClaim))) {
+    const name = word.startsWith(ROLE_SCOPE_PREFIX) ? word.slice(ROLE_SCOPE_PREFIX.length) : word;
+    if (isRole(name)) roles.push(name);
+  }
+  for (const scope of [...words(payload.scope), ...words(payload.scp)]) {
+    if (!scope.startsWith(ROLE_SCOPE_PREFIX)) continue;
+    const name = scope.slice(ROLE_SCOPE_PREFIX.length);
+    if (isRole(name)) roles.push(name);
+  }
+  return roles;
 }
 
 /**
  * A claim by name, or by dotted path into nested objects (`realm_access.roles`); the literal
  * name wins because namespaced claims such as `https://example.com/roles` contain dots.
  */
-function claimAt(payload: JWTPayload, name: string): unknown {
+function claimAt(payload: Readonly<Record<string, unknown>>, name: string): unknown {
   if (Object.hasOwn(payload, name)) return payload[name];
   let value: unknown = payload;
   for (const part of name.split(".")) {

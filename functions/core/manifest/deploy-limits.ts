@@ -5,6 +5,7 @@
  * Each is a finding at the manifest position to change, so `sluice validate` refuses what
  * synth or CloudFormation would otherwise refuse half way through a deployment.
  */
+import { gatewayVerifiesJwt } from "../auth/gateway-claims.ts";
 import { sinkTableSpecs } from "../catalog/specs.ts";
 import { dataLocation } from "../catalog/table-input.ts";
 import { resourceNames } from "../names.ts";
@@ -127,6 +128,7 @@ export function checkDeployLimits(manifest: Manifest, target: DeployTarget, repo
 
   checkEnvironments(runtimeConfig(manifest, ACCOUNT, region, target.stage), manifest, names, report);
   checkAuthOn(manifest, report);
+  checkGatewayJwt(manifest, report);
   checkLakeLocations(manifest, report);
 }
 
@@ -166,6 +168,21 @@ function checkEnvironments(
       );
     }
   });
+}
+
+/**
+ * JWT as the only scheme puts API Gateway's JWT authorizer on the routes (lib/ingest-api.ts),
+ * which finds the signing keys through the issuer's OpenID configuration
+ * (`{issuer}/.well-known/openid-configuration`): the issuer must be an https URL.
+ */
+function checkGatewayJwt(manifest: Manifest, report: Reporter): void {
+  const jwt = manifest.auth.jwt;
+  if (jwt === undefined || !gatewayVerifiesJwt(manifest.auth) || jwt.issuer.startsWith("https://")) return;
+  report.error(
+    "AUTH_GATEWAY_JWT",
+    ["auth", "jwt", "issuer"],
+    `issuer ${jwt.issuer} is not an https URL: with JWT as the only scheme, API Gateway's JWT authorizer verifies tokens and reads the signing keys from the issuer's /.well-known/openid-configuration, which must be served over https`,
+  );
 }
 
 /**

@@ -37,7 +37,9 @@ export type ManifestIssueCode =
   /** Authentication off in a manifest being deployed. */
   | "AUTH_OFF"
   /** A Parquet sink whose Glue table location would include errors/, in a manifest being deployed. */
-  | "LAKE_LOCATION";
+  | "LAKE_LOCATION"
+  /** A JWT setting API Gateway's JWT authorizer cannot use, in a manifest being deployed. */
+  | "AUTH_GATEWAY_JWT";
 
 export interface ManifestIssue {
   /** Where in the manifest, e.g. `pipelines[0].batch.size`; "" for the whole document. */
