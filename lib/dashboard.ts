@@ -127,10 +127,7 @@ export class Dashboard extends Construct {
           graph(
             `${name}: records out`,
             [p.metricRecordsDelivered(), p.metricRecordsDropped()],
-            [
-              p.metricRecordsFailed().with({ period: Duration.minutes(1) }),
-              p.deadLetters.metricApproximateNumberOfMessagesVisible({ statistic: "Maximum" }),
-            ],
+            [p.metricRecordsFailed().with({ period: Duration.minutes(1) }), p.metricFailedBatches()],
           ),
         ),
         new Row(

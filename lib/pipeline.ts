@@ -26,6 +26,7 @@ import { esmFilterPattern } from "../functions/core/esm-filter.ts";
 import { pendingPartition } from "../functions/core/iceberg/pending-files.ts";
 import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
 import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
+import type { FailedBatches } from "./failed-batches.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
   encryptedStreams,
@@ -57,6 +58,8 @@ export interface PipelineProps {
   readonly payloadKey?: IKey;
   readonly checkpoints: ITable;
   readonly schemas: ITable;
+  /** Required when the pipeline's `batch.onFailure` is `bucket`. */
+  readonly failedBatches?: FailedBatches;
   readonly batchFunctionName: string;
   readonly transformFunctionName: string;
   /** Namespace of the metrics derived from the batcher's logs. @default "Sluice" */
@@ -114,7 +117,8 @@ export class Pipeline extends Construct {
   public readonly batcher: NodejsFunction;
   public readonly transformer?: NodejsFunction;
   public readonly mapping: EventSourceMapping;
-  public readonly deadLetters: Queue;
+  /** The SQS dead-letter queue, with `batch.onFailure: queue`; undefined with `bucket`. */
+  public readonly deadLetters: Queue | undefined;
   public readonly alarms: readonly Alarm[];
   private readonly namespace: string;
   private readonly pipelineName: string;
@@ -171,20 +175,29 @@ export class Pipeline extends Construct {
       grantInvoke(this.externalTransformerArn(pipeline.transformer), role);
     }
 
-    this.deadLetters = new Queue(this, "DeadLetters", {
-      encryption: QueueEncryption.KMS,
-      encryptionMasterKey: props.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      this.deadLetters,
-      "AwsSolutions-SQS3",
-      "This queue is itself a dead-letter queue: the on-failure destination of the pipeline's event source mapping.",
-    );
-    grantSendMessage(this.deadLetters, role);
-    const deadLetters = this.deadLetters;
-    const onFailure: IEventSourceDlq = { bind: () => ({ destination: deadLetters.queueArn }) };
+    let onFailure: IEventSourceDlq;
+    if (pipeline.batch.onFailure === "bucket") {
+      if (props.failedBatches === undefined) {
+        throw new Error(`${pipeline.name}: batch.onFailure is bucket, but there is no failed-batches bucket`);
+      }
+      this.deadLetters = undefined;
+      onFailure = props.failedBatches.destinationFor(role);
+    } else {
+      const deadLetters = new Queue(this, "DeadLetters", {
+        encryption: QueueEncryption.KMS,
+        encryptionMasterKey: props.key,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      acknowledge(
+        deadLetters,
+        "AwsSolutions-SQS3",
+        "This queue is itself a dead-letter queue: the on-failure destination of the pipeline's event source mapping.",
+      );
+      grantSendMessage(deadLetters, role);
+      this.deadLetters = deadLetters;
+      onFailure = { bind: () => ({ destination: deadLetters.queueArn }) };
+    }
 
     grantEventSourceRead(props.stream, role);
     // Payload encryption: the data keys of its encrypted sources, and no other stream's.
@@ -252,11 +265,10 @@ export class Pipeline extends Construct {
       alarm("ErrorRecordsAlarm", "records were written to the errors prefix", this.metricRecordsFailed(), 1),
       alarm(
         "DeadLettersAlarm",
-        "a batch exhausted its retries; its shard range is in the dead-letter queue",
-        this.deadLetters.metricApproximateNumberOfMessagesVisible({
-          statistic: "Maximum",
-          period: Duration.minutes(1),
-        }),
+        this.deadLetters
+          ? "a batch exhausted its retries; its shard range is in the dead-letter queue"
+          : "a batch exhausted its retries; its records are in the failed-batches bucket",
+        this.metricFailedBatches(),
         1,
       ),
       alarm(
@@ -267,6 +279,26 @@ export class Pipeline extends Construct {
       ),
       alarm("ThrottlesAlarm", "batcher or transformer invocations throttled", this.metricThrottles(), 1),
     ];
+  }
+
+  /**
+   * Batches the mapping gave up on: the dead-letter queue's depth (maximum), or with the
+   * failed-batches bucket the mapping's OnFailureDestinationDeliveredEventCount (sum).
+   */
+  public metricFailedBatches(): Metric {
+    if (this.deadLetters) {
+      return this.deadLetters.metricApproximateNumberOfMessagesVisible({
+        statistic: "Maximum",
+        period: Duration.minutes(1),
+      });
+    }
+    return new Metric({
+      namespace: "AWS/Lambda",
+      metricName: "OnFailureDestinationDeliveredEventCount",
+      dimensionsMap: { EventSourceMappingUUID: this.mapping.eventSourceMappingId },
+      statistic: "Sum",
+      period: Duration.minutes(1),
+    });
   }
 
   /** Age of the newest record the batcher has read (AWS/Lambda IteratorAge, maximum). */

@@ -10,6 +10,7 @@ import { retentionRules } from "../functions/core/streams/retention.ts";
 import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
+import { FailedBatches } from "./failed-batches.ts";
 import { grantTable } from "./grants.ts";
 import { IcebergCommitter } from "./iceberg-committer.ts";
 import { IngestApi } from "./ingest-api.ts";
@@ -90,6 +91,15 @@ export class SluiceStack extends Stack {
       catalog: config.catalog,
       tables: [...sinks.values()].flatMap((s) => (s.table ? [s.table.table] : [])),
     });
+    // One bucket for every pipeline that keeps its failed batches there (lib/failed-batches.ts).
+    const firstSink = sinks.values().next().value;
+    const failedBatches =
+      firstSink !== undefined && manifest.pipelines.some((p) => p.batch.onFailure === "bucket")
+        ? new FailedBatches(this, "FailedBatches", {
+            key: key.key,
+            accessLogsBucket: firstSink.accessLogsBucket,
+          })
+        : undefined;
     const pipelines = new Map(
       manifest.pipelines.map((p) => [
         p.name,
@@ -101,6 +111,7 @@ export class SluiceStack extends Stack {
           key: key.key,
           checkpoints: tables.checkpoints,
           schemas: tables.schemas,
+          ...(failedBatches === undefined ? {} : { failedBatches }),
           batchFunctionName: names.batchFunction(p.name),
           transformFunctionName: names.transformFunction(p.name),
           metricsNamespace: `Sluice/${config.app}`,
@@ -151,6 +162,12 @@ export class SluiceStack extends Stack {
       description: "Athena database of the sinks",
     });
     new CfnOutput(this, "AlarmTopicArn", { value: monitoring.topic.topicArn });
+    if (failedBatches) {
+      new CfnOutput(this, "FailedBatchesBucket", {
+        value: failedBatches.bucket.bucketName,
+        description: "Batches the event source mappings gave up on, records included",
+      });
+    }
     new CfnOutput(this, "KmsKeyArn", { value: key.key.keyArn });
   }
 }

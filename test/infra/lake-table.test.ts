@@ -187,7 +187,7 @@ describe("object key patterns a batcher may write", () => {
     name: "p1",
     sources,
     steps: [],
-    batch: { size: 1, windowSeconds: 0, maxRetries: 0, bisectOnError: false },
+    batch: { size: 1, windowSeconds: 0, maxRetries: 0, bisectOnError: false, onFailure: "queue" },
     sink: {
       name: "s",
       type: "parquet",

@@ -93,6 +93,7 @@ export function buildManifest(
       windowSeconds: pipeline.batch?.windowSeconds ?? 5,
       maxRetries: pipeline.batch?.maxRetries ?? 5,
       bisectOnError: pipeline.batch?.bisectOnError ?? true,
+      onFailure: pipeline.batch?.onFailure ?? "queue",
     },
   }));
   const sinks: SinkDef[] = (raw.sinks ?? []).map((sink) => ({

@@ -179,6 +179,14 @@ export interface BatchSettings {
   readonly maxRetries: number;
   /** @default true */
   readonly bisectOnError: boolean;
+  /**
+   * Where the event source mapping files a batch it gives up on (retries exhausted and the
+   * batcher's own filing under errors/ failed too): `queue`, the pipeline's SQS dead-letter queue
+   * (the batch's shard and sequence range, 14 days; the records stay on the stream for its
+   * retention), or `bucket`, the stack's failed-batches bucket (the whole invocation, records
+   * included, kept 90 days, past any stream retention). @default "queue"
+   */
+  readonly onFailure: "queue" | "bucket";
 }
 
 export interface SinkDef {
