@@ -37,8 +37,9 @@ describe("cfn-lint", () => {
   test("every infra fixture's template, staged and region-agnostic and as the other tests synthesize it", () => {
     const templates: string[] = [];
     for (const path of manifests) {
-      const staged = manifestFixture(path, { stage: "prod" });
-      templates.push(synthesize(staged, { stage: "prod", region: null }).templatePath);
+      // Loaded without the deploy checks: three fixtures share a root {stream}/ or {pipeline}/
+      // sink, which a deployment refuses (LAKE_LOCATION) but whose template must still lint.
+      templates.push(synthesize(manifestFixture(path), { stage: "prod", region: null }).templatePath);
       templates.push(synthesize(path, { nag: false }).templatePath);
     }
     const findings = cfnLint(templates);

@@ -95,7 +95,13 @@ describe("loadManifest: valid manifests", () => {
     });
     const [pipeline] = manifest.pipelines;
     assert.deepEqual(pipeline?.steps, []);
-    assert.deepEqual(pipeline?.batch, { size: 1000, windowSeconds: 2, maxRetries: 5, bisectOnError: true });
+    assert.deepEqual(pipeline?.batch, {
+      size: 1000,
+      windowSeconds: 2,
+      maxRetries: 5,
+      bisectOnError: true,
+      onFailure: "queue",
+    });
     assert.equal("transformerArn" in (pipeline ?? {}), false);
     assert.deepEqual(manifest.sinks[0], {
       name: "lake",
@@ -120,6 +126,7 @@ describe("loadManifest: valid manifests", () => {
       windowSeconds: 5,
       maxRetries: 5,
       bisectOnError: true,
+      onFailure: "queue",
     });
     assert.equal(manifest.sinks[0]?.compression, "zstd");
     assert.deepEqual(manifest.auth, { apiKeys: true });
@@ -146,7 +153,13 @@ describe("loadManifest: valid manifests", () => {
       ["filter", "rename", "coerce", "timestamp", "mask", "set", "route", "project", "drop", "custom"],
     );
     assert.deepEqual(feedback?.steps[2], { coerce: { score: "integer" }, onError: "null" });
-    assert.deepEqual(feedback?.batch, { size: 500, windowSeconds: 0, maxRetries: 0, bisectOnError: false });
+    assert.deepEqual(feedback?.batch, {
+      size: 500,
+      windowSeconds: 0,
+      maxRetries: 0,
+      bisectOnError: false,
+      onFailure: "queue",
+    });
     assert.equal(
       orders?.transformerArn,
       "arn:aws:lambda:eu-west-1:123456789012:function:orders-transform:live",
@@ -188,6 +201,7 @@ describe("loadManifest: valid manifests", () => {
       windowSeconds: 1,
       maxRetries: 2,
       bisectOnError: true,
+      onFailure: "queue",
     });
     assert.equal("x-batch" in manifest, false);
   });
