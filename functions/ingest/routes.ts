@@ -35,8 +35,21 @@ export const ADMIN_ROUTES = ["POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{
 /** Served by the query function (functions/query): reads of the lake, and the live tail. */
 export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
 
+/** Served by the import jobs' function (functions/imports). */
+export const IMPORT_ROUTES = ["POST /v1/imports", "GET /v1/imports/{id}"] as const;
+
 /** Every route of the API, whichever function serves it. */
-export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES, ...QUERY_ROUTES] as const;
+export const API_ROUTES = [
+  ...INGEST_ROUTES,
+  ...REGISTRY_ROUTES,
+  ...ADMIN_ROUTES,
+  ...QUERY_ROUTES,
+  ...IMPORT_ROUTES,
+] as const;
+
+export function isImportRoute(routeKey: string): boolean {
+  return (IMPORT_ROUTES as readonly string[]).includes(routeKey);
+}
 
 export function isAdminRoute(routeKey: string): boolean {
   return (ADMIN_ROUTES as readonly string[]).includes(routeKey);
