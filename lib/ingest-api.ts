@@ -10,7 +10,13 @@ import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
-import { API_ROUTES, isAdminRoute, isQueryRoute, isRegistryRoute } from "../functions/ingest/routes.ts";
+import {
+  API_ROUTES,
+  isAdminRoute,
+  isImportRoute,
+  isQueryRoute,
+  isRegistryRoute,
+} from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
   encryptedStreams,
@@ -198,6 +204,8 @@ export class IngestApi extends Construct {
       // The query function (functions/query) has no CDK construct yet: its routes are served by
       // the local runner only, and never sent here to a function that does not serve them.
       if (isQueryRoute(route)) continue;
+      // The import routes are added by their own construct (lib/import-jobs.ts).
+      if (isImportRoute(route)) continue;
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
       const integration = isRegistryRoute(route)
         ? registryIntegration

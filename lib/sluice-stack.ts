@@ -12,6 +12,7 @@ import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
 import { grantTable } from "./grants.ts";
 import { IcebergCommitter } from "./iceberg-committer.ts";
+import { ImportJobs } from "./import-jobs.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { objectKeyPatterns, Pipeline } from "./pipeline.ts";
@@ -125,6 +126,21 @@ export class SluiceStack extends Stack {
           ),
       });
     }
+    const imports = new ImportJobs(this, "Imports", {
+      apiFunctionName: names.importsFunction,
+      chunkFunctionName: names.importChunkFunction,
+      queueName: names.importQueue,
+      deadLetterQueueName: names.importDeadLetters,
+      config,
+      api: ingest.api,
+      stream: events.stream,
+      key: key.key,
+      control: tables.control,
+      idempotency: tables.idempotency,
+      schemas: tables.schemas,
+      apiKeys: tables.apiKeys,
+      buckets: [...sinks.values()].map((s) => s.bucket),
+    });
     const monitoring = new Dashboard(this, "Monitoring", {
       app: names.prefix,
       topicName: names.alarmTopic,
@@ -133,6 +149,7 @@ export class SluiceStack extends Stack {
       ingest,
       events,
       pipelines,
+      alarms: imports.alarms,
       ...(manifest.alarms ? { subscriptions: manifest.alarms } : {}),
     });
 
