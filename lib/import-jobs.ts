@@ -173,7 +173,7 @@ export class ImportJobs extends Construct {
     const encrypted = encryptedStreams(config);
     const payloadKey = props.payloadKey ?? props.stream.encryptionKey;
     if (encrypted.length > 0 && payloadKey)
-      grantPayloadKeyGeneration(payloadKey, role, config.app, encrypted);
+      grantPayloadKeyGeneration(payloadKey, role, config.app, encrypted, "ImportChunk");
 
     this.chunkFn.addEventSource(
       new SqsEventSource(this.queue, {
