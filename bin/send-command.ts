@@ -5,8 +5,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import { apiBase, defaultKey } from "./api-client.ts";
-import { API_BATCH_LIMITS, inputId, keyedRecords } from "./send/batches.ts";
 import {
   columnTypes,
   formatFromName,
@@ -15,7 +13,9 @@ import {
   type InputFormat,
   readInput,
   sniffFormat,
-} from "./send/read-input.ts";
+} from "../functions/core/input/read-input.ts";
+import { apiBase, defaultKey } from "./api-client.ts";
+import { API_BATCH_LIMITS, inputId, keyedRecords } from "./send/batches.ts";
 import { type Rejection, SendFailed, type SendTally, sendRecords } from "./send/sender.ts";
 import { grpcTransport, httpTransport } from "./send/transport.ts";
 

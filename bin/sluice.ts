@@ -5,6 +5,7 @@
  *   sluice validate [--manifest sluice.yaml] [--stage dev] [--region r] [--local]   check a manifest
  *   sluice schema register|check|list|show|config ...             the schema registry
  *   sluice streams list|pause|resume|delete [stream]              the stream lifecycle
+ *   sluice import <stream> s3://... | sluice import status <id>   import jobs
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -23,6 +24,7 @@ import { type GrpcProxy, runGrpcProxy, startGrpcProxy } from "../functions/grpc-
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { startLocalRunner } from "../localstack/lambda/local-runner.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../localstack/stack.ts";
+import { runImportCommand } from "./import-command.ts";
 import { runKeysCommand } from "./keys-command.ts";
 import { useLocalStackDefaults } from "./local-env.ts";
 import { runReadCommand } from "./read-command.ts";
@@ -43,6 +45,7 @@ commands:
   streams      list, pause, resume and delete streams (sluice streams --help)
   keys         create, list and revoke API keys; --admin bootstraps a deployed stack (sluice keys --help)
   send         send a file (NDJSON, JSON array, CSV, Parquet) to a stream (sluice send --help)
+  import       import S3 objects into a stream as a job, and follow it (sluice import --help)
   query        records of a stream in a time range (sluice query --help)
   get          a record by record id, partition key or idempotency key
   tail         replay a stream from a time, then follow it live
@@ -214,6 +217,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "streams") process.exit(await runStreamsCommand(argv.slice(1)));
   if (argv[0] === "keys") process.exit(await runKeysCommand(argv.slice(1)));
   if (argv[0] === "send") process.exit(await runSendCommand(argv.slice(1)));
+  if (argv[0] === "import") process.exit(await runImportCommand(argv.slice(1)));
   if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
     process.exit(await runReadCommand(argv[0], argv.slice(1)));
   if (argv[0] === "table") process.exit(await runTableCommand(argv.slice(1)));

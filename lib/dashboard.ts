@@ -32,6 +32,8 @@ export interface DashboardProps {
   readonly events: EventStream;
   /** Pipelines by name. */
   readonly pipelines: ReadonlyMap<string, Pipeline>;
+  /** Further alarms to send to the topic and show (the import jobs'). @default none */
+  readonly alarms?: readonly Alarm[];
   /** Who the alarms reach (the manifest's `alarms`). @default nobody */
   readonly subscriptions?: AlarmSubscriptions;
 }
@@ -95,6 +97,7 @@ export class Dashboard extends Construct {
       ...props.ingest.alarms,
       ...props.events.alarms,
       ...[...props.pipelines.values()].flatMap((p) => [...p.alarms]),
+      ...(props.alarms ?? []),
     ];
     const action = new SnsAction(this.topic);
     for (const alarm of alarms) alarm.addAlarmAction(action);

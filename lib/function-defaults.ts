@@ -34,6 +34,8 @@ export const FUNCTION_ENTRIES = {
   query: `${functionsDir}query/handler.ts`,
   tail: `${functionsDir}query/tail-handler.ts`,
   commit: `${functionsDir}commit/handler.ts`,
+  imports: `${functionsDir}imports/handler.ts`,
+  importChunk: `${functionsDir}imports/chunk-handler.ts`,
   // Deploy-time machinery, not part of the record path: it lives beside its construct.
   schemas: fileURLToPath(new URL("./schema-registration/handler.ts", import.meta.url)),
 } as const;
@@ -77,6 +79,8 @@ export const BUNDLE_EXTRAS: Readonly<Record<FunctionKind, readonly string[]>> = 
   query: [],
   tail: [],
   commit: [],
+  imports: [],
+  importChunk: [],
 };
 
 export interface SluiceFunctionProps

@@ -181,8 +181,9 @@ export function grantPayloadKeyGeneration(
   role: IRole,
   app: string,
   streams: readonly string[],
+  who = "Ingest",
 ): void {
-  grantPayloadKeys("Ingest", key, role, "kms:GenerateDataKey", app, streams);
+  grantPayloadKeys(who, key, role, "kms:GenerateDataKey", app, streams);
 }
 
 /** A pipeline's batcher decrypts the data keys of the encrypted streams it reads, and no others. */

@@ -24,6 +24,7 @@ import {
   API_ROUTES,
   isAdminRoute,
   isPublicRoute,
+  isImportRoute,
   isQueryRoute,
   isRegistryRoute,
 } from "../functions/ingest/routes.ts";
@@ -234,6 +235,8 @@ export class IngestApi extends Construct {
       // The query function (functions/query) has no CDK construct yet: its routes are served by
       // the local runner only, and never sent here to a function that does not serve them.
       if (isQueryRoute(route)) continue;
+      // The import routes are added by their own construct (lib/import-jobs.ts).
+      if (isImportRoute(route)) continue;
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
       const integration = isRegistryRoute(route)
         ? registryIntegration

@@ -13,6 +13,7 @@ import { EventStream } from "./event-stream.ts";
 import { FailedBatches } from "./failed-batches.ts";
 import { grantTable } from "./grants.ts";
 import { IcebergCommitter } from "./iceberg-committer.ts";
+import { ImportJobs } from "./import-jobs.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { objectKeyPatterns, Pipeline } from "./pipeline.ts";
@@ -136,6 +137,22 @@ export class SluiceStack extends Stack {
           ),
       });
     }
+    const imports = new ImportJobs(this, "Imports", {
+      apiFunctionName: names.importsFunction,
+      chunkFunctionName: names.importChunkFunction,
+      queueName: names.importQueue,
+      deadLetterQueueName: names.importDeadLetters,
+      config,
+      api: ingest.api,
+      ...(ingest.jwtAuthorizer === undefined ? {} : { authorizer: ingest.jwtAuthorizer }),
+      stream: events.stream,
+      key: key.key,
+      control: tables.control,
+      idempotency: tables.idempotency,
+      schemas: tables.schemas,
+      apiKeys: tables.apiKeys,
+      buckets: [...sinks.values()].map((s) => s.bucket),
+    });
     const monitoring = new Dashboard(this, "Monitoring", {
       app: names.prefix,
       topicName: names.alarmTopic,
@@ -144,6 +161,7 @@ export class SluiceStack extends Stack {
       ingest,
       events,
       pipelines,
+      alarms: imports.alarms,
       ...(manifest.alarms ? { subscriptions: manifest.alarms } : {}),
     });
 

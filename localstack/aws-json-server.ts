@@ -1,4 +1,4 @@
-/** TEST INFRASTRUCTURE ONLY: the AWS JSON 1.1 plumbing (`POST /`, `X-Amz-Target`) shared by the in-repo emulators. */
+/** TEST INFRASTRUCTURE ONLY: the AWS JSON 1.0/1.1 plumbing (`POST /`, `X-Amz-Target`) shared by the in-repo emulators. */
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import http, { type IncomingHttpHeaders } from "node:http";
@@ -32,8 +32,17 @@ export interface AwsJsonService<Operation extends string> {
   /** `__type` for a failure of the emulator itself (HTTP 500). */
   readonly internalErrorType: string;
   isOperation(name: string): name is Operation;
-  /** Synchronous so each operation runs to completion before the next starts, as one writer. */
-  handle(operation: Operation, input: JsonObject, headers: IncomingHttpHeaders): JsonObject;
+  /** `application/x-amz-json-1.1` (KMS, Glue) unless set: SQS speaks 1.0. */
+  readonly contentType?: string;
+  /**
+   * Each change runs synchronously, as one writer; an answer may wait for something to happen
+   * (SQS's long polling) and then read the state as it is.
+   */
+  handle(
+    operation: Operation,
+    input: JsonObject,
+    headers: IncomingHttpHeaders,
+  ): JsonObject | Promise<JsonObject>;
 }
 
 export interface AwsJsonServer {
@@ -41,10 +50,10 @@ export interface AwsJsonServer {
   stop(): Promise<void>;
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown): void {
+function send(res: http.ServerResponse, status: number, body: unknown, contentType = CONTENT_TYPE): void {
   const payload = Buffer.from(JSON.stringify(body), "utf8");
   res.writeHead(status, {
-    "content-type": CONTENT_TYPE,
+    "content-type": contentType,
     "content-length": payload.length,
     "x-amzn-requestid": randomUUID(),
   });
@@ -82,7 +91,12 @@ export function createAwsJsonListener<Operation extends string>(
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const sendError = (res: http.ServerResponse, error: AwsJsonError): void => {
     res.setHeader("x-amzn-errortype", error.type);
-    send(res, error.status, { __type: error.type, [service.messageField]: error.message });
+    send(
+      res,
+      error.status,
+      { __type: error.type, [service.messageField]: error.message },
+      service.contentType,
+    );
   };
   return (req, res) => {
     void (async () => {
@@ -99,7 +113,7 @@ export function createAwsJsonListener<Operation extends string>(
           );
         }
         const input = await parseRequest(req, service.invalidRequestType);
-        send(res, 200, service.handle(operation, input, req.headers));
+        send(res, 200, await service.handle(operation, input, req.headers), service.contentType);
       } catch (error) {
         if (error instanceof AwsJsonError) {
           sendError(res, error);

@@ -11,6 +11,7 @@ import { startGlueServer } from "./glue/server.ts";
 import { startKmsServer } from "./kms/server.ts";
 import { CACHE_DIR } from "./paths.ts";
 import { type ManagedProcess, registerCleanup } from "./process.ts";
+import { startSqsServer } from "./sqs/server.ts";
 
 export { StackStartError } from "./errors.ts";
 
@@ -22,7 +23,7 @@ export interface EmbeddedStackOptions {
   /**
    * Keep everything in `dataDir` across restarts, SIGKILL included: S3 objects, DynamoDB tables
    * (`dynamodb/`), Kinesis streams and records (`kinesis/`), KMS keys (`kms/keys.json`), the Glue
-   * catalog (`glue/catalog.json`). Every answer a client gets describes state already on disk.
+   * catalog (`glue/catalog.json`), SQS queues and messages (`sqs/queues.json`). Every answer a client gets describes state already on disk.
    * Requires `dataDir`.
    * @default false: a start begins empty
    */
@@ -68,7 +69,7 @@ async function prepareDataDir(dataDir: string, persist: boolean): Promise<boolea
     return false;
   }
   if (persisted) return true;
-  for (const part of ["s3", "s3.tmp", "dynamodb", "kinesis", "kms", "glue"]) {
+  for (const part of ["s3", "s3.tmp", "dynamodb", "kinesis", "kms", "glue", "sqs"]) {
     await rm(path.join(dataDir, part), { recursive: true, force: true });
   }
   await mkdir(dataDir, { recursive: true });
@@ -115,7 +116,7 @@ async function openEdge(port: number, status: () => Record<ServiceName, ServiceS
 }
 
 /**
- * Starts Kinesis, DynamoDB, S3, KMS and Glue emulators behind one AWS-compatible edge endpoint, the
+ * Starts Kinesis, DynamoDB, S3, KMS, Glue and SQS emulators behind one AWS-compatible edge endpoint, the
  * stand-in for LocalStack where Docker is unavailable. The edge port is claimed first, so a taken
  * port fails fast without starting any backend.
  */
@@ -200,6 +201,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     ),
     startGlueServer(persist ? { catalogFile: path.join(dataDir, "glue", "catalog.json") } : {}).then((glue) =>
       register({ service: "glue", url: glue.url, stop: glue.stop }),
+    ),
+    startSqsServer(persist ? { stateFile: path.join(dataDir, "sqs", "queues.json") } : {}).then((sqs) =>
+      register({ service: "sqs", url: sqs.url, stop: sqs.stop }),
     ),
   ]);
 

@@ -1,7 +1,7 @@
 /** Records with their idempotency keys, cut into batches within the ingest API's limits. */
 import { createHash } from "node:crypto";
 import { DEFAULT_LIMITS } from "../../functions/core/ingest/request.ts";
-import type { InputProblem, InputRecord } from "./read-input.ts";
+import type { InputProblem, InputRecord } from "../../functions/core/input/read-input.ts";
 
 export interface OutgoingRecord {
   readonly ordinal: number;

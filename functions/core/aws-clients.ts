@@ -7,6 +7,7 @@ import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 
@@ -27,6 +28,7 @@ export interface AwsClients {
   readonly s3: S3Client;
   readonly kms: KMSClient;
   readonly lambda: LambdaClient;
+  readonly sqs: SQSClient;
 }
 
 export function awsSettingsFromEnv(env: NodeJS.ProcessEnv): AwsSettings {
@@ -89,6 +91,10 @@ export function lambdaClient(base: ClientBase): LambdaClient {
   return new LambdaClient(base);
 }
 
+export function sqsClient(base: ClientBase): SQSClient {
+  return new SQSClient(base);
+}
+
 export function createAwsClients(settings: AwsSettings): AwsClients {
   const base = clientBase(settings);
   return {
@@ -98,5 +104,6 @@ export function createAwsClients(settings: AwsSettings): AwsClients {
     s3: s3Client(base),
     kms: kmsClient(base),
     lambda: lambdaClient(base),
+    sqs: sqsClient(base),
   };
 }

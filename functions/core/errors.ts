@@ -45,7 +45,17 @@ export type ErrorCode =
   /** A read's cursor is not one this API issued, or belongs to another query. */
   | "INVALID_CURSOR"
   /** A read would pass the scanned-bytes or time limit (413, naming the limit). */
-  | "QUERY_TOO_LARGE";
+  | "QUERY_TOO_LARGE"
+  /** An import request's body is malformed: its field at fault in the path (400). */
+  | "INVALID_IMPORT"
+  /** An import's source is outside the buckets and prefix imports may read (400). */
+  | "SOURCE_NOT_ALLOWED"
+  /** An import's object or prefix holds nothing to import (the job fails with it). */
+  | "SOURCE_NOT_FOUND"
+  /** An import's object changed (another ETag) after the job was planned. */
+  | "SOURCE_CHANGED"
+  /** A source line or row that cannot be read as a record (bad CSV, a JSON array that is not one). */
+  | "UNREADABLE_RECORD";
 
 /** One of several things wrong, each at its own place. */
 export interface ErrorPart {

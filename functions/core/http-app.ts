@@ -4,7 +4,7 @@
  * shaped as `{ error: { code, message, path? } }` with their status, and nothing internal leaked.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { type Action, type Auth, gatewayClaimsOf } from "./auth/index.ts";
+import { type Action, type Auth, gatewayClaimsOf, type Principal } from "./auth/index.ts";
 import { SluiceError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
 
@@ -45,7 +45,12 @@ export interface HttpAppParts {
   readonly auth: Auth;
   /** What the request asks to do, for authorization. */
   readonly actionFor: (event: APIGatewayProxyEventV2) => Action;
-  readonly route: (event: APIGatewayProxyEventV2, log: Logger) => Promise<APIGatewayProxyStructuredResultV2>;
+  /** `principal` is who passed `actionFor`'s check; undefined for public actions. */
+  readonly route: (
+    event: APIGatewayProxyEventV2,
+    log: Logger,
+    principal: Principal | undefined,
+  ) => Promise<APIGatewayProxyStructuredResultV2>;
 }
 
 export function httpApp(parts: HttpAppParts): HttpApp {
@@ -58,7 +63,7 @@ export function httpApp(parts: HttpAppParts): HttpApp {
         gatewayClaimsOf(event),
       );
       if (principal) log.debug("authorized", { principal: principal.id, role: principal.role });
-      return await parts.route(event, log);
+      return await parts.route(event, log, principal);
     } catch (err) {
       if (err instanceof SluiceError) {
         log.info("request refused", { code: err.code, status: err.status });

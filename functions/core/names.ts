@@ -29,6 +29,11 @@ export interface ResourceNames {
   /** Dashboards are account-global: the name carries the region. */
   readonly dashboard: string;
   readonly adminFunction: string;
+  /** Import jobs: the API routes' function, the chunk worker, its queue and dead-letter queue. */
+  readonly importsFunction: string;
+  readonly importChunkFunction: string;
+  readonly importQueue: string;
+  readonly importDeadLetters: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
   /** The Iceberg committer of a sink's table. */
@@ -58,6 +63,10 @@ export function resourceNames(app: string, account: string, region: string, stag
     ingestFunction: `${base}-ingest`,
     registryFunction: `${base}-registry`,
     adminFunction: `${base}-admin`,
+    importsFunction: `${base}-imports`,
+    importChunkFunction: `${base}-import-chunk`,
+    importQueue: `${base}-import-chunks`,
+    importDeadLetters: `${base}-import-chunks-dlq`,
     glueDatabase: glueName(base),
     alarmTopic: `${base}-alarms`,
     dashboard: `${base}-sluice-${region}`,

@@ -41,6 +41,23 @@ export interface PipelineRuntime {
   readonly batch: BatchSettings;
 }
 
+/**
+ * Import jobs (functions/imports): where sources may be read from and where chunks queue. Sources
+ * are the sinks' buckets under `prefix` only; a job's rejected lines go beside its source, under
+ * `errors/imports/{job}/` of the same bucket.
+ */
+export interface ImportsRuntime {
+  /** The SQS queue of chunks, by name (functions look its URL up once). */
+  readonly queue: string;
+  /** Buckets an import may read, each with the key its objects (and errors) are encrypted under. */
+  readonly buckets: readonly { readonly name: string; readonly kmsKeyId: string }[];
+  /** The key prefix sources must be under in those buckets. */
+  readonly prefix: string;
+}
+
+/** Where import sources must live in the sinks' buckets (and what the import grants read). */
+export const IMPORTS_PREFIX = "imports/";
+
 export interface RuntimeConfig {
   readonly app: string;
   readonly eventStream: string;
@@ -52,6 +69,7 @@ export interface RuntimeConfig {
   readonly auth: AuthSettings;
   /** The Glue tables over the sinks, which schema registration keeps on the registered columns. */
   readonly catalog: CatalogConfig;
+  readonly imports: ImportsRuntime;
 }
 
 export function subjectOf(namespace: string, name: string): string {
@@ -129,6 +147,14 @@ export function runtimeConfig(
     pipelines,
     auth: manifest.auth,
     catalog,
+    imports: {
+      queue: names.importQueue,
+      buckets: manifest.sinks.map((s) => ({
+        name: names.bucket(s.name, s.bucket),
+        kmsKeyId: s.kmsKeyArn ?? names.kmsAlias,
+      })),
+      prefix: IMPORTS_PREFIX,
+    },
   };
 }
 

@@ -29,6 +29,11 @@ export function adminConfig(config: RuntimeConfig): RuntimeConfig {
   return { ...config, pipelines: {}, catalog: { database: config.catalog.database, tables: [] } };
 }
 
+/** Import jobs read the streams (to validate records as ingest does); pipelines and catalog not at all. */
+export function importsConfig(config: RuntimeConfig): RuntimeConfig {
+  return { ...config, pipelines: {}, catalog: { database: config.catalog.database, tables: [] } };
+}
+
 export function pipelineConfig(config: RuntimeConfig, pipeline: string): RuntimeConfig {
   const own = config.pipelines[pipeline];
   if (!own) throw new Error(`pipeline ${pipeline} is not in the runtime config`);

@@ -45,8 +45,21 @@ export function isPublicRoute(routeKey: string): boolean {
   return (PUBLIC_ROUTES as readonly string[]).includes(routeKey);
 }
 
+/** Served by the import jobs' function (functions/imports). */
+export const IMPORT_ROUTES = ["POST /v1/imports", "GET /v1/imports/{id}"] as const;
+
 /** Every route of the API, whichever function serves it. */
-export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES, ...QUERY_ROUTES] as const;
+export const API_ROUTES = [
+  ...INGEST_ROUTES,
+  ...REGISTRY_ROUTES,
+  ...ADMIN_ROUTES,
+  ...QUERY_ROUTES,
+  ...IMPORT_ROUTES,
+] as const;
+
+export function isImportRoute(routeKey: string): boolean {
+  return (IMPORT_ROUTES as readonly string[]).includes(routeKey);
+}
 
 export function isAdminRoute(routeKey: string): boolean {
   return (ADMIN_ROUTES as readonly string[]).includes(routeKey);

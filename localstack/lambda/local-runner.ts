@@ -19,13 +19,16 @@ import type {
 } from "../../functions/core/firehose-contract.ts";
 import type { HttpApp } from "../../functions/core/http-app.ts";
 import type { CommitResult } from "../../functions/core/iceberg/committer.ts";
+import { ImportJobs } from "../../functions/core/imports/jobs.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
+import { createImportsApp } from "../../functions/imports/app.ts";
+import { createChunkApp } from "../../functions/imports/chunk-app.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
-import { isAdminRoute, isQueryRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
+import { isAdminRoute, isImportRoute, isQueryRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
 import { createQueryApp, queryCore } from "../../functions/query/app.ts";
 import { createTailApp } from "../../functions/query/tail-app.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
@@ -33,6 +36,7 @@ import { createTransformer } from "../../functions/transform/transformer.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
 import { type HttpGateway, startHttpGateway } from "./http-gateway.ts";
 import { provision } from "./provision.ts";
+import { type SqsEventSource, startSqsEventSource } from "./sqs-event-source.ts";
 
 export type TransformerFunction = (event: TransformationEvent) => Promise<TransformationResponse>;
 
@@ -70,6 +74,10 @@ export interface LocalRunnerOptions {
    * table still knows it and it is enabled; otherwise a new one is created.
    */
   readonly reuseDevKey?: string;
+  /** Run the import jobs' chunk worker on its queue. @default true */
+  readonly imports?: boolean;
+  /** JSON-lines objects larger than this are cut into chunks. @default 16 MiB */
+  readonly importChunkBytes?: number;
 }
 
 export interface LocalRunner {
@@ -82,6 +90,8 @@ export interface LocalRunner {
   readonly clients: AwsClients;
   readonly glue: GlueClient;
   readonly mappings: ReadonlyMap<string, EventSourceMapping>;
+  /** The import chunks' event source mapping; absent with `imports: false`. */
+  readonly importChunks?: SqsEventSource;
   /** Runs the Iceberg committer once for every Iceberg sink (serialized with the timer's runs). */
   commit(): Promise<Record<string, CommitResult>>;
   /** Waits until every pipeline has processed everything on the stream. */
@@ -141,6 +151,14 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   const readCore = queryCore(queryDeps);
   const query = createQueryApp(queryDeps, readCore);
   const tail = createTailApp(queryDeps, readCore);
+  const jobs = new ImportJobs(clients.dynamo, config.tables.control);
+  const imports = createImportsApp({
+    config,
+    clients,
+    jobs,
+    logger: o.logger.child({ function: "imports" }),
+    ...(o.importChunkBytes === undefined ? {} : { chunkBytes: o.importChunkBytes }),
+  });
   // One port for all, as API Gateway routes each path to its function.
   const api: HttpApp = (event) =>
     isRegistryRoute(event.routeKey)
@@ -149,7 +167,9 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
         ? admin(event)
         : isQueryRoute(event.routeKey)
           ? query(event)
-          : ingest(event);
+          : isImportRoute(event.routeKey)
+            ? imports(event)
+            : ingest(event);
   let gateway: HttpGateway;
   try {
     gateway = await startHttpGateway(api, o.httpPort ?? 8080, undefined, undefined, (routeKey) =>
@@ -193,6 +213,24 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     );
   }
 
+  // The chunk worker behind its queue, batch size 1, as the CDK app's event source mapping.
+  const importChunks =
+    o.imports === false
+      ? undefined
+      : startSqsEventSource({
+          sqs: clients.sqs,
+          queueName: config.imports.queue,
+          region,
+          batchSize: 1,
+          handler: createChunkApp({
+            config,
+            clients,
+            jobs,
+            logger: o.logger.child({ function: "import-chunk" }),
+          }),
+          logger: o.logger.child({ esm: "import-chunks" }),
+        });
+
   // The committer: one at a time, as reserved concurrency 1 makes it in AWS.
   const committer: CommitApp = createCommitApp({
     config,
@@ -232,6 +270,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     clients,
     glue,
     mappings,
+    ...(importChunks === undefined ? {} : { importChunks }),
     async drained(timeoutMs) {
       await Promise.all([...mappings.values()].map((m) => m.drained(timeoutMs)));
     },
@@ -240,6 +279,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
       await committing.catch(() => undefined);
       await gateway.close();
       await Promise.all([...mappings.values()].map((m) => m.stop()));
+      await importChunks?.stop();
     },
   };
 }

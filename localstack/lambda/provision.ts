@@ -1,7 +1,8 @@
 /**
  * Creates a manifest's resources on a LocalStack-compatible endpoint with the names the CDK app
  * uses: the event stream, the tables, each sink's bucket, the app's KMS key and alias, and the
- * Glue database with a table per sink; then registers the manifest's schemas, which brings the
+ * Glue database with a table per sink, the import jobs' queue of chunks and its dead-letter queue;
+ * then registers the manifest's schemas, which brings the
  * tables to the registered columns. Safe to run again: what exists is left as it is.
  */
 
@@ -22,6 +23,7 @@ import {
   HeadBucketCommand,
   PutBucketLifecycleConfigurationCommand,
 } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { AwsClients } from "../../functions/core/aws-clients.ts";
 import { sinkTableSpecs } from "../../functions/core/catalog/specs.ts";
 import { lakeTableDefinition } from "../../functions/core/catalog/table-input.ts";
@@ -129,6 +131,7 @@ export async function provision(
     ),
     ...[...buckets].map((b) => ensureBucket(clients, b)),
     ensureKey(clients, config.kmsKeyId),
+    ensureImportQueues(clients, config),
   ]);
   await applyRetention(clients, manifest, config);
   await ensureCatalog(glue, manifest, config);
@@ -142,6 +145,37 @@ export async function provision(
       ...(s.compatibility === undefined ? {} : { compatibility: s.compatibility }),
     });
   }
+}
+
+/** How often a chunk is received before it goes to the dead-letter queue (as the CDK app's). */
+export const IMPORT_MAX_RECEIVES = 5;
+
+/**
+ * The chunks' queue with a redrive policy to its dead-letter queue. Locally a failed chunk comes
+ * back after 60 s (the deployed queue waits six times the chunk function's timeout).
+ */
+async function ensureImportQueues(clients: AwsClients, config: RuntimeConfig): Promise<void> {
+  const dlq = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: `${config.imports.queue}-dlq`,
+      Attributes: { MessageRetentionPeriod: "1209600" },
+    }),
+  );
+  const arn = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl!, AttributeNames: ["QueueArn"] }),
+  );
+  await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: config.imports.queue,
+      Attributes: {
+        VisibilityTimeout: "60",
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: arn.Attributes!.QueueArn!,
+          maxReceiveCount: String(IMPORT_MAX_RECEIVES),
+        }),
+      },
+    }),
+  );
 }
 
 /**

@@ -66,6 +66,9 @@ const ZIP_TARGET: Record<FunctionKind, number> = {
   query: 3_000_000,
   tail: 3_000_000,
   commit: 3_000_000,
+  imports: 2_000_000,
+  // The CSV and Parquet readers sluice send uses ride along with the ingest core.
+  importChunk: 3_000_000,
 };
 
 interface Options {

@@ -68,9 +68,13 @@ describe("alarms", () => {
     const metric = (ns: string, name: string) =>
       alarms.filter(([, p]) => p.Namespace === ns && p.MetricName === name).length;
     assert.equal(metric("AWS/ApiGateway", "5xx"), 1);
-    assert.equal(metric("AWS/Lambda", "Errors"), 3, "ingest, registry, batcher");
+    assert.equal(metric("AWS/Lambda", "Errors"), 4, "ingest, registry, batcher, import chunks");
     assert.equal(metric("AWS/Lambda", "IteratorAge"), 1);
-    assert.equal(metric("AWS/SQS", "ApproximateNumberOfMessagesVisible"), 1);
+    assert.equal(
+      metric("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+      2,
+      "the pipeline's and the import chunks' dead letters",
+    );
     const topic = resourcesOf(s, "AWS::SNS::Topic")[0]![0];
     for (const [id, p] of alarms) assert.deepEqual(p.AlarmActions, [{ Ref: topic }], id);
   });

@@ -54,13 +54,23 @@ function roleOf(x: Synthesized, functionName: string): string {
 }
 
 describe("payload encryption: IAM", () => {
-  test("the key policy names ingest's role for GenerateDataKey on the encrypted streams, and the lake batcher's for Decrypt on its own", () => {
+  test("the key policy names ingest's and the import chunks' roles for GenerateDataKey on the encrypted streams, and the lake batcher's for Decrypt on its own", () => {
     const payload = keyPolicy(s).filter(conditioned);
-    assert.equal(payload.length, 2, JSON.stringify(payload));
+    assert.equal(payload.length, 3, JSON.stringify(payload));
+    const ingestRole = { AWS: { "Fn::GetAtt": [roleOf(s, "penc-ingest"), "Arn"] } };
+    const chunkRole = { AWS: { "Fn::GetAtt": [roleOf(s, "penc-import-chunk"), "Arn"] } };
     const [generate, decrypt] = [
-      payload.find((st) => asList(st.Action).includes("kms:GenerateDataKey"))!,
+      payload.find(
+        (st) =>
+          asList(st.Action).includes("kms:GenerateDataKey") &&
+          JSON.stringify(st.Principal) === JSON.stringify(ingestRole),
+      )!,
       payload.find((st) => asList(st.Action).includes("kms:Decrypt"))!,
     ];
+    // Import jobs put records as ingest does: the same data keys, and no more.
+    const imports = payload.find((st) => JSON.stringify(st.Principal) === JSON.stringify(chunkRole))!;
+    assert.deepEqual(asList(imports.Action), ["kms:GenerateDataKey"]);
+    assert.deepEqual(streamsOf(imports), ["audit", "feedback", "notes"]);
     assert.deepEqual(asList(generate.Action), ["kms:GenerateDataKey"]);
     assert.deepEqual(generate.Principal, { AWS: { "Fn::GetAtt": [roleOf(s, "penc-ingest"), "Arn"] } });
     assert.deepEqual(streamsOf(generate), ["audit", "feedback", "notes"]);

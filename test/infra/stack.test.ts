@@ -284,7 +284,10 @@ describe("SluiceStack from sluice.yaml: the pipeline", () => {
       MaximumRetryAttempts: 5,
       ParallelizationFactor: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
-      DestinationConfig: { OnFailure: { Destination: getAtt(idOf("AWS::SQS::Queue")) } },
+      DestinationConfig: {
+        // The pipeline's dead-letter queue (the import chunks' queues have names).
+        OnFailure: { Destination: getAtt(idOf("AWS::SQS::Queue", (p) => p.QueueName === undefined)) },
+      },
       FilterCriteria: { Filters: [{ Pattern: '{"data":{"stream":["feedback"]}}' }] },
       MetricsConfig: { Metrics: ["EventCount"] },
     });
@@ -298,6 +301,8 @@ describe("SluiceStack from sluice.yaml: the pipeline", () => {
       "(schema registration)",
       "sluice-admin",
       "sluice-feedback-lake-batch",
+      "sluice-import-chunk",
+      "sluice-imports",
       "sluice-ingest",
       "sluice-registry",
     ]);
@@ -337,7 +342,11 @@ describe("SluiceStack from sluice.yaml: functions", () => {
         pipelines: object;
         catalog: { tables: unknown[] };
       };
-      if (fn.FunctionName === "sluice-ingest" || fn.FunctionName === "sluice-admin") {
+      if (
+        ["sluice-ingest", "sluice-admin", "sluice-imports", "sluice-import-chunk"].includes(
+          fn.FunctionName as string,
+        )
+      ) {
         assert.deepEqual([config.pipelines, config.catalog.tables], [{}, []]);
       } else if (fn.FunctionName === "sluice-registry") {
         assert.deepEqual([config.streams, config.pipelines], [{}, {}]);
@@ -355,6 +364,9 @@ describe("SluiceStack from sluice.yaml: functions", () => {
       "sluice-ingest": 2_000_000,
       "sluice-registry": 2_000_000,
       "sluice-admin": 2_000_000,
+      "sluice-imports": 2_000_000,
+      // The CSV and Parquet readers sluice send uses ride along with the ingest core.
+      "sluice-import-chunk": 3_000_000,
       "sluice-feedback-lake-batch": 3_000_000,
       "schema registration": 2_000_000,
     };
@@ -389,12 +401,15 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
     }
   });
 
-  test("wildcards appear only in S3 object ARNs under the pipeline's own prefixes", () => {
+  test("wildcards appear only in S3 object ARNs under the pipeline's own prefixes and the imports' (test/infra/imports.test.ts)", () => {
     for (const { statement } of identityStatements(s)) {
       for (const resource of asList(statement.Resource)) {
         const text = JSON.stringify(resource);
         if (!text.includes("*")) continue;
-        assert.ok(/"\/(feedback\/dt=|errors\/feedback-lake\/)\*"/.test(text), text);
+        assert.ok(
+          /"\/(feedback\/dt=|errors\/feedback-lake\/|imports\/|errors\/imports\/)\*"/.test(text),
+          text,
+        );
       }
     }
   });
@@ -473,6 +488,7 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
       const uri = integrations.get(target.Ref) ?? "";
       const key = route.RouteKey as string;
       if (key.includes("/v1/keys")) continue; // the admin function's: test/infra/admin-keys.test.ts
+      if (key.includes("/v1/imports")) continue; // the imports function's: test/infra/imports.test.ts
       assert.match(uri, key.includes("/v1/schemas") ? /Registry/ : /IngestFunction|Ingest[A-Z0-9]/, key);
       assert.ok(!(key.includes("/v1/schemas") && /IngestIngest/.test(uri)), key);
     }
@@ -571,9 +587,11 @@ describe("SluiceStack from sluice.yaml: alarms, dashboard, outputs", () => {
       "AWS/Lambda Errors",
       "AWS/Lambda Errors",
       "AWS/Lambda Errors",
+      "AWS/Lambda Errors",
       "AWS/Lambda IteratorAge",
       "AWS/Lambda Throttles",
       "AWS/Lambda Throttles",
+      "AWS/SQS ApproximateNumberOfMessagesVisible",
       "AWS/SQS ApproximateNumberOfMessagesVisible",
       "Sluice/sluice RecordsFailed",
     ]);

@@ -2,8 +2,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { API_BATCH_LIMITS, batchesOf, inputId, keyedRecords } from "../../bin/send/batches.ts";
-import { columnTypes, formatFromName, readInput, sniffFormat } from "../../bin/send/read-input.ts";
 import { retryAfterMs } from "../../bin/send/transport.ts";
+import {
+  columnTypes,
+  formatFromName,
+  readInput,
+  sniffFormat,
+} from "../../functions/core/input/read-input.ts";
 
 const SCHEMA = {
   type: "object",

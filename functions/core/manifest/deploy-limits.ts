@@ -57,8 +57,12 @@ export function estimatedResources(manifest: Manifest): number {
     RESOURCES_PER_SLACK_CHANNEL * (manifest.alarms?.slack.length ?? 0)
   );
 }
-/** Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard. */
-export const STACK_BASE_RESOURCES = 76;
+/**
+ * Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard,
+ * and the import jobs (20: two functions with roles, policies and log groups, two queues and the
+ * queue policies, the event source mapping, two alarms, two routes, their integration and permissions).
+ */
+export const STACK_BASE_RESOURCES = 96;
 export const RESOURCES_PER_SINK = 5;
 export const RESOURCES_PER_PIPELINE = 15;
 /** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
@@ -95,6 +99,8 @@ export function checkDeployLimits(manifest: Manifest, target: DeployTarget, repo
   };
   fn(names.ingestFunction, ["name"]);
   fn(names.registryFunction, ["name"]);
+  fn(names.importsFunction, ["name"]);
+  fn(names.importChunkFunction, ["name"]);
   manifest.pipelines.forEach((p, i) => {
     fn(names.batchFunction(p.name), ["pipelines", i, "name"]);
     if (p.steps.length > 0 && p.transformerArn === undefined) {

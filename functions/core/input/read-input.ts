@@ -1,5 +1,5 @@
 /**
- * What `sluice send` reads: NDJSON, a JSON array, CSV (cells typed by the stream's JSON Schema) or
+ * What `sluice send` and import jobs read: NDJSON, a JSON array, CSV (cells typed by the stream's JSON Schema) or
  * Parquet, into records numbered by line (NDJSON, CSV) or position (array, Parquet). A line that
  * cannot be read is a problem of its own; the records beside it are still sent.
  */
