@@ -8,7 +8,14 @@
  */
 import { glueName } from "./catalog/projection.ts";
 import type { CatalogConfig } from "./catalog/sync.ts";
-import type { AuthSettings, BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
+import type {
+  AuthSettings,
+  BatchSettings,
+  Manifest,
+  RuntimeStreamsSettings,
+  SinkDef,
+  TransformStep,
+} from "./manifest/types.ts";
 import { type ResourceNames, resourceNames } from "./names.ts";
 
 export interface StreamRuntime {
@@ -52,6 +59,8 @@ export interface RuntimeConfig {
   readonly auth: AuthSettings;
   /** The Glue tables over the sinks, which schema registration keeps on the registered columns. */
   readonly catalog: CatalogConfig;
+  /** Where streams created at run time go; absent: only declared streams exist. */
+  readonly runtimeStreams?: RuntimeStreamsSettings;
 }
 
 export function subjectOf(namespace: string, name: string): string {
@@ -129,6 +138,7 @@ export function runtimeConfig(
     pipelines,
     auth: manifest.auth,
     catalog,
+    ...(manifest.runtimeStreams ? { runtimeStreams: manifest.runtimeStreams } : {}),
   };
 }
 
