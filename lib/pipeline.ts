@@ -208,9 +208,7 @@ export class Pipeline extends Construct {
       parallelizationFactor: 1,
       reportBatchItemFailures: true,
       onFailure,
-      filters: [
-        FilterCriteria.filter(pipelineFilter(props.config, pipeline) as unknown as Record<string, unknown>),
-      ],
+      filters: [FilterCriteria.filter(pipelineFilter(pipeline) as unknown as Record<string, unknown>)],
       metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     // The mapping validates its role's access when it is created.

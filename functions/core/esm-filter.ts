@@ -10,25 +10,25 @@ export interface EsmFilterPattern {
   readonly data: { readonly stream: readonly StreamMatch[] };
 }
 
-export function esmFilterPattern(
-  sources: readonly string[],
-  runtime?: { readonly declared: readonly string[] },
-): EsmFilterPattern {
+/** What decides which streams a pipeline reads. */
+export interface PipelineStreams {
+  readonly sources: readonly string[];
+  /** Set on the pipeline that takes run-time streams: every stream the manifest declares. */
+  readonly runtimeStreams?: { readonly declared: readonly string[] };
+}
+
+export function pipelineFilter(pipeline: PipelineStreams): EsmFilterPattern {
+  const runtime = pipeline.runtimeStreams;
   return {
-    data: { stream: [...sources, ...(runtime ? [{ "anything-but": [...runtime.declared] }] : [])] },
+    data: {
+      stream: [...pipeline.sources, ...(runtime ? [{ "anything-but": [...runtime.declared] }] : [])],
+    },
   };
 }
 
-/** The filter of `pipeline` under `config`: its sources, plus run-time streams if it takes them. */
-export function pipelineFilter(
-  config: {
-    readonly streams: Readonly<Record<string, unknown>>;
-    readonly runtimeStreams?: { readonly pipeline: string };
-  },
-  pipeline: { readonly name: string; readonly sources: readonly string[] },
-): EsmFilterPattern {
-  return esmFilterPattern(
-    pipeline.sources,
-    config.runtimeStreams?.pipeline === pipeline.name ? { declared: Object.keys(config.streams) } : undefined,
-  );
+/** The same choice as the filter, for the batcher to apply again to what it is given. */
+export function readsStream(pipeline: PipelineStreams): (stream: string) => boolean {
+  const sources = new Set(pipeline.sources);
+  const declared = pipeline.runtimeStreams ? new Set(pipeline.runtimeStreams.declared) : undefined;
+  return (stream) => sources.has(stream) || (declared !== undefined && !declared.has(stream));
 }

@@ -46,6 +46,11 @@ export interface PipelineRuntime {
   /** Registry subject of the transformer's output schema; each record's own when absent. */
   readonly outputSubject?: string;
   readonly batch: BatchSettings;
+  /**
+   * On the manifest's `runtimeStreams` pipeline: it also reads every stream not declared here
+   * (those created at run time).
+   */
+  readonly runtimeStreams?: { readonly declared: readonly string[] };
 }
 
 export interface RuntimeConfig {
@@ -111,6 +116,9 @@ export function runtimeConfig(
       sink: { ...sinkRest, bucket: names.bucket(sink.name, bucket), kmsKeyId: kmsKeyArn ?? names.kmsAlias },
       ...(p.schema === undefined ? {} : { outputSubject: subjectOfSchema(p.schema) }),
       batch: p.batch,
+      ...(manifest.runtimeStreams?.pipeline === p.name
+        ? { runtimeStreams: { declared: manifest.streams.map((s) => s.name) } }
+        : {}),
     };
   }
   const catalog: CatalogConfig = {

@@ -174,7 +174,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
       ...(o.beforeCommit ? { beforeCommit: () => o.beforeCommit!(pipeline.name) } : {}),
       ...(o.transformTimeoutMs === undefined ? {} : { transformTimeoutMs: o.transformTimeoutMs }),
     });
-    const pattern = pipelineFilter(config, pipeline);
+    const pattern = pipelineFilter(pipeline);
     mappings.set(
       pipeline.name,
       startEventSourceMapping({

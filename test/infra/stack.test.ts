@@ -282,7 +282,10 @@ describe("SluiceStack from sluice.yaml: the pipeline", () => {
       ParallelizationFactor: 1,
       FunctionResponseTypes: ["ReportBatchItemFailures"],
       DestinationConfig: { OnFailure: { Destination: getAtt(idOf("AWS::SQS::Queue")) } },
-      FilterCriteria: { Filters: [{ Pattern: '{"data":{"stream":["feedback"]}}' }] },
+      // sluice.yaml's pipeline also takes the streams created at run time: any not declared.
+      FilterCriteria: {
+        Filters: [{ Pattern: '{"data":{"stream":["feedback",{"anything-but":["feedback"]}]}}' }],
+      },
       MetricsConfig: { Metrics: ["EventCount"] },
     });
   });
@@ -409,6 +412,7 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
         "dynamodb:PutItem",
         "dynamodb:Query",
         "dynamodb:Scan",
+        "dynamodb:UpdateItem",
         "kinesis:DescribeStreamSummary",
         "kinesis:PutRecords",
         "kms:Decrypt",
@@ -424,6 +428,9 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
       onApiKeys.flatMap((st) => asList(st.Action)),
       ["dynamodb:GetItem"],
     );
+    // Stream state changes keep a run-time stream's definition on its item: an update, on the control table only.
+    const updating = statements.filter((st) => asList(st.Action).includes("dynamodb:UpdateItem"));
+    assert.ok(updating.length > 0 && updating.every((st) => JSON.stringify(st.Resource).includes("Control")));
   });
 
   test("ingest cannot change schemas; the registry role alone writes them and updates the sinks' tables", () => {
