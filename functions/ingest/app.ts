@@ -7,7 +7,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { type Action, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { DataKeyCache } from "../core/crypto/key-cache.ts";
-import { SluiceError } from "../core/errors.ts";
 import { ReadinessCache, readiness } from "../core/health.ts";
 import { bodyOf, type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
