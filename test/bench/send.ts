@@ -1,16 +1,18 @@
 /**
  * `npm run bench -- send [--records 100000] [--kill-at 0.5] [--batch-size 500] [--concurrency 4]
- * [--no-kill]`: the proof at full size. `sluice send` (the CLI, in its own process) of an NDJSON
+ * [--shards N] [--no-kill] [--timings]`: the proof at full size. `sluice send` (the CLI, in its own process) of an NDJSON
  * file into a local runner on the embedded stack, SIGKILLed once it reports `--kill-at` of the
  * records sent, then run again; the lake is counted with DuckDB and must hold each record exactly
  * once, with the re-run's accepted + duplicate equal to the file's lines. Reports records/s of each
- * phase (send, re-run, drain to Parquet) and exits 1 if the count is off.
+ * phase (send, re-run, drain to Parquet) and exits 1 if the count is off. `--shards N` runs it on
+ * a provisioned stream of N shards instead of sluice.yaml's on-demand one (4 shards in
+ * kinesis-mock), whose PutRecords slows with the records each shard holds.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { MiddlewareStack } from "@smithy/types";
 import { useLocalStackDefaults } from "../../bin/local-env.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
@@ -96,6 +98,18 @@ export function writeMarkedFile(tag: string, n: number): { path: string; markers
   return { path, markers };
 }
 
+/** sluice.yaml on a provisioned stream of `shards` shards, in a temp folder. */
+function provisionedManifest(shards: number): string {
+  const text = readFileSync("sluice.yaml", "utf8")
+    .replace(/kinesis:\n {2}mode: on-demand\n/, `kinesis:\n  mode: provisioned\n  shards: ${shards}\n`)
+    .replace("file: schemas/", `file: ${resolve("schemas")}/`);
+  if (!text.includes(`shards: ${shards}`))
+    throw new Error("sluice.yaml has no on-demand kinesis block to replace");
+  const path = join(mkdtempSync(join(tmpdir(), "sluice-bench-")), "sluice.yaml");
+  writeFileSync(path, text);
+  return path;
+}
+
 /** Wall time per AWS command (name -> calls, ms summed over concurrent calls), for `--timings`. */
 function timeCommands(runner: LocalRunner): Map<string, { calls: number; ms: number }> {
   const spent = new Map<string, { calls: number; ms: number }>();
@@ -138,7 +152,11 @@ export async function benchSend(args: string[]): Promise<void> {
     stack = await startEmbeddedStack({ port: 0 });
     process.env.AWS_ENDPOINT_URL = stack.endpoint;
   }
-  const runner = await startTestRunner("bench-send", { idempotencyLockSeconds: 3 });
+  const shards = option(args, "shards", 0);
+  const runner = await startTestRunner("bench-send", {
+    idempotencyLockSeconds: 3,
+    ...(shards > 0 ? { manifestPath: provisionedManifest(shards) } : {}),
+  });
   const spent = args.includes("--timings") ? timeCommands(runner) : undefined;
   try {
     const tag = uniqueApp("b");
