@@ -52,7 +52,7 @@ function fullSubject(subject: string): string {
   return `${namespace}.${name}`;
 }
 
-function readSchema(file: string | undefined): unknown {
+export function readSchema(file: string | undefined): unknown {
   if (!file) throw new SchemaUsageError("a schema file is required");
   const text = file === "-" ? readFileSync(0, "utf8") : readFileSync(file, "utf8");
   try {

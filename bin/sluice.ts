@@ -4,7 +4,7 @@
  *   sluice dev [--manifest sluice.yaml] [--port 8080] [--reset]   run the whole pipeline locally
  *   sluice validate [--manifest sluice.yaml] [--stage dev] [--region r] [--local]   check a manifest
  *   sluice schema register|check|list|show|config ...             the schema registry
- *   sluice streams list|pause|resume|delete [stream]              the stream lifecycle
+ *   sluice streams list|create|pause|resume|delete [stream]       the stream lifecycle
  *   sluice import <stream> s3://... | sluice import status <id>   import jobs
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
@@ -42,7 +42,7 @@ commands:
   validate     validate the manifest for deploying (--stage, --region) or, with --local, for dev
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
-  streams      list, pause, resume and delete streams (sluice streams --help)
+  streams      list, create, pause, resume and delete streams (sluice streams --help)
   keys         create, list and revoke API keys; --admin bootstraps a deployed stack (sluice keys --help)
   send         send a file (NDJSON, JSON array, CSV, Parquet) to a stream (sluice send --help)
   import       import S3 objects into a stream as a job, and follow it (sluice import --help)

@@ -23,8 +23,8 @@ import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
 import {
   API_ROUTES,
   isAdminRoute,
-  isPublicRoute,
   isImportRoute,
+  isPublicRoute,
   isQueryRoute,
   isRegistryRoute,
 } from "../functions/ingest/routes.ts";
@@ -117,7 +117,8 @@ export class IngestApi extends Construct {
     // which the table grants below include) with their cheapest calls.
     props.stream.grant(fn.role, "kinesis:DescribeStreamSummary");
     // Claims are looked up in batches, taken with conditional puts, completed in batches and
-    // released with a delete when the put to Kinesis failed.
+    // released when the put to Kinesis failed: deleted, or (when Kinesis may hold the record)
+    // kept with its lock ended by an update, for the retry to take over.
     grantTable(
       props.idempotency,
       fn.role,
@@ -125,6 +126,7 @@ export class IngestApi extends Construct {
       "dynamodb:PutItem",
       "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
+      "dynamodb:UpdateItem",
     );
     // Payload encryption: data keys for the encrypted streams, and no way to decrypt them.
     const encrypted = encryptedStreams(props.config);

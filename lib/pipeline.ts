@@ -22,7 +22,7 @@ import { FilterPattern, MetricFilter, type RetentionDays } from "aws-cdk-lib/aws
 import type { IBucket } from "aws-cdk-lib/aws-s3";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import { esmFilterPattern } from "../functions/core/esm-filter.ts";
+import { pipelineFilter } from "../functions/core/esm-filter.ts";
 import { pendingPartition } from "../functions/core/iceberg/pending-files.ts";
 import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
 import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
@@ -221,9 +221,7 @@ export class Pipeline extends Construct {
       parallelizationFactor: 1,
       reportBatchItemFailures: true,
       onFailure,
-      filters: [
-        FilterCriteria.filter(esmFilterPattern(pipeline.sources) as unknown as Record<string, unknown>),
-      ],
+      filters: [FilterCriteria.filter(pipelineFilter(pipeline) as unknown as Record<string, unknown>)],
       metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     // The mapping validates its role's access when it is created.

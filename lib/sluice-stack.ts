@@ -58,8 +58,15 @@ export class SluiceStack extends Stack {
       apiKeys: tables.apiKeys,
     });
 
-    // Stream lifecycle: ingest reads a stream's state at intake and its admin routes change it.
-    grantTable(tables.control, ingest.fn, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan");
+    // Stream lifecycle: ingest reads a stream's state at intake and its admin routes create and change it.
+    grantTable(
+      tables.control,
+      ingest.fn,
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Scan",
+    );
 
     const catalogDb = new CfnDatabase(this, "Catalog", {
       catalogId: this.account,

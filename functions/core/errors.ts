@@ -33,6 +33,10 @@ export type ErrorCode =
   | "STREAM_PAUSED"
   /** The stream's lifecycle state does not allow the change asked for (409, with the state). */
   | "INVALID_STREAM_STATE"
+  /** A stream of that name is declared or was created already (409). */
+  | "STREAM_EXISTS"
+  /** The manifest has no `runtimeStreams`, so streams cannot be created at run time (409). */
+  | "RUNTIME_STREAMS_DISABLED"
   | "UNAUTHENTICATED"
   | "FORBIDDEN"
   | "NOT_FOUND"

@@ -138,28 +138,29 @@ export class IdempotencyStore {
   /** Items by partition key (`{stream}#{key}`). */
   private async lookup(keys: readonly string[]): Promise<Map<string, Item>> {
     const found = new Map<string, Item>();
-    for (let i = 0; i < keys.length; i += 100) {
-      let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined =
-        {
-          [this.table]: {
-            Keys: keys.slice(i, i + 100).map((pk) => ({ pk })),
-            ConsistentRead: true,
-          },
-        };
-      for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
-        this.calls.batchGet++;
-        const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
-          this.dynamo.send(new BatchGetCommand({ RequestItems: request })),
-        );
-        for (const item of (out.Responses?.[this.table] ?? []) as Item[]) found.set(item.pk, item);
-        request = out.UnprocessedKeys as typeof request;
-        if (attempt > 8)
-          throw Object.assign(new Error("idempotency lookup kept being throttled"), {
-            name: "ThrottlingException",
-          });
-      }
-    }
+    const starts: number[] = [];
+    for (let i = 0; i < keys.length; i += 100) starts.push(i);
+    // The chunks at once: a 500-key request waits for one round trip instead of five.
+    await Promise.all(starts.map((i) => this.lookupChunk(keys.slice(i, i + 100), found)));
     return found;
+  }
+
+  private async lookupChunk(keys: readonly string[], found: Map<string, Item>): Promise<void> {
+    let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+      [this.table]: { Keys: keys.map((pk) => ({ pk })), ConsistentRead: true },
+    };
+    for (let attempt = 0; request && Object.keys(request).length > 0; attempt++) {
+      this.calls.batchGet++;
+      const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
+        this.dynamo.send(new BatchGetCommand({ RequestItems: request })),
+      );
+      for (const item of (out.Responses?.[this.table] ?? []) as Item[]) found.set(item.pk, item);
+      request = out.UnprocessedKeys as typeof request;
+      if (attempt > 8)
+        throw Object.assign(new Error("idempotency lookup kept being throttled"), {
+          name: "ThrottlingException",
+        });
+    }
   }
 
   /** The record id a completed claim of `key` on `stream` kept, for reading the record back. */
@@ -329,32 +330,44 @@ export class IdempotencyStore {
   /** Marks claims completed with the original result, so retries answer `duplicate`. */
   async complete(stream: string, results: readonly CompletedResult[], ttlSeconds: number): Promise<void> {
     const now = Math.floor(this.clock() / 1000);
-    for (let i = 0; i < results.length; i += 25) {
-      let request: Record<string, { PutRequest: { Item: Item } }[]> | undefined = {
-        [this.table]: results.slice(i, i + 25).map((r) => ({
-          PutRequest: {
-            Item: {
-              pk: this.pk(stream, r.key),
-              status: "COMPLETED",
-              recordId: r.recordId,
-              shardId: r.shardId,
-              sequenceNumber: r.sequenceNumber,
-              expiresAt: now + ttlSeconds,
-            },
+    const starts: number[] = [];
+    for (let i = 0; i < results.length; i += 25) starts.push(i);
+    // 25 items is BatchWriteItem's limit: the 20 calls of a 500-record request go together, not in turn.
+    await Promise.all(
+      starts.map((i) => this.completeChunk(stream, results.slice(i, i + 25), ttlSeconds, now)),
+    );
+  }
+
+  private async completeChunk(
+    stream: string,
+    results: readonly CompletedResult[],
+    ttlSeconds: number,
+    now: number,
+  ): Promise<void> {
+    let request: Record<string, { PutRequest: { Item: Item } }[]> | undefined = {
+      [this.table]: results.map((r) => ({
+        PutRequest: {
+          Item: {
+            pk: this.pk(stream, r.key),
+            status: "COMPLETED",
+            recordId: r.recordId,
+            shardId: r.shardId,
+            sequenceNumber: r.sequenceNumber,
+            expiresAt: now + ttlSeconds,
           },
-        })),
-      };
-      for (let attempt = 0; request && (request[this.table]?.length ?? 0) > 0; attempt++) {
-        this.calls.batchWrite++;
-        const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
-          this.dynamo.send(new BatchWriteCommand({ RequestItems: request })),
-        );
-        request = out.UnprocessedItems as typeof request;
-        if (attempt > 8)
-          throw Object.assign(new Error("idempotency completion kept being throttled"), {
-            name: "ThrottlingException",
-          });
-      }
+        },
+      })),
+    };
+    for (let attempt = 0; request && (request[this.table]?.length ?? 0) > 0; attempt++) {
+      this.calls.batchWrite++;
+      const out = await withRetries(DEFAULT_BACKOFF, isTransient, () =>
+        this.dynamo.send(new BatchWriteCommand({ RequestItems: request })),
+      );
+      request = out.UnprocessedItems as typeof request;
+      if (attempt > 8)
+        throw Object.assign(new Error("idempotency completion kept being throttled"), {
+          name: "ThrottlingException",
+        });
     }
   }
 

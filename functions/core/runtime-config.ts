@@ -8,7 +8,14 @@
  */
 import { glueName } from "./catalog/projection.ts";
 import type { CatalogConfig } from "./catalog/sync.ts";
-import type { AuthSettings, BatchSettings, Manifest, SinkDef, TransformStep } from "./manifest/types.ts";
+import type {
+  AuthSettings,
+  BatchSettings,
+  Manifest,
+  RuntimeStreamsSettings,
+  SinkDef,
+  TransformStep,
+} from "./manifest/types.ts";
 import { type ResourceNames, resourceNames } from "./names.ts";
 
 export interface StreamRuntime {
@@ -39,6 +46,11 @@ export interface PipelineRuntime {
   /** Registry subject of the transformer's output schema; each record's own when absent. */
   readonly outputSubject?: string;
   readonly batch: BatchSettings;
+  /**
+   * On the manifest's `runtimeStreams` pipeline: it also reads every stream not declared here
+   * (those created at run time).
+   */
+  readonly runtimeStreams?: { readonly declared: readonly string[] };
 }
 
 /**
@@ -70,6 +82,8 @@ export interface RuntimeConfig {
   /** The Glue tables over the sinks, which schema registration keeps on the registered columns. */
   readonly catalog: CatalogConfig;
   readonly imports: ImportsRuntime;
+  /** Where streams created at run time go; absent: only declared streams exist. */
+  readonly runtimeStreams?: RuntimeStreamsSettings;
 }
 
 export function subjectOf(namespace: string, name: string): string {
@@ -120,6 +134,9 @@ export function runtimeConfig(
       sink: { ...sinkRest, bucket: names.bucket(sink.name, bucket), kmsKeyId: kmsKeyArn ?? names.kmsAlias },
       ...(p.schema === undefined ? {} : { outputSubject: subjectOfSchema(p.schema) }),
       batch: p.batch,
+      ...(manifest.runtimeStreams?.pipeline === p.name
+        ? { runtimeStreams: { declared: manifest.streams.map((s) => s.name) } }
+        : {}),
     };
   }
   const catalog: CatalogConfig = {
@@ -155,6 +172,7 @@ export function runtimeConfig(
       })),
       prefix: IMPORTS_PREFIX,
     },
+    ...(manifest.runtimeStreams ? { runtimeStreams: manifest.runtimeStreams } : {}),
   };
 }
 

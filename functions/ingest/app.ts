@@ -7,7 +7,6 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import { type Action, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { DataKeyCache } from "../core/crypto/key-cache.ts";
-import { SluiceError } from "../core/errors.ts";
 import { ReadinessCache, readiness } from "../core/health.ts";
 import { bodyOf, type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
@@ -21,7 +20,7 @@ import { intakeRefusal, StreamStates } from "../core/streams/lifecycle.ts";
 import { ValidatorCache } from "../core/validators.ts";
 import { countAcceptedBytes } from "./accepted-bytes.ts";
 import openapi from "./openapi.json" with { type: "json" };
-import { streamRoute, streamRouteAction } from "./stream-routes.ts";
+import { streamNamed, streamRoute, streamRouteAction } from "./stream-routes.ts";
 
 /** The clients ingest uses: its bundle leaves out the others. */
 export type IngestClients = Pick<AwsClients, "kinesis" | "kinesisPut" | "dynamo" | "kms">;
@@ -50,8 +49,6 @@ export interface IngestAppDeps {
 }
 
 export type IngestApp = HttpApp;
-
-const STREAM_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 const SERVER_SIDE = new Set(["THROTTLED", "UNAVAILABLE", "IN_PROGRESS"]);
 
@@ -102,6 +99,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
   const states = new StreamStates(deps.clients.dynamo, deps.config.tables.control, {
     ...(deps.streamStateTtlMs === undefined ? {} : { ttlMs: deps.streamStateTtlMs }),
   });
+  const routeDeps = { config: deps.config, states, validators };
   const health = new ReadinessCache(
     () =>
       readiness(deps.clients, {
@@ -125,28 +123,14 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
     return true;
   }
 
-  function streamOf(name: string | undefined) {
-    if (!name || !STREAM_NAME.test(name)) {
-      throw new SluiceError(
-        "INVALID_STREAM_NAME",
-        "stream names match ^[a-z0-9][a-z0-9._-]{0,127}$",
-        400,
-        "/stream",
-      );
-    }
-    const stream = deps.config.streams[name];
-    if (!stream) throw new SluiceError("UNKNOWN_STREAM", `stream ${name} does not exist`, 404, "/stream");
-    return stream;
-  }
-
   async function route(
     event: APIGatewayProxyEventV2,
     log: Logger,
   ): Promise<APIGatewayProxyStructuredResultV2> {
     switch (event.routeKey) {
       case "POST /v1/streams/{stream}/records": {
-        const stream = streamOf(event.pathParameters?.stream);
-        const refusal = intakeRefusal(stream.name, await states.current(stream.name));
+        const { stream, status: streamStatus } = await streamNamed(routeDeps, event.pathParameters?.stream);
+        const refusal = intakeRefusal(stream.name, streamStatus.state);
         if (refusal) throw refusal;
         const idempotencyKey = header(event, "idempotency-key");
         const schemaVersion = header(event, "sluice-schema-version");
@@ -179,7 +163,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
         return json(status, { results }, status === 503 || status === 409 ? { "retry-after": "1" } : {});
       }
       case "GET /v1/streams/{stream}": {
-        const stream = streamOf(event.pathParameters?.stream);
+        const { stream } = await streamNamed(routeDeps, event.pathParameters?.stream);
         const schema = await currentSchema(validators, stream);
         const { state } = await states.read(stream.name);
         return json(200, { ...stream, state, schema: { subject: schema.subject, version: schema.version } });
@@ -193,7 +177,7 @@ export function createIngestApp(deps: IngestAppDeps): IngestApp {
       case "GET /v1/openapi.json":
         return json(200, openapi);
       default: {
-        const answer = await streamRoute(event, { config: deps.config, states, validators }, log);
+        const answer = await streamRoute(event, routeDeps, log);
         if (!answer) throw noRoute(event);
         return json(answer.status, answer.body);
       }

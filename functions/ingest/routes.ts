@@ -1,6 +1,7 @@
 /** The stream lifecycle's admin routes (functions/ingest/stream-routes.ts), served by ingest. */
 export const STREAM_ROUTES = [
   "GET /v1/streams",
+  "POST /v1/streams",
   "POST /v1/streams/{stream}/pause",
   "POST /v1/streams/{stream}/resume",
   "DELETE /v1/streams/{stream}",

@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import S3rver from "s3rver";
 import AWSAccount from "s3rver/lib/models/account.js";
 import { backendFailed } from "../errors.ts";
+import { type BucketFiles, lifecycleMiddleware } from "../s3/lifecycle.ts";
 
 export interface S3Backend {
   readonly url: string;
@@ -102,7 +103,7 @@ export async function startS3(directory: string, options: S3Options = {}): Promi
   // Next to the folder, not in it (s3rver would list it as a bucket), on the same file system.
   const tmpDir = `${directory}.tmp`;
   await rm(tmpDir, { recursive: true, force: true });
-  if (options.keep) await mkdir(tmpDir, { recursive: true });
+  await mkdir(tmpDir, { recursive: true });
 
   const server = new S3rver({
     address: "127.0.0.1",
@@ -115,7 +116,11 @@ export async function startS3(directory: string, options: S3Options = {}): Promi
     vhostBuckets: false,
     serviceEndpoint: "localhost.localstack.cloud",
   });
-  if (options.keep) writeObjectsWhole((server as unknown as { store: FilesystemStore }).store, tmpDir);
+  const store = (server as unknown as { store: FilesystemStore & BucketFiles }).store;
+  if (options.keep) writeObjectsWhole(store, tmpDir);
+  // Ahead of s3rver's router (its last middleware), which answers lifecycle calls 501.
+  const middleware = (server as unknown as { middleware: unknown[] }).middleware;
+  middleware.splice(middleware.length - 1, 0, lifecycleMiddleware(store, tmpDir));
   try {
     const address = await server.run();
     return { url: `http://127.0.0.1:${address.port}`, stop: () => server.close() };

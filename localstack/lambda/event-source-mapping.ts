@@ -51,8 +51,17 @@ export interface EventSourceMapping {
 }
 
 /** The ESM filter pattern Sluice uses: `{"data": {"stream": [names]}}`, evaluated like AWS does. */
+/** One entry of a filter's list: an exact value, or `{ "anything-but": [...] }` as Lambda reads it. */
+function matchesValue(allowed: unknown, value: unknown): boolean {
+  if (allowed !== null && typeof allowed === "object" && "anything-but" in allowed) {
+    const excluded = (allowed as { "anything-but": unknown[] })["anything-but"];
+    return value !== undefined && !excluded.includes(value);
+  }
+  return allowed === value;
+}
+
 export function matchesPattern(pattern: unknown, value: unknown): boolean {
-  if (Array.isArray(pattern)) return pattern.some((allowed) => allowed === value);
+  if (Array.isArray(pattern)) return pattern.some((allowed) => matchesValue(allowed, value));
   if (pattern !== null && typeof pattern === "object") {
     if (value === null || typeof value !== "object") return false;
     return Object.entries(pattern).every(([k, p]) =>

@@ -11,7 +11,7 @@ import { type CommitApp, createCommitApp, icebergSinks } from "../../functions/c
 import { createAuth } from "../../functions/core/auth/index.ts";
 import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
 import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
-import { esmFilterPattern } from "../../functions/core/esm-filter.ts";
+import { pipelineFilter } from "../../functions/core/esm-filter.ts";
 import type {
   TransformationEvent,
   TransformationResponse,
@@ -194,7 +194,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
       ...(o.beforeCommit ? { beforeCommit: () => o.beforeCommit!(pipeline.name) } : {}),
       ...(o.transformTimeoutMs === undefined ? {} : { transformTimeoutMs: o.transformTimeoutMs }),
     });
-    const pattern = esmFilterPattern(pipeline.sources);
+    const pattern = pipelineFilter(pipeline);
     mappings.set(
       pipeline.name,
       startEventSourceMapping({

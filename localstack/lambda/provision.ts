@@ -179,31 +179,26 @@ async function ensureImportQueues(clients: AwsClients, config: RuntimeConfig): P
 }
 
 /**
- * Each sink's per-stream lifecycle rules. s3rver answers PutBucketLifecycleConfiguration with
- * 501 NotImplemented (checked in its lib/routes.js), so the embedded stack runs without them;
- * real LocalStack stores them.
+ * Each sink's per-stream lifecycle rules, as the CDK sink declares them. Real LocalStack stores
+ * them; so does the embedded stack's S3 (localstack/s3/lifecycle.ts), which does not expire anything.
  */
 async function applyRetention(clients: AwsClients, manifest: Manifest, config: RuntimeConfig): Promise<void> {
   for (const p of Object.values(config.pipelines)) {
     const rules = retentionRules(manifest, p.sink.name);
     if (rules.length === 0) continue;
-    try {
-      await clients.s3.send(
-        new PutBucketLifecycleConfigurationCommand({
-          Bucket: p.sink.bucket,
-          LifecycleConfiguration: {
-            Rules: rules.map((r) => ({
-              ID: r.id,
-              Status: "Enabled",
-              Filter: { Prefix: r.prefix },
-              Expiration: { Days: r.days },
-            })),
-          },
-        }),
-      );
-    } catch (err) {
-      if (!isName(err, "NotImplemented")) throw err;
-    }
+    await clients.s3.send(
+      new PutBucketLifecycleConfigurationCommand({
+        Bucket: p.sink.bucket,
+        LifecycleConfiguration: {
+          Rules: rules.map((r) => ({
+            ID: r.id,
+            Status: "Enabled",
+            Filter: { Prefix: r.prefix },
+            Expiration: { Days: r.days },
+          })),
+        },
+      }),
+    );
   }
 }
 

@@ -7,6 +7,7 @@ import { benchEncode } from "./encode.ts";
 import { benchGrpc } from "./grpc.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchRead } from "./read.ts";
+import { benchSend } from "./send.ts";
 
 const benches: Record<string, (args: string[]) => Promise<void>> = {
   encode: benchEncode,
@@ -14,6 +15,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   ingest: benchIngest,
   grpc: benchGrpc,
   read: benchRead,
+  send: benchSend,
 };
 
 const [name, ...args] = process.argv.slice(2);

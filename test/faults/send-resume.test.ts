@@ -15,9 +15,10 @@ import { startTestRunner } from "../support/runner.ts";
 import { assertExactlyOnce, countLake, feedback } from "./lake.ts";
 
 /**
- * The embedded Kinesis is slow while the batcher reads it too (measured here: 2,000 records took
- * ~65 s and ~50 s for the two runs, ~20 records/s), so 600 records in 6 requests keep this lean
- * and still leave a kill in the middle.
+ * The embedded Kinesis (kinesis-mock) bounds the speed: its PutRecords alone ran at ~320 records/s
+ * on an empty stream and fell to ~130 at 12,000 records and ~25 at 22,000 on this loaded 2-core
+ * machine, so 600 records in 6 requests keep this lean and still leave a kill in the middle. The
+ * same proof at 100,000 records is `npm run bench -- send` (test/bench/send.ts).
  */
 const RECORDS = 600;
 

@@ -526,6 +526,37 @@ describe("loadManifest: references and files", () => {
     );
   });
 
+  test("runtimeStreams names a declared pipeline whose sink prefix separates streams", () => {
+    const ok = loadManifest(write([...base, "runtimeStreams:", "  pipeline: lake"]));
+    assert.deepEqual(ok.runtimeStreams, {
+      pipeline: "lake",
+      idempotencyTtlSeconds: 86400,
+      maxFutureSkewSeconds: 300,
+    });
+    const unknown = only(
+      issuesOf([...base, "runtimeStreams:", "  pipeline: lak"]),
+      "runtimeStreams.pipeline",
+    );
+    assert.equal(unknown.code, "UNKNOWN_REFERENCE");
+    assert.equal(unknown.line, 18);
+    assert.match(unknown.message, /unknown pipeline "lak"; did you mean "lake"\?/);
+    const mixed = only(
+      issuesOf([
+        ...edit({ 16: '    prefix: "all/dt={yyyy}-{MM}-{dd}/"' }),
+        "runtimeStreams:",
+        "  pipeline: lake",
+      ]),
+      "runtimeStreams.pipeline",
+    );
+    assert.equal(mixed.code, "INVALID_VALUE");
+    assert.match(mixed.message, /prefix has no \{stream\}/);
+    const shape = only(
+      issuesOf([...base, "runtimeStreams:", "  pipeline: lake", "  shards: 2"]),
+      "runtimeStreams.shards",
+    );
+    assert.ok(shape.message.length > 0);
+  });
+
   test("stream referencing an unknown schema", () => {
     const issue = only(issuesOf(edit({ 8: "    schema: feedbak" })), "streams[0].schema");
     assert.equal(issue.code, "UNKNOWN_REFERENCE");

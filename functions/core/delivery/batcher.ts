@@ -14,6 +14,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamRecord } from "aws-lambda
 import { type BackoffPolicy, DEFAULT_BACKOFF, isTransient, withRetries } from "../backoff.ts";
 import { type Checkpoint, type CheckpointStore, compareSequence } from "../checkpoints.ts";
 import type { DataKeyOpener } from "../crypto/key-opener.ts";
+import { readsStream } from "../esm-filter.ts";
 import { failpoint } from "../failpoints.ts";
 import type { TransformerInvoker } from "../firehose-contract.ts";
 import { partitionTerms } from "../iceberg/partition-spec.ts";
@@ -116,7 +117,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
   const { pipeline } = deps;
   const retry = deps.retry ?? DEFAULT_BACKOFF;
   const prefixOf = compilePrefix(pipeline.sink.prefix);
-  const sources = new Set(pipeline.sources);
+  const reads = readsStream(pipeline);
   const plans = new Map<string, ColumnPlan>();
   const writer = { s3: deps.s3, bucket: pipeline.sink.bucket, kmsKeyId: pipeline.sink.kmsKeyId, retry };
   const lastAttempts = deps.deadLetterAttempt ?? deadLetterAttempt(pipeline.batch.maxRetries);
@@ -211,7 +212,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
     const check =
       deps.kinesis && streamName ? { kinesis: deps.kinesis, streamName, shardId, retry } : undefined;
     const r = await dropRepeats(
-      d.items.filter((i) => sources.has(i.envelope.stream)),
+      d.items.filter((i) => reads(i.envelope.stream)),
       check,
     );
     return { items: r.items, repeats: r.repeats, failures: [...d.failures] };
@@ -294,7 +295,7 @@ export function createBatcher(deps: BatcherDeps): Batcher {
       // The shard cannot be read back to find repeats: file every record, a copy at worst.
       const plain = decodeRecords(fresh);
       d = {
-        items: plain.items.filter((i) => sources.has(i.envelope.stream)),
+        items: plain.items.filter((i) => reads(i.envelope.stream)),
         repeats: 0,
         failures: plain.failures,
       };

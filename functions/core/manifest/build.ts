@@ -9,6 +9,7 @@ import type {
   KinesisSettings,
   Manifest,
   PipelineDef,
+  RuntimeStreamsSettings,
   SchemaDef,
   SinkDef,
   StreamDef,
@@ -38,6 +39,7 @@ export interface RawManifest {
   readonly sinks?: readonly (Omit<SinkDef, "compression" | "rowGroupSize" | "roll"> &
     Partial<Pick<SinkDef, "compression" | "rowGroupSize">> & { readonly roll?: Partial<SinkDef["roll"]> })[];
   readonly alarms?: Partial<AlarmSubscriptions>;
+  readonly runtimeStreams?: Partial<RuntimeStreamsSettings> & { readonly pipeline: string };
   readonly auth?: {
     readonly apiKeys?: boolean;
     readonly jwt?: Omit<JwtSettings, "leewaySeconds" | "rolesClaim" | "streamsClaim"> &
@@ -132,6 +134,11 @@ export function buildManifest(
     https: raw.alarms.https ?? [],
     slack: raw.alarms.slack ?? [],
   };
+  const runtimeStreams: RuntimeStreamsSettings | undefined = raw.runtimeStreams && {
+    pipeline: raw.runtimeStreams.pipeline,
+    idempotencyTtlSeconds: raw.runtimeStreams.idempotencyTtlSeconds ?? 86400,
+    maxFutureSkewSeconds: raw.runtimeStreams.maxFutureSkewSeconds ?? 300,
+  };
   return {
     version: 1,
     name,
@@ -142,6 +149,7 @@ export function buildManifest(
     sinks,
     auth,
     ...(alarms ? { alarms } : {}),
+    ...(runtimeStreams ? { runtimeStreams } : {}),
     path,
   };
 }

@@ -81,12 +81,36 @@ export function checkReferences(
     checkSinkTable(sink, ["sinks", i], feeders, streamSchemas, schemas, report);
   });
 
+  checkRuntimeStreams(data, report);
+
   const kinesis = data.kinesis;
   if (isRecord(kinesis) && kinesis.shards !== undefined && kinesis.mode !== "provisioned") {
     report.warn("IGNORED_SETTING", ["kinesis", "shards"], 'only applies when mode is "provisioned"', "key");
   }
   checkAuth(data.auth, report);
   return schemas;
+}
+
+/** The run-time streams' pipeline exists and keeps each stream's files apart with `{stream}`. */
+function checkRuntimeStreams(data: Record<string, unknown>, report: Reporter): void {
+  const settings = data.runtimeStreams;
+  if (!isRecord(settings) || typeof settings.pipeline !== "string") return;
+  const pipelines = list(data.pipelines).filter(isRecord);
+  const pipeline = pipelines.find((p) => p.name === settings.pipeline);
+  if (!pipeline) {
+    const names = pipelines.map((p) => String(p.name));
+    const message = `unknown pipeline ${JSON.stringify(settings.pipeline)}${hint(settings.pipeline, names, "declared")}`;
+    report.error("UNKNOWN_REFERENCE", ["runtimeStreams", "pipeline"], message);
+    return;
+  }
+  const sink = list(data.sinks).find((s) => isRecord(s) && s.name === pipeline.sink);
+  if (isRecord(sink) && typeof sink.prefix === "string" && !sink.prefix.includes("{stream}")) {
+    report.error(
+      "INVALID_VALUE",
+      ["runtimeStreams", "pipeline"],
+      `pipeline ${JSON.stringify(settings.pipeline)} writes to sink ${JSON.stringify(sink.name)}, whose prefix has no {stream}: run-time streams' files would mix`,
+    );
+  }
 }
 
 /** Turning authentication off must be loud: every caller then acts as admin. */

@@ -22,8 +22,22 @@ export interface Manifest {
   readonly auth: AuthSettings;
   /** Who the deployed stack's alarms notify; absent: the topic has no subscribers. */
   readonly alarms?: AlarmSubscriptions;
+  /** Where streams created at run time go; absent: only declared streams exist. */
+  readonly runtimeStreams?: RuntimeStreamsSettings;
   /** Absolute path of the manifest file, for resolving relative paths and for messages. */
   readonly path: string;
+}
+
+/**
+ * Streams created at run time (POST /v1/streams): they share the Kinesis stream and are
+ * delivered by `pipeline`, whose sink prefix holds `{stream}`.
+ */
+export interface RuntimeStreamsSettings {
+  readonly pipeline: string;
+  /** @default 86400 */
+  readonly idempotencyTtlSeconds: number;
+  /** @default 300 */
+  readonly maxFutureSkewSeconds: number;
 }
 
 export interface AlarmSubscriptions {

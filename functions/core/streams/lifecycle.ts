@@ -5,9 +5,19 @@
  * the state through `StreamStates.current`, cached briefly, so a pause is seen by every running
  * function within the cache time without a table read per request. Pausing stops intake only:
  * what was accepted is on Kinesis and the batchers keep draining it.
+ *
+ * A stream created at run time (`creating -> active`) has an item from the start, carrying its
+ * definition (`runtime`: the schema subject and optional fields); it then changes like a
+ * declared one.
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+} from "@aws-sdk/lib-dynamodb";
 import { SluiceError } from "../errors.ts";
 
 export const STREAM_STATES = ["creating", "active", "paused", "deleting", "deleted"] as const;
@@ -22,11 +32,38 @@ const CHANGES: Readonly<Record<StreamChange, { from: readonly StreamState[]; to:
   delete: { from: ["active", "paused"], to: "deleting" },
 };
 
+/** What defines a stream created at run time, kept on its control item. */
+export interface RuntimeStreamDef {
+  /** Registry subject of its schema. */
+  readonly subject: string;
+  readonly eventTimeField?: string;
+  readonly partitionKey?: string;
+}
+
 export interface StreamStatus {
   readonly name: string;
   readonly state: StreamState;
   /** When the state last changed; absent for a declared stream never changed at run time. */
   readonly updatedAt?: string;
+  /** Present for a stream created at run time. */
+  readonly runtime?: RuntimeStreamDef;
+}
+
+interface ControlItem {
+  state?: StreamState;
+  updatedAt?: string;
+  runtime?: RuntimeStreamDef;
+}
+
+function statusOf(name: string, item: ControlItem | undefined): StreamStatus {
+  return item?.state
+    ? {
+        name,
+        state: item.state,
+        ...(item.updatedAt ? { updatedAt: item.updatedAt } : {}),
+        ...(item.runtime ? { runtime: item.runtime } : {}),
+      }
+    : { name, state: "active" };
 }
 
 const pk = (name: string) => `stream#${name}`;
@@ -48,7 +85,7 @@ export interface StreamStatesOptions {
 }
 
 export class StreamStates {
-  private readonly cache = new Map<string, { state: StreamState; at: number }>();
+  private readonly cache = new Map<string, { status: StreamStatus; known: boolean; at: number }>();
   private readonly ttlMs: number;
   private readonly clock: () => number;
 
@@ -63,21 +100,57 @@ export class StreamStates {
 
   /** The state as stored now (a declared stream with no item is active). */
   async read(name: string): Promise<StreamStatus> {
+    return (await this.lookup(name)).status;
+  }
+
+  /** The status, and whether the table has an item for the stream at all. */
+  async lookup(name: string): Promise<{ status: StreamStatus; known: boolean }> {
     const out = await this.dynamo.send(new GetCommand({ TableName: this.table, Key: { pk: pk(name) } }));
-    const item = out.Item as { state?: StreamState; updatedAt?: string } | undefined;
-    return item?.state
-      ? { name, state: item.state, ...(item.updatedAt ? { updatedAt: item.updatedAt } : {}) }
-      : { name, state: "active" };
+    const item = out.Item as ControlItem | undefined;
+    return { status: statusOf(name, item), known: item?.state !== undefined };
+  }
+
+  /**
+   * The status for ingest, cached up to `ttlMs` (misses too, so a stream created elsewhere is
+   * seen within the cache time); `known` is false when the table has no item for it.
+   */
+  async describe(name: string): Promise<{ status: StreamStatus; known: boolean }> {
+    const now = this.clock();
+    const hit = this.cache.get(name);
+    if (hit && now - hit.at < this.ttlMs) return hit;
+    const found = await this.lookup(name);
+    this.cache.set(name, { ...found, at: now });
+    return found;
   }
 
   /** The state for ingest: cached up to `ttlMs`. */
   async current(name: string): Promise<StreamState> {
-    const now = this.clock();
-    const hit = this.cache.get(name);
-    if (hit && now - hit.at < this.ttlMs) return hit.state;
-    const { state } = await this.read(name);
-    this.cache.set(name, { state, at: now });
-    return state;
+    return (await this.describe(name)).status.state;
+  }
+
+  /**
+   * Creates a stream at run time: its item is written `creating` only if the name has none, then
+   * made `active`. A name with an item (created before, or a declared stream once changed) is 409
+   * STREAM_EXISTS; callers refuse declared names first.
+   */
+  async create(name: string, runtime: RuntimeStreamDef): Promise<StreamStatus> {
+    const at = new Date(this.clock()).toISOString();
+    try {
+      await this.dynamo.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: pk(name), state: "creating", updatedAt: at, createdAt: at, runtime },
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+      const now = await this.read(name);
+      throw new SluiceError("STREAM_EXISTS", `stream ${name} exists (${now.state})`, 409, "/name");
+    }
+    await this.transition(name, "create", ["creating"], "active");
+    this.cache.delete(name);
+    return this.read(name);
   }
 
   /** Every stream with an item, by name. */
@@ -95,7 +168,7 @@ export class StreamStates {
       );
       for (const item of out.Items ?? []) {
         const name = String(item.pk).slice("stream#".length);
-        found.set(name, { name, state: item.state as StreamState, updatedAt: item.updatedAt as string });
+        found.set(name, statusOf(name, item as ControlItem));
       }
       start = out.LastEvaluatedKey;
     } while (start);
@@ -116,7 +189,7 @@ export class StreamStates {
 
   private async transition(
     name: string,
-    change: StreamChange,
+    change: StreamChange | "create",
     from: readonly StreamState[],
     to: StreamState,
   ): Promise<StreamState> {
@@ -124,6 +197,7 @@ export class StreamStates {
     from.forEach((s, i) => {
       values[`:f${i}`] = s;
     });
+    // A declared stream without an item is active; a run-time one always has its item.
     const fromActive = from.includes("active");
     const condition = [
       ...(fromActive ? ["attribute_not_exists(pk)"] : []),
@@ -131,12 +205,14 @@ export class StreamStates {
     ].join(" OR ");
     try {
       await this.dynamo.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.table,
-          Item: { pk: pk(name), state: to, updatedAt: new Date(this.clock()).toISOString() },
+          Key: { pk: pk(name) },
+          // An update, not a put: a run-time stream's definition stays on its item.
+          UpdateExpression: "SET #s = :to, updatedAt = :at",
           ConditionExpression: condition,
           ExpressionAttributeNames: { "#s": "state" },
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: { ...values, ":to": to, ":at": new Date(this.clock()).toISOString() },
         }),
       );
       return to;
@@ -147,6 +223,8 @@ export class StreamStates {
       )
         throw err;
       const now = await this.read(name);
+      if (change === "create")
+        throw new SluiceError("STREAM_EXISTS", `stream ${name} is ${now.state}`, 409, "/name");
       throw invalidChange(name, change, now.state);
     }
   }
