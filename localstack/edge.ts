@@ -14,7 +14,7 @@ import {
   sendJson,
 } from "./respond.ts";
 
-export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue"] as const;
+export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue", "cloudwatch"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 export type ServiceStatus = "running" | "starting" | "error";
 
@@ -29,7 +29,11 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ["DynamoDB_", "dynamodb"],
   ["TrentService.", "kms"],
   ["AWSGlue.", "glue"],
+  ["GraniteServiceVersion20100801.", "cloudwatch"],
 ];
+
+/** Signing names that differ from the service's own: CloudWatch signs as `monitoring`. */
+const SIGNING_NAMES: Readonly<Record<string, ServiceName>> = { monitoring: "cloudwatch" };
 
 /**
  * Which service a request is for: the SigV4 credential scope is authoritative (every SDK call is
@@ -39,7 +43,7 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
 export function routeService(headers: IncomingHttpHeaders, url: string): string {
   const authorization = headers.authorization;
   const scope = /Credential=[^/,\s]*\/\d{8}\/[^/]*\/([^/]+)\/aws4_request/.exec(authorization ?? "")?.[1];
-  if (scope) return scope;
+  if (scope) return SIGNING_NAMES[scope] ?? scope;
 
   const target = headers["x-amz-target"];
   if (typeof target === "string") {
@@ -52,7 +56,7 @@ export function routeService(headers: IncomingHttpHeaders, url: string): string 
   if (queryStart >= 0) {
     const credential = new URLSearchParams(url.slice(queryStart + 1)).get("X-Amz-Credential");
     const service = credential?.split("/")[3];
-    if (service) return service;
+    if (service) return SIGNING_NAMES[service] ?? service;
   }
   return "s3";
 }
