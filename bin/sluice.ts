@@ -5,6 +5,7 @@
  *   sluice validate [--manifest sluice.yaml] [--stage dev] [--region r] [--local]   check a manifest
  *   sluice schema register|check|list|show|config ...             the schema registry
  *   sluice streams list|pause|resume|delete [stream]              the stream lifecycle
+ *   sluice stats <stream> [--minutes 60]                          a stream's figures
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -28,6 +29,7 @@ import { useLocalStackDefaults } from "./local-env.ts";
 import { runReadCommand } from "./read-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
 import { runSendCommand } from "./send-command.ts";
+import { runStatsCommand } from "./stats-command.ts";
 import { runStreamsCommand } from "./streams-command.ts";
 import { runTableCommand } from "./table-command.ts";
 
@@ -41,6 +43,7 @@ commands:
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
   streams      list, pause, resume and delete streams (sluice streams --help)
+  stats        a stream's records accepted, rejected, delivered, files and lag (sluice stats --help)
   keys         create, list and revoke API keys; --admin bootstraps a deployed stack (sluice keys --help)
   send         send a file (NDJSON, JSON array, CSV, Parquet) to a stream (sluice send --help)
   query        records of a stream in a time range (sluice query --help)
@@ -212,6 +215,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
   if (argv[0] === "streams") process.exit(await runStreamsCommand(argv.slice(1)));
+  if (argv[0] === "stats") process.exit(await runStatsCommand(argv.slice(1)));
   if (argv[0] === "keys") process.exit(await runKeysCommand(argv.slice(1)));
   if (argv[0] === "send") process.exit(await runSendCommand(argv.slice(1)));
   if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")

@@ -20,6 +20,7 @@ import type { DataKey } from "./data-key.ts";
 import type { EventStream } from "./event-stream.ts";
 import type { IngestApi } from "./ingest-api.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { StreamMetrics } from "./stream-metrics.ts";
 
 export interface DashboardProps {
   /** Shown on the dashboard (`{app}` or `{app}-{stage}`). */
@@ -32,6 +33,10 @@ export interface DashboardProps {
   readonly events: EventStream;
   /** Pipelines by name. */
   readonly pipelines: ReadonlyMap<string, Pipeline>;
+  /** The streams, each with the pipelines reading it: a row of per-stream figures each. @default none */
+  readonly streams?: readonly { readonly name: string; readonly pipelines: readonly string[] }[];
+  /** Where the functions' EMF metrics are (`Sluice/<app>`). @default "Sluice" */
+  readonly metricsNamespace?: string;
   /** Who the alarms reach (the manifest's `alarms`). @default nobody */
   readonly subscriptions?: AlarmSubscriptions;
 }
@@ -39,8 +44,11 @@ export interface DashboardProps {
 /**
  * The alarm topic every Sluice alarm notifies (KMS-encrypted, TLS only, publishable only by this
  * account's CloudWatch alarms) and one dashboard: ingest requests, 4xx/5xx and latency p50/p99;
- * the stream's traffic and throttles; per pipeline iterator age, records in (read, filtered out,
- * invoked), records out (delivered, to errors, dropped), dead letters and function health.
+ * the stream's traffic and throttles; per stream records accepted, duplicated and delivered,
+ * rejections by code, bytes, files and the end-to-end lag (the functions' EMF metrics, as
+ * `GET /v1/streams/{stream}/stats` reads them); per pipeline iterator age, records in (read,
+ * filtered out, invoked), records out (delivered, to errors, dropped), delivery lag, dead letters
+ * and function health.
  */
 export class Dashboard extends Construct {
   public readonly topic: Topic;
@@ -114,6 +122,29 @@ export class Dashboard extends Construct {
         graph("Event stream", [props.events.metricIncomingRecords()], [props.events.metricWriteThrottles()]),
       ),
     ];
+    for (const stream of props.streams ?? []) {
+      const m = new StreamMetrics({
+        namespace: props.metricsNamespace ?? "Sluice",
+        stream: stream.name,
+        pipelines: stream.pipelines,
+      });
+      rows.push(
+        new TextWidget({ markdown: `## Stream ${stream.name}`, width: 24, height: 1 }),
+        new Row(
+          graph(
+            `${stream.name}: records`,
+            [m.ingest("RecordsAccepted", "accepted"), ...m.delivery("RecordsDelivered")],
+            [m.ingest("RecordsDuplicate", "duplicates"), m.ingest("RecordsRejected", "rejected")],
+          ),
+          graph(`${stream.name}: rejected by code`, [m.rejectedByCode()]),
+          graph(
+            `${stream.name}: bytes, files and lag`,
+            [m.ingest("BytesAccepted", "bytes accepted"), ...m.delivery("FilesWritten")],
+            m.delivery("DeliveryLag"),
+          ),
+        ),
+      );
+    }
     for (const [name, p] of props.pipelines) {
       rows.push(
         new TextWidget({ markdown: `## Pipeline ${name}`, width: 24, height: 1 }),
@@ -134,6 +165,9 @@ export class Dashboard extends Construct {
           ),
         ),
         new Row(
+          graph(`${name}: delivery lag (event time to file)`, [
+            p.metricDeliveryLag().with({ label: "lag (max)" }),
+          ]),
           graph(
             `${name}: batcher`,
             [p.batcher.metricDuration({ statistic: "p99" })],

@@ -24,6 +24,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { esmFilterPattern } from "../functions/core/esm-filter.ts";
 import { pendingPartition } from "../functions/core/iceberg/pending-files.ts";
+import { BATCH_SERVICE } from "../functions/core/metrics.ts";
 import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
 import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
 import { SluiceFunction } from "./function-defaults.ts";
@@ -65,6 +66,11 @@ export interface PipelineProps {
   readonly startingPosition?: StartingPosition;
   /** Iterator age at which the pipeline is late enough to alarm. @default Duration.minutes(10) */
   readonly iteratorAgeAlarm?: Duration;
+  /**
+   * End-to-end lag (a committed batch's oldest event time to its files) at which to alarm, for
+   * three minutes in a row. @default Duration.minutes(15)
+   */
+  readonly deliveryLagAlarm?: Duration;
   /** Memory of the batcher; 1769 MB is one full vCPU for Parquet encoding. @default 1769 */
   readonly batcherMemorySize?: number;
   /** @default RetentionDays.ONE_MONTH */
@@ -99,15 +105,15 @@ export function objectKeyPatterns(pipeline: PipelineRuntime): string[] {
 /**
  * One pipeline: its transformer (when it has declarative steps), its batcher, and the event source
  * mapping feeding the batcher the envelopes of its source streams, with a dead-letter queue for
- * batches that exhaust their retries. Its alarms: iterator age, records written to `errors/`,
- * dead letters, throttles.
+ * batches that exhaust their retries. Its alarms: iterator age, delivery lag (the batcher's EMF
+ * DeliveryLag: event time to file), records written to `errors/`, dead letters, throttles.
  *
  * Metrics derived from the batcher's logs (namespace `metricsNamespace`, dimension `Pipeline`),
  * from the `delivered`, `failed` and `dropped` counts of its `batch committed` line:
  * RecordsDelivered, RecordsFailed (written under `errors/`) and RecordsDropped (filtered out by a
  * transform): the three places an accepted record can end.
  *
- * About 18 CloudFormation resources per pipeline (17 without a transformer): a stack holds at most
+ * About 19 CloudFormation resources per pipeline (18 without a transformer): a stack holds at most
  * 500, so one app has room for about 25 pipelines.
  */
 export class Pipeline extends Construct {
@@ -249,6 +255,13 @@ export class Pipeline extends Construct {
         (props.iteratorAgeAlarm ?? Duration.minutes(10)).toMilliseconds(),
         3,
       ),
+      alarm(
+        "DeliveryLagAlarm",
+        "records reach their files late (event time to file), producers' clocks or the pipeline",
+        this.metricDeliveryLag(),
+        (props.deliveryLagAlarm ?? Duration.minutes(15)).toMilliseconds(),
+        3,
+      ),
       alarm("ErrorRecordsAlarm", "records were written to the errors prefix", this.metricRecordsFailed(), 1),
       alarm(
         "DeadLettersAlarm",
@@ -287,6 +300,17 @@ export class Pipeline extends Construct {
       metricName,
       dimensionsMap: { EventSourceMappingUUID: this.mapping.eventSourceMappingId },
       statistic: "Sum",
+      period: Duration.minutes(1),
+    });
+  }
+
+  /** The batcher's EMF DeliveryLag (Maximum): a committed batch's oldest event time to its commit. */
+  public metricDeliveryLag(): Metric {
+    return new Metric({
+      namespace: this.namespace,
+      metricName: "DeliveryLag",
+      dimensionsMap: { service: BATCH_SERVICE, Pipeline: this.pipelineName },
+      statistic: "Maximum",
       period: Duration.minutes(1),
     });
   }

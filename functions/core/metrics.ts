@@ -2,7 +2,9 @@
  * What Sluice counts, as CloudWatch metrics in the Embedded Metric Format (Powertools Metrics
  * prints one JSON object per flush to stdout; CloudWatch Logs turns it into metrics), namespace
  * `Sluice/<app>`. The apps call these with what their core already returns; the Lambda handlers
- * flush once per invocation (`logMetrics`); the local runner passes no metrics and emits nothing.
+ * flush once per invocation (`logMetrics`); the local runner gives them Metrics that write the same
+ * EMF to its own log stream and turns it into metrics as CloudWatch Logs does
+ * (localstack/lambda/emf-metrics.ts).
  *
  * Every metric also has Powertools' `service` dimension (`sluice-ingest`, `sluice-batch`), constant
  * per function, so it costs nothing. Ingest, dimension `Stream`: RecordsAccepted, RecordsDuplicate, RecordsRejected (Count) and
@@ -22,6 +24,7 @@
  * these add no second count to the `Pipeline`-only sums.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { MetricsOptions } from "@aws-lambda-powertools/metrics/types";
 import type { BatchSummary } from "./delivery/batcher.ts";
 import type { RecordResult } from "./ingest/ingest.ts";
 
@@ -33,23 +36,42 @@ export interface MetricsLog {
   warn(message: string): void;
 }
 
+/** The `service` dimension of ingest's and the batcher's metrics (the stats queries name them). */
+export const INGEST_SERVICE = "sluice-ingest";
+export const BATCH_SERVICE = "sluice-batch";
+
+/** `Sluice/<app>`, or `Sluice` without an app. */
+export function metricsNamespace(app: string | undefined): string {
+  return app === undefined ? "Sluice" : `Sluice/${app}`;
+}
+
+/** What a Sluice function's Powertools Metrics is built with (the Lambda handler's, the local runner's). */
+export function metricsOptions(
+  app: string | undefined,
+  service: string,
+  log: MetricsLog,
+  dimensions: Readonly<Record<string, string>> = {},
+): MetricsOptions {
+  const quiet = (message: unknown) => {
+    // A health check or a registry read counts nothing; that is not worth a line per request.
+    if (typeof message === "string" && message.startsWith("No application metrics to publish")) return;
+    log.warn(String(message));
+  };
+  return {
+    namespace: metricsNamespace(app),
+    serviceName: service,
+    defaultDimensions: { ...dimensions },
+    logger: { debug: () => {}, info: () => {}, warn: quiet, error: quiet },
+  };
+}
+
 export function createMetrics(
   app: string | undefined,
   service: string,
   log: MetricsLog,
   dimensions: Readonly<Record<string, string>> = {},
 ): Metrics {
-  const quiet = (message: unknown) => {
-    // A health check or a registry read counts nothing; that is not worth a line per request.
-    if (typeof message === "string" && message.startsWith("No application metrics to publish")) return;
-    log.warn(String(message));
-  };
-  return new Metrics({
-    namespace: app === undefined ? "Sluice" : `Sluice/${app}`,
-    serviceName: service,
-    defaultDimensions: { ...dimensions },
-    logger: { debug: () => {}, info: () => {}, warn: quiet, error: quiet },
-  });
+  return new Metrics(metricsOptions(app, service, log, dimensions));
 }
 
 export interface IngestTally {
