@@ -187,6 +187,7 @@ async function dev(o: DevOptions): Promise<void> {
             `  dev API key    ${runner.devKey}  (admin; ${runner.devKeyReused ? "the same as before" : "new"}, in ${devKeyFile})`,
           ]
         : ["  auth           off (manifest auth.apiKeys: false)"]),
+      `  console        ${runner.devKey ? `${runner.consoleLink()}  (works once; or open ${runner.url}/console/ and paste the dev key)` : `${runner.url}/console/`}`,
       `  send a record  curl -s -X POST ${runner.url}/v1/streams/${firstStream}/records${auth} -H 'content-type: application/json' -d @examples/feedback.json`,
       ...buckets.map(
         (b) => `  Parquet lands  s3://${b}/${stack ? `  (on disk: ${path.join(dataDir, "s3", b)}/)` : ""}`,

@@ -1,14 +1,17 @@
 import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
 import { SlackChannelConfiguration } from "aws-cdk-lib/aws-chatbot";
 import {
-  type Alarm,
+  Alarm,
   AlarmStatusWidget,
   Dashboard as CloudWatchDashboard,
+  ComparisonOperator,
   GraphWidget,
   type IMetric,
   type IWidget,
+  Metric,
   Row,
   TextWidget,
+  TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
@@ -16,6 +19,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import type { AlarmSubscriptions } from "../functions/core/manifest/types.ts";
+import { BATCH_SERVICE } from "../functions/core/metrics.ts";
 import type { DataKey } from "./data-key.ts";
 import type { EventStream } from "./event-stream.ts";
 import type { IngestApi } from "./ingest-api.ts";
@@ -37,6 +41,11 @@ export interface DashboardProps {
   readonly streams?: readonly { readonly name: string; readonly pipelines: readonly string[] }[];
   /** Where the functions' EMF metrics are (`Sluice/<app>`). @default "Sluice" */
   readonly metricsNamespace?: string;
+  /**
+   * End-to-end lag (a committed batch's oldest event time to its files, any pipeline) at which to
+   * alarm, three minutes in a row. @default Duration.minutes(15)
+   */
+  readonly deliveryLagAlarm?: Duration;
   /** Who the alarms reach (the manifest's `alarms`). @default nobody */
   readonly subscriptions?: AlarmSubscriptions;
 }
@@ -99,7 +108,24 @@ export class Dashboard extends Construct {
       });
     });
 
+    // One alarm for the app, on the batcher's DeliveryLag by `service` (functions/core/metrics.ts):
+    // one per pipeline would cost a resource each of the stack's 500.
+    const deliveryLag = new Alarm(this, "DeliveryLagAlarm", {
+      alarmDescription: `${props.app}: records reach their files late (event time to file): the pipelines or producers' clocks`,
+      metric: new Metric({
+        namespace: props.metricsNamespace ?? "Sluice",
+        metricName: "DeliveryLag",
+        dimensionsMap: { service: BATCH_SERVICE },
+        statistic: "Maximum",
+        period: Duration.minutes(1),
+      }),
+      threshold: (props.deliveryLagAlarm ?? Duration.minutes(15)).toMilliseconds(),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
     const alarms: Alarm[] = [
+      deliveryLag,
       ...props.ingest.alarms,
       ...props.events.alarms,
       ...[...props.pipelines.values()].flatMap((p) => [...p.alarms]),

@@ -66,11 +66,6 @@ export interface PipelineProps {
   readonly startingPosition?: StartingPosition;
   /** Iterator age at which the pipeline is late enough to alarm. @default Duration.minutes(10) */
   readonly iteratorAgeAlarm?: Duration;
-  /**
-   * End-to-end lag (a committed batch's oldest event time to its files) at which to alarm, for
-   * three minutes in a row. @default Duration.minutes(15)
-   */
-  readonly deliveryLagAlarm?: Duration;
   /** Memory of the batcher; 1769 MB is one full vCPU for Parquet encoding. @default 1769 */
   readonly batcherMemorySize?: number;
   /** @default RetentionDays.ONE_MONTH */
@@ -105,15 +100,15 @@ export function objectKeyPatterns(pipeline: PipelineRuntime): string[] {
 /**
  * One pipeline: its transformer (when it has declarative steps), its batcher, and the event source
  * mapping feeding the batcher the envelopes of its source streams, with a dead-letter queue for
- * batches that exhaust their retries. Its alarms: iterator age, delivery lag (the batcher's EMF
- * DeliveryLag: event time to file), records written to `errors/`, dead letters, throttles.
+ * batches that exhaust their retries. Its alarms: iterator age, records written to `errors/`,
+ * dead letters, throttles (the app's delivery-lag alarm is the dashboard's, over every pipeline).
  *
  * Metrics derived from the batcher's logs (namespace `metricsNamespace`, dimension `Pipeline`),
  * from the `delivered`, `failed` and `dropped` counts of its `batch committed` line:
  * RecordsDelivered, RecordsFailed (written under `errors/`) and RecordsDropped (filtered out by a
  * transform): the three places an accepted record can end.
  *
- * About 19 CloudFormation resources per pipeline (18 without a transformer): a stack holds at most
+ * About 18 CloudFormation resources per pipeline (17 without a transformer): a stack holds at most
  * 500, so one app has room for about 25 pipelines.
  */
 export class Pipeline extends Construct {
@@ -253,13 +248,6 @@ export class Pipeline extends Construct {
         "the batcher is falling behind the stream",
         this.metricIteratorAge(),
         (props.iteratorAgeAlarm ?? Duration.minutes(10)).toMilliseconds(),
-        3,
-      ),
-      alarm(
-        "DeliveryLagAlarm",
-        "records reach their files late (event time to file), producers' clocks or the pipeline",
-        this.metricDeliveryLag(),
-        (props.deliveryLagAlarm ?? Duration.minutes(15)).toMilliseconds(),
         3,
       ),
       alarm("ErrorRecordsAlarm", "records were written to the errors prefix", this.metricRecordsFailed(), 1),

@@ -18,6 +18,8 @@
  * derives them from the batcher's `batch committed` log line under the same names and dimension
  * (its alarm and the dashboard read them), and a second source would double every sum.
  *
+ * DeliveryLag also by `service` alone (the app's, over every pipeline: its one alarm).
+ *
  * Per stream (the `GET /v1/streams/{stream}/stats` figures): ingest's RecordsRejected with `Stream`
  * and `Code`; the batcher's RecordsDelivered, FilesWritten and DeliveryLag (event time to file)
  * with `Pipeline` and `Stream`. A different dimension set is a different CloudWatch metric, so
@@ -126,7 +128,12 @@ export function countBatch(metrics: MetricsSink, summary: BatchSummary, nowMs: n
   metrics.addMetric("RecordsRepeated", MetricUnit.Count, summary.repeats);
   if (summary.oldestEventMs !== undefined) {
     // An event time ahead of the clock is a producer's skew, not negative lag.
-    metrics.addMetric("DeliveryLag", MetricUnit.Milliseconds, Math.max(0, nowMs - summary.oldestEventMs));
+    const lag = Math.max(0, nowMs - summary.oldestEventMs);
+    metrics.addMetric("DeliveryLag", MetricUnit.Milliseconds, lag);
+    // Once more by `service` alone: the app's lag over every pipeline, for one alarm however many.
+    const app = metrics.singleMetric();
+    app.clearDefaultDimensions();
+    app.addDimension("service", BATCH_SERVICE).addMetric("DeliveryLag", MetricUnit.Milliseconds, lag);
   }
   for (const [code, n] of Object.entries(summary.failedByCode)) {
     metrics.singleMetric().addDimension("Code", code).addMetric("RecordsFailed", MetricUnit.Count, n);

@@ -41,7 +41,11 @@ export const ADMIN_ROUTES = [
 ] as const;
 
 /** Served by the query function (functions/query): reads of the lake, and the live tail. */
-export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
+export const QUERY_ROUTES = [
+  "GET /v1/streams/{stream}/records",
+  "GET /v1/streams/{stream}/tail",
+  "GET /v1/streams/{stream}/files",
+] as const;
 
 /** Every route of the API, whichever function serves it. */
 export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES, ...QUERY_ROUTES] as const;

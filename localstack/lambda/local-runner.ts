@@ -36,6 +36,7 @@ import { createQueryApp, queryCore } from "../../functions/query/app.ts";
 import { createTailApp } from "../../functions/query/tail-app.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
+import { createConsoleServer } from "./console-server.ts";
 import { MetricsForwarder } from "./emf-extract.ts";
 import { LogStreamMetrics } from "./emf-metrics.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
@@ -86,6 +87,8 @@ export interface LocalRunner {
   readonly devKey?: string;
   /** True when `devKey` is the `reuseDevKey` passed in. */
   readonly devKeyReused: boolean;
+  /** The console's sign-in link: it works once, and each call makes a new one (see console-server.ts). */
+  consoleLink(): string;
   readonly config: RuntimeConfig;
   readonly clients: AwsClients;
   readonly glue: GlueClient;
@@ -172,10 +175,16 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
         : isQueryRoute(event.routeKey)
           ? query(event)
           : ingest(event);
+  const consoleServer = createConsoleServer(devKey);
   let gateway: HttpGateway;
   try {
-    gateway = await startHttpGateway(api, o.httpPort ?? 8080, undefined, undefined, (routeKey) =>
-      routeKey === "GET /v1/streams/{stream}/tail" ? tail : undefined,
+    gateway = await startHttpGateway(
+      api,
+      o.httpPort ?? 8080,
+      undefined,
+      undefined,
+      (routeKey) => (routeKey === "GET /v1/streams/{stream}/tail" ? tail : undefined),
+      consoleServer.handle,
     );
   } catch (err) {
     if ((err as { code?: string }).code === "EADDRINUSE") {
@@ -183,6 +192,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     }
     throw err;
   }
+  consoleServer.setApiBase(gateway.url);
 
   const mappings = new Map<string, EventSourceMapping>();
   for (const pipeline of o.pipelines === false ? [] : Object.values(config.pipelines)) {
@@ -251,6 +261,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     commit,
     ...(devKey === undefined ? {} : { devKey }),
     devKeyReused: reusable === true,
+    consoleLink: () => consoleServer.oneTimeLink(),
     config,
     clients,
     glue,

@@ -561,6 +561,7 @@ describe("SluiceStack from sluice.yaml: alarms, dashboard, outputs", () => {
       "AWS/Lambda Throttles",
       "AWS/Lambda Throttles",
       "AWS/SQS ApproximateNumberOfMessagesVisible",
+      "Sluice/sluice DeliveryLag",
       "Sluice/sluice RecordsFailed",
     ]);
     s.template.hasResourceProperties("AWS::CloudWatch::Alarm", {

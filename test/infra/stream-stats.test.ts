@@ -1,7 +1,7 @@
 /**
  * Per-stream statistics in CDK: the admin function alone may read metrics back (GetMetricData,
  * which AWS grants only on `*`, acknowledged with its reason), the dashboard has a row per stream
- * on the functions' EMF metrics, and each pipeline alarms on its end-to-end delivery lag.
+ * on the functions' EMF metrics, and the app alarms on its end-to-end delivery lag.
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
@@ -79,7 +79,7 @@ describe("SluiceStack from sluice.yaml: stream statistics", () => {
     ]);
   });
 
-  test("each pipeline alarms when records reach their files late, on the batcher's EMF DeliveryLag", () => {
+  test("one alarm for the app when records reach their files late, on the batcher's EMF DeliveryLag", () => {
     const lag = resourcesOf(s, "AWS::CloudWatch::Alarm").filter(([, p]) => p.MetricName === "DeliveryLag");
     assert.equal(lag.length, 1);
     const [, alarm] = lag[0]!;
@@ -89,7 +89,7 @@ describe("SluiceStack from sluice.yaml: stream statistics", () => {
     assert.equal(alarm.EvaluationPeriods, 3);
     assert.deepEqual(
       (alarm.Dimensions as { Name: string; Value: string }[]).map((d) => `${d.Name}=${d.Value}`).sort(),
-      ["Pipeline=feedback-lake", "service=sluice-batch"],
+      ["service=sluice-batch"],
     );
     assert.equal(alarm.TreatMissingData, "notBreaching");
   });
