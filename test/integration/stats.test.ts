@@ -2,10 +2,13 @@
  * Per-stream statistics end to end, against the local runner: records sent, duplicated and
  * rejected through the API, delivered by the batcher; the functions' EMF turned into metrics
  * with PutMetricData (as CloudWatch Logs does), read back by `GET /v1/streams/{stream}/stats`
- * with GetMetricData, and printed by `sluice stats`.
+ * with GetMetricData, and printed by `sluice stats`. And `GET /v1/streams/{stream}/files`, the
+ * newest files and undeliverable records the console lists.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { gzipSync } from "node:zlib";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { runStatsCommand } from "../../bin/stats-command.ts";
 import type { StreamStats } from "../../functions/core/stats/stream-stats.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
@@ -166,5 +169,83 @@ describe("GET /v1/streams/{stream}/stats", () => {
     assert.equal(bad, 1);
     assert.match(refused.err, /^refused \(404 UNKNOWN_STREAM\)/);
     assert.equal(await runStatsCommand([], { out: () => {}, err: () => {} }), 2);
+  });
+});
+
+describe("GET /v1/streams/{stream}/files", () => {
+  test("lists the stream's newest data files with sizes, and its undeliverable records with reasons", async () => {
+    const bucket = runner.config.pipelines["feedback-lake"]!.sink.bucket;
+    // An errors/ object as the batcher files one (gzipped JSON lines; real failures: test/faults/poison):
+    // one line of this stream, one of another, which the listing leaves out.
+    const lines = [
+      {
+        recordId: "01JSTATS0000000000000000AA",
+        pipeline: "feedback-lake",
+        stream: "feedback",
+        stage: "transform",
+        code: "TRANSFORM_FAILED",
+        message: "the transformer answered ProcessingFailed",
+        eventTime: "2026-12-01T10:00:00.000Z",
+        payload: { secret: "not shown" },
+      },
+      {
+        recordId: "01JSTATS0000000000000000BB",
+        pipeline: "feedback-lake",
+        stream: "other",
+        stage: "encode",
+        code: "SCHEMA_VIOLATION",
+        message: "not this stream's",
+        eventTime: null,
+        payload: null,
+      },
+    ];
+    await runner.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: "errors/feedback-lake/transform/2026/12/01/10/shardId-000000000000-1-0.jsonl.gz",
+        Body: gzipSync(lines.map((l) => JSON.stringify(l)).join("\n")),
+      }),
+    );
+    const res = await fetch(`${runner.url}/v1/streams/feedback/files?limit=5`, {
+      headers: authHeader(runner),
+    });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as {
+      files: { pipeline: string; key: string; size: number; modified: string }[];
+      errors: Record<string, unknown>[];
+      truncated: boolean;
+    };
+    assert.ok(body.files.length >= 1 && body.files.length <= 5, JSON.stringify(body.files));
+    for (const f of body.files) {
+      assert.equal(f.pipeline, "feedback-lake");
+      assert.match(f.key, /^feedback\/dt=\d{4}-\d{2}-\d{2}\/hr=\d{2}\/.+\.parquet$/);
+      assert.ok(f.size > 0);
+    }
+    const times = body.files.map((f) => Date.parse(f.modified));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+      "newest first",
+    );
+    assert.deepEqual(body.errors, [
+      {
+        pipeline: "feedback-lake",
+        key: "errors/feedback-lake/transform/2026/12/01/10/shardId-000000000000-1-0.jsonl.gz",
+        recordId: "01JSTATS0000000000000000AA",
+        stage: "transform",
+        code: "TRANSFORM_FAILED",
+        message: "the transformer answered ProcessingFailed",
+        eventTime: "2026-12-01T10:00:00.000Z",
+      },
+    ]);
+    assert.equal(body.truncated, false);
+
+    const bad = await fetch(`${runner.url}/v1/streams/feedback/files?limit=0`, {
+      headers: authHeader(runner),
+    });
+    assert.equal(bad.status, 400);
+    const unknown = await fetch(`${runner.url}/v1/streams/nope/files`, { headers: authHeader(runner) });
+    assert.equal(unknown.status, 404);
+    assert.equal((await fetch(`${runner.url}/v1/streams/feedback/files`)).status, 401);
   });
 });
