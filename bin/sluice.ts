@@ -6,6 +6,7 @@
  *   sluice schema register|check|list|show|config ...             the schema registry
  *   sluice streams list|create|pause|resume|delete [stream]       the stream lifecycle
  *   sluice import <stream> s3://... | sluice import status <id>   import jobs
+ *   sluice stats <stream> [--minutes 60]                          a stream's figures
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid manifest or usage.
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,7 @@ import { useLocalStackDefaults } from "./local-env.ts";
 import { runReadCommand } from "./read-command.ts";
 import { runSchemaCommand } from "./schema-command.ts";
 import { runSendCommand } from "./send-command.ts";
+import { runStatsCommand } from "./stats-command.ts";
 import { runStreamsCommand } from "./streams-command.ts";
 import { runTableCommand } from "./table-command.ts";
 
@@ -43,6 +45,7 @@ commands:
   grpc-proxy   serve sluice.v1.IngestService in front of an ingest API (--target URL; --help for more)
   schema       register, check, list, show and configure schemas (sluice schema --help)
   streams      list, create, pause, resume and delete streams (sluice streams --help)
+  stats        a stream's records accepted, rejected, delivered, files and lag (sluice stats --help)
   keys         create, list and revoke API keys; --admin bootstraps a deployed stack (sluice keys --help)
   send         send a file (NDJSON, JSON array, CSV, Parquet) to a stream (sluice send --help)
   import       import S3 objects into a stream as a job, and follow it (sluice import --help)
@@ -187,6 +190,7 @@ async function dev(o: DevOptions): Promise<void> {
             `  dev API key    ${runner.devKey}  (admin; ${runner.devKeyReused ? "the same as before" : "new"}, in ${devKeyFile})`,
           ]
         : ["  auth           off (manifest auth.apiKeys: false)"]),
+      `  console        ${runner.devKey ? `${runner.consoleLink()}  (works once; or open ${runner.url}/console/ and paste the dev key)` : `${runner.url}/console/`}`,
       `  send a record  curl -s -X POST ${runner.url}/v1/streams/${firstStream}/records${auth} -H 'content-type: application/json' -d @examples/feedback.json`,
       ...buckets.map(
         (b) => `  Parquet lands  s3://${b}/${stack ? `  (on disk: ${path.join(dataDir, "s3", b)}/)` : ""}`,
@@ -215,6 +219,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "grpc-proxy") return runGrpcProxy(argv.slice(1));
   if (argv[0] === "schema") process.exit(await runSchemaCommand(argv.slice(1)));
   if (argv[0] === "streams") process.exit(await runStreamsCommand(argv.slice(1)));
+  if (argv[0] === "stats") process.exit(await runStatsCommand(argv.slice(1)));
   if (argv[0] === "keys") process.exit(await runKeysCommand(argv.slice(1)));
   if (argv[0] === "send") process.exit(await runSendCommand(argv.slice(1)));
   if (argv[0] === "import") process.exit(await runImportCommand(argv.slice(1)));

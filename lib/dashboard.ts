@@ -1,14 +1,17 @@
 import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
 import { SlackChannelConfiguration } from "aws-cdk-lib/aws-chatbot";
 import {
-  type Alarm,
+  Alarm,
   AlarmStatusWidget,
   Dashboard as CloudWatchDashboard,
+  ComparisonOperator,
   GraphWidget,
   type IMetric,
   type IWidget,
+  Metric,
   Row,
   TextWidget,
+  TreatMissingData,
 } from "aws-cdk-lib/aws-cloudwatch";
 import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
@@ -16,10 +19,12 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import { Construct } from "constructs";
 import type { AlarmSubscriptions } from "../functions/core/manifest/types.ts";
+import { BATCH_SERVICE } from "../functions/core/metrics.ts";
 import type { DataKey } from "./data-key.ts";
 import type { EventStream } from "./event-stream.ts";
 import type { IngestApi } from "./ingest-api.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { StreamMetrics } from "./stream-metrics.ts";
 
 export interface DashboardProps {
   /** Shown on the dashboard (`{app}` or `{app}-{stage}`). */
@@ -34,6 +39,15 @@ export interface DashboardProps {
   readonly pipelines: ReadonlyMap<string, Pipeline>;
   /** Further alarms to send to the topic and show (the import jobs'). @default none */
   readonly alarms?: readonly Alarm[];
+  /** The streams, each with the pipelines reading it: a row of per-stream figures each. @default none */
+  readonly streams?: readonly { readonly name: string; readonly pipelines: readonly string[] }[];
+  /** Where the functions' EMF metrics are (`Sluice/<app>`). @default "Sluice" */
+  readonly metricsNamespace?: string;
+  /**
+   * End-to-end lag (a committed batch's oldest event time to its files, any pipeline) at which to
+   * alarm, three minutes in a row. @default Duration.minutes(15)
+   */
+  readonly deliveryLagAlarm?: Duration;
   /** Who the alarms reach (the manifest's `alarms`). @default nobody */
   readonly subscriptions?: AlarmSubscriptions;
 }
@@ -41,8 +55,11 @@ export interface DashboardProps {
 /**
  * The alarm topic every Sluice alarm notifies (KMS-encrypted, TLS only, publishable only by this
  * account's CloudWatch alarms) and one dashboard: ingest requests, 4xx/5xx and latency p50/p99;
- * the stream's traffic and throttles; per pipeline iterator age, records in (read, filtered out,
- * invoked), records out (delivered, to errors, dropped), dead letters and function health.
+ * the stream's traffic and throttles; per stream records accepted, duplicated and delivered,
+ * rejections by code, bytes, files and the end-to-end lag (the functions' EMF metrics, as
+ * `GET /v1/streams/{stream}/stats` reads them); per pipeline iterator age, records in (read,
+ * filtered out, invoked), records out (delivered, to errors, dropped), delivery lag, dead letters
+ * and function health.
  */
 export class Dashboard extends Construct {
   public readonly topic: Topic;
@@ -93,7 +110,24 @@ export class Dashboard extends Construct {
       });
     });
 
+    // One alarm for the app, on the batcher's DeliveryLag by `service` (functions/core/metrics.ts):
+    // one per pipeline would cost a resource each of the stack's 500.
+    const deliveryLag = new Alarm(this, "DeliveryLagAlarm", {
+      alarmDescription: `${props.app}: records reach their files late (event time to file): the pipelines or producers' clocks`,
+      metric: new Metric({
+        namespace: props.metricsNamespace ?? "Sluice",
+        metricName: "DeliveryLag",
+        dimensionsMap: { service: BATCH_SERVICE },
+        statistic: "Maximum",
+        period: Duration.minutes(1),
+      }),
+      threshold: (props.deliveryLagAlarm ?? Duration.minutes(15)).toMilliseconds(),
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
     const alarms: Alarm[] = [
+      deliveryLag,
       ...props.ingest.alarms,
       ...props.events.alarms,
       ...[...props.pipelines.values()].flatMap((p) => [...p.alarms]),
@@ -117,6 +151,29 @@ export class Dashboard extends Construct {
         graph("Event stream", [props.events.metricIncomingRecords()], [props.events.metricWriteThrottles()]),
       ),
     ];
+    for (const stream of props.streams ?? []) {
+      const m = new StreamMetrics({
+        namespace: props.metricsNamespace ?? "Sluice",
+        stream: stream.name,
+        pipelines: stream.pipelines,
+      });
+      rows.push(
+        new TextWidget({ markdown: `## Stream ${stream.name}`, width: 24, height: 1 }),
+        new Row(
+          graph(
+            `${stream.name}: records`,
+            [m.ingest("RecordsAccepted", "accepted"), ...m.delivery("RecordsDelivered")],
+            [m.ingest("RecordsDuplicate", "duplicates"), m.ingest("RecordsRejected", "rejected")],
+          ),
+          graph(`${stream.name}: rejected by code`, [m.rejectedByCode()]),
+          graph(
+            `${stream.name}: bytes, files and lag`,
+            [m.ingest("BytesAccepted", "bytes accepted"), ...m.delivery("FilesWritten")],
+            m.delivery("DeliveryLag"),
+          ),
+        ),
+      );
+    }
     for (const [name, p] of props.pipelines) {
       rows.push(
         new TextWidget({ markdown: `## Pipeline ${name}`, width: 24, height: 1 }),
@@ -134,6 +191,9 @@ export class Dashboard extends Construct {
           ),
         ),
         new Row(
+          graph(`${name}: delivery lag (event time to file)`, [
+            p.metricDeliveryLag().with({ label: "lag (max)" }),
+          ]),
           graph(
             `${name}: batcher`,
             [p.batcher.metricDuration({ statistic: "p99" })],

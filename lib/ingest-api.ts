@@ -13,6 +13,7 @@ import { HttpJwtAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cdk-lib/aws-cloudwatch";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
+import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -165,7 +166,7 @@ export class IngestApi extends Construct {
     grantCatalogSync(registry.role, props.config.catalog);
     grantTable(props.apiKeys, registry.role, "dynamodb:GetItem");
 
-    // The key routes have their own function, the only one that may write the keys table:
+    // The key and stats routes have their own function, the only one that may write the keys table:
     // GetItem authenticates the caller and re-reads a key revoked twice, PutItem creates, Scan
     // lists and finds a key by its public id (the table is keyed by hash), UpdateItem revokes.
     const admin = new SluiceFunction(this, "Admin", {
@@ -177,6 +178,15 @@ export class IngestApi extends Construct {
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
     this.adminFn = admin.fn;
+    // GET /v1/streams/{stream}/stats reads the functions' metrics back.
+    admin.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["cloudwatch:GetMetricData"], resources: ["*"] }),
+    );
+    acknowledge(
+      admin.role,
+      "AwsSolutions-IAM5[Resource::*]",
+      "CloudWatch's GetMetricData and X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: AWS grants them only on *. GetMetricData only reads metrics (the stream statistics route); the X-Ray actions only write trace data.",
+    );
     grantTable(
       props.apiKeys,
       admin.role,

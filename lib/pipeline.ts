@@ -24,6 +24,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { pipelineFilter } from "../functions/core/esm-filter.ts";
 import { pendingPartition } from "../functions/core/iceberg/pending-files.ts";
+import { BATCH_SERVICE } from "../functions/core/metrics.ts";
 import { PREFIX_PLACEHOLDER } from "../functions/core/prefix.ts";
 import type { PipelineRuntime, RuntimeConfig } from "../functions/core/runtime-config.ts";
 import type { FailedBatches } from "./failed-batches.ts";
@@ -103,7 +104,7 @@ export function objectKeyPatterns(pipeline: PipelineRuntime): string[] {
  * One pipeline: its transformer (when it has declarative steps), its batcher, and the event source
  * mapping feeding the batcher the envelopes of its source streams, with a dead-letter queue for
  * batches that exhaust their retries. Its alarms: iterator age, records written to `errors/`,
- * dead letters, throttles.
+ * dead letters, throttles (the app's delivery-lag alarm is the dashboard's, over every pipeline).
  *
  * Metrics derived from the batcher's logs (namespace `metricsNamespace`, dimension `Pipeline`),
  * from the `delivered`, `failed` and `dropped` counts of its `batch committed` line:
@@ -317,6 +318,17 @@ export class Pipeline extends Construct {
       metricName,
       dimensionsMap: { EventSourceMappingUUID: this.mapping.eventSourceMappingId },
       statistic: "Sum",
+      period: Duration.minutes(1),
+    });
+  }
+
+  /** The batcher's EMF DeliveryLag (Maximum): a committed batch's oldest event time to its commit. */
+  public metricDeliveryLag(): Metric {
+    return new Metric({
+      namespace: this.namespace,
+      metricName: "DeliveryLag",
+      dimensionsMap: { service: BATCH_SERVICE, Pipeline: this.pipelineName },
+      statistic: "Maximum",
       period: Duration.minutes(1),
     });
   }

@@ -169,6 +169,11 @@ export class SluiceStack extends Stack {
       events,
       pipelines,
       alarms: imports.alarms,
+      streams: manifest.streams.map((s) => ({
+        name: s.name,
+        pipelines: manifest.pipelines.filter((p) => p.sources.includes(s.name)).map((p) => p.name),
+      })),
+      metricsNamespace: `Sluice/${config.app}`,
       ...(manifest.alarms ? { subscriptions: manifest.alarms } : {}),
     });
 

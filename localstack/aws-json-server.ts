@@ -1,11 +1,14 @@
-/** TEST INFRASTRUCTURE ONLY: the AWS JSON 1.0/1.1 plumbing (`POST /`, `X-Amz-Target`) shared by the in-repo emulators. */
+/**
+ * TEST INFRASTRUCTURE ONLY: the AWS JSON 1.0/1.1 plumbing (`POST /`, `X-Amz-Target`) shared by the
+ * in-repo emulators.
+ */
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import http, { type IncomingHttpHeaders } from "node:http";
+import { gunzipSync } from "node:zlib";
 import { listenOnLoopback } from "./process.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
-const CONTENT_TYPE = "application/x-amz-json-1.1";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -13,11 +16,17 @@ export type JsonObject = Record<string, unknown>;
 export class AwsJsonError extends Error {
   readonly type: string;
   readonly status: number;
+  /**
+   * `Code;Fault` for services that also speak the Query protocol (CloudWatch): the SDKs read the
+   * error's Query name from the `x-amzn-query-error` header.
+   */
+  readonly queryError?: string;
 
-  constructor(type: string, message: string, status = 400) {
+  constructor(type: string, message: string, status = 400, queryError?: string) {
     super(message);
     this.type = type;
     this.status = status;
+    if (queryError !== undefined) this.queryError = queryError;
   }
 }
 
@@ -31,9 +40,9 @@ export interface AwsJsonService<Operation extends string> {
   readonly invalidRequestType: string;
   /** `__type` for a failure of the emulator itself (HTTP 500). */
   readonly internalErrorType: string;
+  /** `1.0` (CloudWatch, DynamoDB, SQS) or `1.1` (KMS, Glue): only the content type differs. @default "1.1" */
+  readonly jsonVersion?: "1.0" | "1.1";
   isOperation(name: string): name is Operation;
-  /** `application/x-amz-json-1.1` (KMS, Glue) unless set: SQS speaks 1.0. */
-  readonly contentType?: string;
   /**
    * Each change runs synchronously, as one writer; an answer may wait for something to happen
    * (SQS's long polling) and then read the state as it is.
@@ -50,7 +59,7 @@ export interface AwsJsonServer {
   stop(): Promise<void>;
 }
 
-function send(res: http.ServerResponse, status: number, body: unknown, contentType = CONTENT_TYPE): void {
+function send(res: http.ServerResponse, status: number, body: unknown, contentType: string): void {
   const payload = Buffer.from(JSON.stringify(body), "utf8");
   res.writeHead(status, {
     "content-type": contentType,
@@ -69,7 +78,14 @@ async function readBody(req: http.IncomingMessage, invalidRequestType: string): 
     if (size > MAX_BODY_BYTES) throw new AwsJsonError(invalidRequestType, "Request body too large", 413);
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks);
+  const body = Buffer.concat(chunks);
+  // CloudWatch's PutMetricData is sent gzipped once it passes the SDK's compression threshold.
+  if (req.headers["content-encoding"] !== "gzip") return body;
+  try {
+    return gunzipSync(body, { maxOutputLength: MAX_BODY_BYTES });
+  } catch {
+    throw new AwsJsonError(invalidRequestType, "Request body is not valid gzip or is too large");
+  }
 }
 
 async function parseRequest(req: http.IncomingMessage, invalidRequestType: string): Promise<JsonObject> {
@@ -89,14 +105,11 @@ async function parseRequest(req: http.IncomingMessage, invalidRequestType: strin
 export function createAwsJsonListener<Operation extends string>(
   service: AwsJsonService<Operation>,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  const contentType = `application/x-amz-json-${service.jsonVersion ?? "1.1"}`;
   const sendError = (res: http.ServerResponse, error: AwsJsonError): void => {
     res.setHeader("x-amzn-errortype", error.type);
-    send(
-      res,
-      error.status,
-      { __type: error.type, [service.messageField]: error.message },
-      service.contentType,
-    );
+    if (error.queryError !== undefined) res.setHeader("x-amzn-query-error", error.queryError);
+    send(res, error.status, { __type: error.type, [service.messageField]: error.message }, contentType);
   };
   return (req, res) => {
     void (async () => {
@@ -113,7 +126,7 @@ export function createAwsJsonListener<Operation extends string>(
           );
         }
         const input = await parseRequest(req, service.invalidRequestType);
-        send(res, 200, await service.handle(operation, input, req.headers), service.contentType);
+        send(res, 200, await service.handle(operation, input, req.headers), contentType);
       } catch (error) {
         if (error instanceof AwsJsonError) {
           sendError(res, error);

@@ -14,7 +14,7 @@ import {
   sendJson,
 } from "./respond.ts";
 
-export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue", "sqs"] as const;
+export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue", "sqs", "cloudwatch"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 export type ServiceStatus = "running" | "starting" | "error";
 
@@ -30,7 +30,11 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ["TrentService.", "kms"],
   ["AWSGlue.", "glue"],
   ["AmazonSQS.", "sqs"],
+  ["GraniteServiceVersion20100801.", "cloudwatch"],
 ];
+
+/** Signing names that differ from the service's own: CloudWatch signs as `monitoring`. */
+const SIGNING_NAMES: Readonly<Record<string, ServiceName>> = { monitoring: "cloudwatch" };
 
 /**
  * Which service a request is for: the SigV4 credential scope is authoritative (every SDK call is
@@ -40,7 +44,7 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
 export function routeService(headers: IncomingHttpHeaders, url: string): string {
   const authorization = headers.authorization;
   const scope = /Credential=[^/,\s]*\/\d{8}\/[^/]*\/([^/]+)\/aws4_request/.exec(authorization ?? "")?.[1];
-  if (scope) return scope;
+  if (scope) return SIGNING_NAMES[scope] ?? scope;
 
   const target = headers["x-amz-target"];
   if (typeof target === "string") {
@@ -53,7 +57,7 @@ export function routeService(headers: IncomingHttpHeaders, url: string): string 
   if (queryStart >= 0) {
     const credential = new URLSearchParams(url.slice(queryStart + 1)).get("X-Amz-Credential");
     const service = credential?.split("/")[3];
-    if (service) return service;
+    if (service) return SIGNING_NAMES[service] ?? service;
   }
   return "s3";
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { assertJava, ensureDynamoDbLocal, startDynamoDb } from "./backends/dynamodb.ts";
 import { startKinesis } from "./backends/kinesis.ts";
 import { startS3 } from "./backends/s3.ts";
+import { startCloudWatchServer } from "./cloudwatch/server.ts";
 import { type EdgeServer, SERVICES, type ServiceName, type ServiceStatus, startEdge } from "./edge.ts";
 import { StackStartError } from "./errors.ts";
 import { startGlueServer } from "./glue/server.ts";
@@ -116,7 +117,7 @@ async function openEdge(port: number, status: () => Record<ServiceName, ServiceS
 }
 
 /**
- * Starts Kinesis, DynamoDB, S3, KMS, Glue and SQS emulators behind one AWS-compatible edge endpoint, the
+ * Starts Kinesis, DynamoDB, S3, KMS, Glue, SQS and CloudWatch (metrics) emulators behind one AWS-compatible edge endpoint, the
  * stand-in for LocalStack where Docker is unavailable. The edge port is claimed first, so a taken
  * port fails fast without starting any backend.
  */
@@ -205,6 +206,8 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     startSqsServer(persist ? { stateFile: path.join(dataDir, "sqs", "queues.json") } : {}).then((sqs) =>
       register({ service: "sqs", url: sqs.url, stop: sqs.stop }),
     ),
+    // Metrics are in memory only, even with persist: dashboards of a dev run, not records.
+    startCloudWatchServer().then((cw) => register({ service: "cloudwatch", url: cw.url, stop: cw.stop })),
   ]);
 
   let stopped: Promise<void> | undefined;

@@ -2,6 +2,7 @@
 import { awsSettingsFromEnv, createAwsClients } from "../core/aws-clients.ts";
 import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
 import { lambdaInvoker } from "../core/lambda-invoker.ts";
+import { BATCH_SERVICE } from "../core/metrics.ts";
 import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createBatchApp } from "./app.ts";
 
@@ -9,7 +10,7 @@ const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
 const pipeline = process.env.SLUICE_PIPELINE ?? "";
 const settings = awsSettingsFromEnv(process.env);
 const o = await observability({
-  service: "sluice-batch",
+  service: BATCH_SERVICE,
   app: config.app,
   env: process.env,
   dimensions: { Pipeline: pipeline },

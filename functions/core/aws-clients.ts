@@ -2,6 +2,7 @@
  * AWS SDK v3 clients for the runtime. Endpoint and region come from the caller (a handler reads
  * them from the environment once), so the same code talks to AWS, LocalStack or the embedded stack.
  */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { KinesisClient } from "@aws-sdk/client-kinesis";
 import { KMSClient } from "@aws-sdk/client-kms";
@@ -85,6 +86,11 @@ export function s3Client(base: ClientBase): S3Client {
 
 export function kmsClient(base: ClientBase): KMSClient {
   return new KMSClient(base);
+}
+
+/** Only the functions that read or write metrics through the API build one (stats, the local runner). */
+export function cloudWatchClient(base: ClientBase): CloudWatchClient {
+  return new CloudWatchClient(base);
 }
 
 export function lambdaClient(base: ClientBase): LambdaClient {

@@ -2,7 +2,9 @@
  * What Sluice counts, as CloudWatch metrics in the Embedded Metric Format (Powertools Metrics
  * prints one JSON object per flush to stdout; CloudWatch Logs turns it into metrics), namespace
  * `Sluice/<app>`. The apps call these with what their core already returns; the Lambda handlers
- * flush once per invocation (`logMetrics`); the local runner passes no metrics and emits nothing.
+ * flush once per invocation (`logMetrics`); the local runner gives them Metrics that write the same
+ * EMF to its own log stream and turns it into metrics as CloudWatch Logs does
+ * (localstack/lambda/emf-metrics.ts).
  *
  * Every metric also has Powertools' `service` dimension (`sluice-ingest`, `sluice-batch`), constant
  * per function, so it costs nothing. Ingest, dimension `Stream`: RecordsAccepted, RecordsDuplicate, RecordsRejected (Count) and
@@ -16,12 +18,15 @@
  * derives them from the batcher's `batch committed` log line under the same names and dimension
  * (its alarm and the dashboard read them), and a second source would double every sum.
  *
+ * DeliveryLag also by `service` alone (the app's, over every pipeline: its one alarm).
+ *
  * Per stream (the `GET /v1/streams/{stream}/stats` figures): ingest's RecordsRejected with `Stream`
  * and `Code`; the batcher's RecordsDelivered, FilesWritten and DeliveryLag (event time to file)
  * with `Pipeline` and `Stream`. A different dimension set is a different CloudWatch metric, so
  * these add no second count to the `Pipeline`-only sums.
  */
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { MetricsOptions } from "@aws-lambda-powertools/metrics/types";
 import type { BatchSummary } from "./delivery/batcher.ts";
 import type { RecordResult } from "./ingest/ingest.ts";
 
@@ -33,23 +38,42 @@ export interface MetricsLog {
   warn(message: string): void;
 }
 
+/** The `service` dimension of ingest's and the batcher's metrics (the stats queries name them). */
+export const INGEST_SERVICE = "sluice-ingest";
+export const BATCH_SERVICE = "sluice-batch";
+
+/** `Sluice/<app>`, or `Sluice` without an app. */
+export function metricsNamespace(app: string | undefined): string {
+  return app === undefined ? "Sluice" : `Sluice/${app}`;
+}
+
+/** What a Sluice function's Powertools Metrics is built with (the Lambda handler's, the local runner's). */
+export function metricsOptions(
+  app: string | undefined,
+  service: string,
+  log: MetricsLog,
+  dimensions: Readonly<Record<string, string>> = {},
+): MetricsOptions {
+  const quiet = (message: unknown) => {
+    // A health check or a registry read counts nothing; that is not worth a line per request.
+    if (typeof message === "string" && message.startsWith("No application metrics to publish")) return;
+    log.warn(String(message));
+  };
+  return {
+    namespace: metricsNamespace(app),
+    serviceName: service,
+    defaultDimensions: { ...dimensions },
+    logger: { debug: () => {}, info: () => {}, warn: quiet, error: quiet },
+  };
+}
+
 export function createMetrics(
   app: string | undefined,
   service: string,
   log: MetricsLog,
   dimensions: Readonly<Record<string, string>> = {},
 ): Metrics {
-  const quiet = (message: unknown) => {
-    // A health check or a registry read counts nothing; that is not worth a line per request.
-    if (typeof message === "string" && message.startsWith("No application metrics to publish")) return;
-    log.warn(String(message));
-  };
-  return new Metrics({
-    namespace: app === undefined ? "Sluice" : `Sluice/${app}`,
-    serviceName: service,
-    defaultDimensions: { ...dimensions },
-    logger: { debug: () => {}, info: () => {}, warn: quiet, error: quiet },
-  });
+  return new Metrics(metricsOptions(app, service, log, dimensions));
 }
 
 export interface IngestTally {
@@ -104,7 +128,12 @@ export function countBatch(metrics: MetricsSink, summary: BatchSummary, nowMs: n
   metrics.addMetric("RecordsRepeated", MetricUnit.Count, summary.repeats);
   if (summary.oldestEventMs !== undefined) {
     // An event time ahead of the clock is a producer's skew, not negative lag.
-    metrics.addMetric("DeliveryLag", MetricUnit.Milliseconds, Math.max(0, nowMs - summary.oldestEventMs));
+    const lag = Math.max(0, nowMs - summary.oldestEventMs);
+    metrics.addMetric("DeliveryLag", MetricUnit.Milliseconds, lag);
+    // Once more by `service` alone: the app's lag over every pipeline, for one alarm however many.
+    const app = metrics.singleMetric();
+    app.clearDefaultDimensions();
+    app.addDimension("service", BATCH_SERVICE).addMetric("DeliveryLag", MetricUnit.Milliseconds, lag);
   }
   for (const [code, n] of Object.entries(summary.failedByCode)) {
     metrics.singleMetric().addDimension("Code", code).addMetric("RecordsFailed", MetricUnit.Count, n);

@@ -8,11 +8,12 @@ import {
   kmsClient,
 } from "../core/aws-clients.ts";
 import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
+import { INGEST_SERVICE } from "../core/metrics.ts";
 import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createIngestApp } from "./app.ts";
 
 const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
-const o = await observability({ service: "sluice-ingest", app: config.app, env: process.env });
+const o = await observability({ service: INGEST_SERVICE, app: config.app, env: process.env });
 const base = clientBase(awsSettingsFromEnv(process.env));
 
 export const handler = lambdaHandler(

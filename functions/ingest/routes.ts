@@ -30,11 +30,23 @@ export const REGISTRY_ROUTES = [
   "POST /v1/schemas/{name}/compatibility",
 ] as const;
 
-/** Served by the admin function (functions/admin), the only one that may write API keys. */
-export const ADMIN_ROUTES = ["POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}"] as const;
+/**
+ * Served by the admin function (functions/admin): the API keys (it alone may write them) and a
+ * stream's statistics (it alone reads CloudWatch).
+ */
+export const ADMIN_ROUTES = [
+  "POST /v1/keys",
+  "GET /v1/keys",
+  "DELETE /v1/keys/{id}",
+  "GET /v1/streams/{stream}/stats",
+] as const;
 
 /** Served by the query function (functions/query): reads of the lake, and the live tail. */
-export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
+export const QUERY_ROUTES = [
+  "GET /v1/streams/{stream}/records",
+  "GET /v1/streams/{stream}/tail",
+  "GET /v1/streams/{stream}/files",
+] as const;
 
 /**
  * Open to anonymous callers (liveness, the API description): no gateway authorizer sits on them,

@@ -7,12 +7,14 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Action, type Auth, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
 import { CheckpointStore } from "../core/checkpoints.ts";
-import { type HttpApp, header, httpApp, noRoute } from "../core/http-app.ts";
+import { SluiceError } from "../core/errors.ts";
+import { type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
 import type { Logger } from "../core/logger.ts";
 import { type RecordsDeps, readRecords } from "../core/query/records.ts";
 import { parseRecordsRequest } from "../core/query/request.ts";
 import { ARROW_STREAM, arrowStream, NDJSON, ndjson, wantsArrow } from "../core/query/results.ts";
+import { parseFilesLimit, streamFiles } from "../core/query/stream-files.ts";
 import { DEFAULT_LIMITS, type ReadCounters, type ReadLimits } from "../core/query/types.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
 
@@ -67,6 +69,19 @@ export function createQueryApp(deps: QueryAppDeps, core: QueryCore = queryCore(d
     auth: core.auth,
     actionFor,
     route: async (event, log) => {
+      if (event.routeKey === "GET /v1/streams/{stream}/files") {
+        const name = event.pathParameters?.stream ?? "";
+        if (!core.records.config.streams[name]) {
+          throw new SluiceError(
+            "UNKNOWN_STREAM",
+            `stream ${name.slice(0, 128)} does not exist`,
+            404,
+            "/stream",
+          );
+        }
+        const limit = parseFilesLimit(event.queryStringParameters?.limit);
+        return json(200, await streamFiles(core.records.s3, core.records.config, name, limit));
+      }
       if (event.routeKey !== "GET /v1/streams/{stream}/records") throw noRoute(event);
       const name = event.pathParameters?.stream ?? "";
       const stream = core.records.config.streams[name];

@@ -3,11 +3,10 @@
  * the event API Gateway would send, calls the handler in-process and writes its answer back.
  */
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import { matchRoute } from "../../functions/ingest/routes.ts";
-import type { StreamingApp } from "../../functions/query/tail-app.ts";
 
 /** API Gateway's own payload limit. */
 const MAX_PAYLOAD = 10 * 1024 * 1024;
@@ -115,8 +114,11 @@ export function startHttpGateway(
   bodyIdleMs = BODY_IDLE_TIMEOUT_MS,
   /** The streaming handler of a route key, if that route streams. */
   streamingFor: (routeKey: string) => StreamingHandler | undefined = () => undefined,
+  /** Pages the dev runner serves beside the API (the console); true when it answered. */
+  pages?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<HttpGateway> {
   const server = createServer(async (req, res) => {
+    if (pages?.(req, res)) return;
     const send = (
       status: number,
       body: string,

@@ -9,7 +9,12 @@ import { createAdminApp } from "../../functions/admin/app.ts";
 import { createBatchApp } from "../../functions/batch/app.ts";
 import { type CommitApp, createCommitApp, icebergSinks } from "../../functions/commit/app.ts";
 import { createAuth } from "../../functions/core/auth/index.ts";
-import { type AwsClients, createAwsClients } from "../../functions/core/aws-clients.ts";
+import {
+  type AwsClients,
+  clientBase,
+  cloudWatchClient,
+  createAwsClients,
+} from "../../functions/core/aws-clients.ts";
 import { createGlueClient } from "../../functions/core/catalog/glue-client.ts";
 import { pipelineFilter } from "../../functions/core/esm-filter.ts";
 import type {
@@ -23,6 +28,7 @@ import { ImportJobs } from "../../functions/core/imports/jobs.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
+import { BATCH_SERVICE, INGEST_SERVICE, metricsOptions } from "../../functions/core/metrics.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { createImportsApp } from "../../functions/imports/app.ts";
@@ -33,6 +39,9 @@ import { createQueryApp, queryCore } from "../../functions/query/app.ts";
 import { createTailApp } from "../../functions/query/tail-app.ts";
 import { createRegistryApp } from "../../functions/registry/app.ts";
 import { createTransformer } from "../../functions/transform/transformer.ts";
+import { createConsoleServer } from "./console-server.ts";
+import { MetricsForwarder } from "./emf-extract.ts";
+import { LogStreamMetrics } from "./emf-metrics.ts";
 import { type EventSourceMapping, matchesPattern, startEventSourceMapping } from "./event-source-mapping.ts";
 import { type HttpGateway, startHttpGateway } from "./http-gateway.ts";
 import { provision } from "./provision.ts";
@@ -86,6 +95,8 @@ export interface LocalRunner {
   readonly devKey?: string;
   /** True when `devKey` is the `reuseDevKey` passed in. */
   readonly devKeyReused: boolean;
+  /** The console's sign-in link: it works once, and each call makes a new one (see console-server.ts). */
+  consoleLink(): string;
   readonly config: RuntimeConfig;
   readonly clients: AwsClients;
   readonly glue: GlueClient;
@@ -96,6 +107,8 @@ export interface LocalRunner {
   commit(): Promise<Record<string, CommitResult>>;
   /** Waits until every pipeline has processed everything on the stream. */
   drained(timeoutMs?: number): Promise<void>;
+  /** Puts the metrics of every EMF line the functions wrote so far (they go out within 250 ms anyway). */
+  metricsFlushed(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,10 +145,18 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     return local ? local(event) : remote(name, event);
   };
 
+  // The functions' EMF goes to CloudWatch as CloudWatch Logs would send it (./emf-extract.ts).
+  const metricsLog = o.logger.child({ function: "metrics" });
+  const cloudWatch = cloudWatchClient(clientBase({ endpoint: o.endpoint, region }));
+  const forwarder = new MetricsForwarder({ cloudWatch, logger: metricsLog });
+  const metricsFor = (service: string, dimensions: Record<string, string> = {}) =>
+    new LogStreamMetrics(metricsOptions(config.app, service, metricsLog, dimensions), forwarder.write);
+
   const ingest = createIngestApp({
     config,
     clients,
     logger: o.logger.child({ function: "ingest" }),
+    metrics: metricsFor(INGEST_SERVICE),
     ...(o.schemaTtlMs === undefined ? {} : { schemaTtlMs: o.schemaTtlMs }),
     ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
     ...(o.healthTtlMs === undefined ? {} : { healthTtlMs: o.healthTtlMs }),
@@ -146,7 +167,11 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     glue,
     logger: o.logger.child({ function: "registry" }),
   });
-  const admin = createAdminApp({ config, clients, logger: o.logger.child({ function: "admin" }) });
+  const admin = createAdminApp({
+    config,
+    clients: { ...clients, cloudWatch },
+    logger: o.logger.child({ function: "admin" }),
+  });
   const queryDeps = { config, clients, logger: o.logger.child({ function: "query" }), pollMs: 100 };
   const readCore = queryCore(queryDeps);
   const query = createQueryApp(queryDeps, readCore);
@@ -170,10 +195,16 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
           : isImportRoute(event.routeKey)
             ? imports(event)
             : ingest(event);
+  const consoleServer = createConsoleServer(devKey);
   let gateway: HttpGateway;
   try {
-    gateway = await startHttpGateway(api, o.httpPort ?? 8080, undefined, undefined, (routeKey) =>
-      routeKey === "GET /v1/streams/{stream}/tail" ? tail : undefined,
+    gateway = await startHttpGateway(
+      api,
+      o.httpPort ?? 8080,
+      undefined,
+      undefined,
+      (routeKey) => (routeKey === "GET /v1/streams/{stream}/tail" ? tail : undefined),
+      consoleServer.handle,
     );
   } catch (err) {
     if ((err as { code?: string }).code === "EADDRINUSE") {
@@ -181,6 +212,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     }
     throw err;
   }
+  consoleServer.setApiBase(gateway.url);
 
   const mappings = new Map<string, EventSourceMapping>();
   for (const pipeline of o.pipelines === false ? [] : Object.values(config.pipelines)) {
@@ -191,6 +223,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
       clients,
       invoke,
       logger: o.logger.child({ function: `${pipeline.name}-batch` }),
+      metrics: metricsFor(BATCH_SERVICE, { Pipeline: pipeline.name }),
       ...(o.beforeCommit ? { beforeCommit: () => o.beforeCommit!(pipeline.name) } : {}),
       ...(o.transformTimeoutMs === undefined ? {} : { transformTimeoutMs: o.transformTimeoutMs }),
     });
@@ -266,6 +299,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     commit,
     ...(devKey === undefined ? {} : { devKey }),
     devKeyReused: reusable === true,
+    consoleLink: () => consoleServer.oneTimeLink(),
     config,
     clients,
     glue,
@@ -274,12 +308,15 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     async drained(timeoutMs) {
       await Promise.all([...mappings.values()].map((m) => m.drained(timeoutMs)));
     },
+    metricsFlushed: () => forwarder.flush(),
     async stop() {
       if (timer) clearInterval(timer);
       await committing.catch(() => undefined);
       await gateway.close();
       await Promise.all([...mappings.values()].map((m) => m.stop()));
       await importChunks?.stop();
+      await forwarder.flush();
+      cloudWatch.destroy();
     },
   };
 }

@@ -13,7 +13,7 @@ function sqsService(emulator: SqsEmulator): AwsJsonService<SqsOperation> {
     messageField: "message",
     invalidRequestType: "InvalidParameterValue",
     internalErrorType: "InternalError",
-    contentType: "application/x-amz-json-1.0",
+    jsonVersion: "1.0",
     isOperation: isSqsOperation,
     // Queue URLs name the host the client called: the edge, which routes them back here.
     handle: (operation, input, headers) =>

@@ -1,4 +1,4 @@
-/** The admin function behind `/v1/keys`: its own role, and the only one that may write API keys. */
+/** The admin function behind `/v1/keys` and the stats route: its own role, the only one that may write API keys. */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { ADMIN_ROUTES } from "../../functions/ingest/routes.ts";
@@ -27,6 +27,8 @@ describe("SluiceStack from sluice.yaml: the admin function", () => {
       .map((st) => `${asList(st.Action).join(",")} @ ${JSON.stringify(st.Resource)}`)
       .join("\n");
     assert.ok(!/kinesis:|glue:|s3:|TablesIdempotency|TablesCheckpoints|TablesSchemas/.test(text), text);
+    // Beside the keys: reading metrics back for the stats route.
+    assert.ok(/cloudwatch:GetMetricData/.test(text), text);
     assert.ok(!/dynamodb:DeleteItem/.test(text), "revoking marks a key, it never deletes the record of it");
   });
 
@@ -51,7 +53,7 @@ describe("SluiceStack from sluice.yaml: the admin function", () => {
       const key = route.RouteKey as string;
       assert.equal(
         /IngestAdmin/.test(uri),
-        key.startsWith("POST /v1/keys") || key.includes(" /v1/keys"),
+        key.includes(" /v1/keys") || key === "GET /v1/streams/{stream}/stats",
         key,
       );
       if (/IngestAdmin/.test(uri)) keyRoutes.push(key);

@@ -124,6 +124,15 @@ describe("batcher metrics", () => {
       assert.deepEqual(e.dimensionSets, [["service", "Pipeline", "Stream"]]);
     }
 
+    // The app's lag by `service` alone, for the one delivery-lag alarm over every pipeline.
+    const app = emitted.filter(
+      (e) => e.dimensionSets.length === 1 && e.dimensionSets[0]!.join() === "service",
+    );
+    assert.deepEqual(
+      app.map((e) => [e.dimensions, e.metrics]),
+      [[{ service: "sluice-batch" }, { DeliveryLag: ["Milliseconds", 10_000] }]],
+    );
+
     // Delivered, dropped and the failed total by Pipeline alone come from the `batch committed` log line.
     for (const e of emitted.filter((x) => !("Stream" in x.dimensions))) {
       for (const name of ["RecordsDelivered", "RecordsDropped"]) assert.ok(!(name in e.metrics), name);
@@ -154,8 +163,14 @@ describe("batcher metrics", () => {
       countBatch(o.metrics, base, 1_000);
       o.metrics.publishStoredMetrics();
     });
-    assert.deepEqual(read(emitted[0]!).metrics.DeliveryLag, ["Milliseconds", 0]);
-    assert.ok(!("DeliveryLag" in read(emitted[1]!).metrics));
+    const [appLag, first, second, ...rest] = emitted.map(read);
+    assert.deepEqual(
+      [appLag?.dimensions, appLag?.metrics.DeliveryLag],
+      [{ service: "sluice-batch" }, ["Milliseconds", 0]],
+    );
+    assert.deepEqual(first?.metrics.DeliveryLag, ["Milliseconds", 0]);
+    assert.ok(second && !("DeliveryLag" in second.metrics));
+    assert.deepEqual(rest, []);
   });
 });
 

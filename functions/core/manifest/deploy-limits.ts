@@ -58,11 +58,12 @@ export function estimatedResources(manifest: Manifest): number {
   );
 }
 /**
- * Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard,
- * and the import jobs (20: two functions with roles, policies and log groups, two queues and the
+ * Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard
+ * (3 more with per-stream figures: the stats route and its permission), and the import jobs
+ * (20: two functions with roles, policies and log groups, two queues and the
  * queue policies, the event source mapping, two alarms, two routes, their integration and permissions).
  */
-export const STACK_BASE_RESOURCES = 96;
+export const STACK_BASE_RESOURCES = 99;
 export const RESOURCES_PER_SINK = 5;
 export const RESOURCES_PER_PIPELINE = 15;
 /** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
