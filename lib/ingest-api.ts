@@ -6,11 +6,19 @@ import { Alarm, ComparisonOperator, type Metric, TreatMissingData } from "aws-cd
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
 import type { IKey } from "aws-cdk-lib/aws-kms";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
 import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
-import { API_ROUTES, isAdminRoute, isQueryRoute, isRegistryRoute } from "../functions/ingest/routes.ts";
+import {
+  API_ROUTES,
+  isAdminRoute,
+  isQueryRoute,
+  isRegistryRoute,
+  QUERY_ROUTES,
+  TAIL_ROUTE,
+} from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
   encryptedStreams,
@@ -195,8 +203,7 @@ export class IngestApi extends Construct {
     const registryIntegration = new HttpLambdaIntegration("Registry", this.registryFn);
     const adminIntegration = new HttpLambdaIntegration("Admin", this.adminFn);
     for (const route of API_ROUTES) {
-      // The query function (functions/query) has no CDK construct yet: its routes are served by
-      // the local runner only, and never sent here to a function that does not serve them.
+      // The read routes go to the query function (`addReadRoutes`).
       if (isQueryRoute(route)) continue;
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
       const integration = isRegistryRoute(route)
@@ -253,6 +260,18 @@ export class IngestApi extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /**
+   * `GET /v1/streams/{stream}/records` to the read API's function. The tail is not routed here:
+   * HTTP APIs buffer the whole response, so it has its own function URL with response streaming.
+   */
+  public addReadRoutes(queryFn: IFunction): void {
+    const integration = new HttpLambdaIntegration("Query", queryFn);
+    for (const route of QUERY_ROUTES.filter((r) => r !== TAIL_ROUTE)) {
+      const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
+      this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
+    }
   }
 
   /** AWS/ApiGateway 4xx, 5xx, Count and Latency of the stage. */

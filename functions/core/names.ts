@@ -29,6 +29,12 @@ export interface ResourceNames {
   /** Dashboards are account-global: the name carries the region. */
   readonly dashboard: string;
   readonly adminFunction: string;
+  /** The read API's function (`GET /v1/streams/{stream}/records`). */
+  readonly queryFunction: string;
+  /** The tail's function, behind its function URL. */
+  readonly tailFunction: string;
+  /** The Athena workgroup of the sinks' tables. */
+  readonly athenaWorkgroup: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
   /** The Iceberg committer of a sink's table. */
@@ -58,6 +64,9 @@ export function resourceNames(app: string, account: string, region: string, stag
     ingestFunction: `${base}-ingest`,
     registryFunction: `${base}-registry`,
     adminFunction: `${base}-admin`,
+    queryFunction: `${base}-query`,
+    tailFunction: `${base}-tail`,
+    athenaWorkgroup: base,
     glueDatabase: glueName(base),
     alarmTopic: `${base}-alarms`,
     dashboard: `${base}-sluice-${region}`,

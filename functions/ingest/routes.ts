@@ -32,8 +32,10 @@ export const REGISTRY_ROUTES = [
 /** Served by the admin function (functions/admin), the only one that may write API keys. */
 export const ADMIN_ROUTES = ["POST /v1/keys", "GET /v1/keys", "DELETE /v1/keys/{id}"] as const;
 
+/** The live tail; deployed, a function URL with response streaming serves it, not the HTTP API. */
+export const TAIL_ROUTE = "GET /v1/streams/{stream}/tail";
 /** Served by the query function (functions/query): reads of the lake, and the live tail. */
-export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", "GET /v1/streams/{stream}/tail"] as const;
+export const QUERY_ROUTES = ["GET /v1/streams/{stream}/records", TAIL_ROUTE] as const;
 
 /** Every route of the API, whichever function serves it. */
 export const API_ROUTES = [...INGEST_ROUTES, ...REGISTRY_ROUTES, ...ADMIN_ROUTES, ...QUERY_ROUTES] as const;

@@ -24,6 +24,7 @@ import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
+import { readConfig } from "../../functions/core/runtime-env.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
 import { isAdminRoute, isQueryRoute, isRegistryRoute } from "../../functions/ingest/routes.ts";
 import { createQueryApp, queryCore } from "../../functions/query/app.ts";
@@ -137,7 +138,13 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     logger: o.logger.child({ function: "registry" }),
   });
   const admin = createAdminApp({ config, clients, logger: o.logger.child({ function: "admin" }) });
-  const queryDeps = { config, clients, logger: o.logger.child({ function: "query" }), pollMs: 100 };
+  // The read apps get the slice the deployed query function gets, so tests read with it.
+  const queryDeps = {
+    config: readConfig(config),
+    clients,
+    logger: o.logger.child({ function: "query" }),
+    pollMs: 100,
+  };
   const readCore = queryCore(queryDeps);
   const query = createQueryApp(queryDeps, readCore);
   const tail = createTailApp(queryDeps, readCore);

@@ -5,6 +5,7 @@
  * Each is a finding at the manifest position to change, so `sluice validate` refuses what
  * synth or CloudFormation would otherwise refuse half way through a deployment.
  */
+import { QUERIES_PER_TARGET, queryTargets } from "../catalog/athena-queries.ts";
 import { resourceNames } from "../names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../runtime-config.ts";
 import {
@@ -15,6 +16,7 @@ import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES,
   PIPELINE_ENV,
   pipelineConfig,
+  readConfig,
   registryConfig,
 } from "../runtime-env.ts";
 import type { Segment } from "./positions.ts";
@@ -40,12 +42,15 @@ export const STACK_RESOURCE_LIMIT = 500;
  * Resources the stack synthesizes (test/infra/deploy-limits.test.ts checks this against synth):
  * a fixed part, each sink (bucket, its policy, access-log bucket and policy, Glue table), each
  * pipeline (batcher, role, policy, log group, mapping, queue, metric filters, alarms), its
- * transformer (function, role, policy, log group).
+ * transformer (function, role, policy, log group), the Athena workgroup (with its results bucket
+ * and policy) and its named queries.
  */
 export function estimatedResources(manifest: Manifest): number {
   const transformers = manifest.pipelines.filter((p) => p.steps.length > 0 && p.transformerArn === undefined);
+  const targets = queryTargets(manifest, runtimeConfig(manifest, ACCOUNT, LONGEST_REGION)).length;
   return (
     STACK_BASE_RESOURCES +
+    (targets > 0 ? ATHENA_RESOURCES + QUERIES_PER_TARGET * targets : 0) +
     RESOURCES_PER_SINK * manifest.sinks.length +
     RESOURCES_PER_PIPELINE * manifest.pipelines.length +
     RESOURCES_PER_TRANSFORMER * transformers.length +
@@ -54,8 +59,14 @@ export function estimatedResources(manifest: Manifest): number {
     RESOURCES_PER_SLACK_CHANNEL * (manifest.alarms?.slack.length ?? 0)
   );
 }
-/** Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard. */
-export const STACK_BASE_RESOURCES = 76;
+/**
+ * Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard;
+ * the query function (role, policy, log group, its API route, integration and permission) and the
+ * tail (role, policy, log group, function URL and its two invoke permissions).
+ */
+export const STACK_BASE_RESOURCES = 90;
+/** The Athena workgroup, its results bucket and the bucket's policy. */
+export const ATHENA_RESOURCES = 3;
 export const RESOURCES_PER_SINK = 5;
 export const RESOURCES_PER_PIPELINE = 15;
 /** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
@@ -91,6 +102,7 @@ export function checkDeployLimits(manifest: Manifest, target: DeployTarget, repo
     }
   };
   fn(names.ingestFunction, ["name"]);
+  // The admin, query and tail functions' suffixes are shorter than `-registry`: checked with it.
   fn(names.registryFunction, ["name"]);
   manifest.pipelines.forEach((p, i) => {
     fn(names.batchFunction(p.name), ["pipelines", i, "name"]);
@@ -151,6 +163,15 @@ function checkEnvironments(
       "DEPLOY_LIMIT",
       ["sinks"],
       `${names.registryFunction}: the catalog's configuration takes ${registry} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: split the sinks across apps`,
+    );
+  }
+  // The query function and the tail carry every stream and each stream's lake (readConfig).
+  const reads = over(environmentOf(readConfig(config)));
+  if (reads !== undefined) {
+    report.error(
+      "DEPLOY_LIMIT",
+      ["streams"],
+      `${names.queryFunction}: the read path's configuration (streams and their lakes) takes ${reads} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: split the streams across apps`,
     );
   }
   manifest.pipelines.forEach((p, i) => {
