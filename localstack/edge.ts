@@ -14,7 +14,7 @@ import {
   sendJson,
 } from "./respond.ts";
 
-export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue"] as const;
+export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue", "athena"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 export type ServiceStatus = "running" | "starting" | "error";
 
@@ -29,6 +29,7 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ["DynamoDB_", "dynamodb"],
   ["TrentService.", "kms"],
   ["AWSGlue.", "glue"],
+  ["AmazonAthena.", "athena"],
 ];
 
 /**
