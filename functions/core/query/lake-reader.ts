@@ -174,6 +174,19 @@ export async function readLake(q: LakeQuery, deps: LakeReaderDeps): Promise<Lake
     ...(q.fields ?? known),
     ...(q.keys ?? []).map((k) => k.column.split(".")[0]!),
   ]);
+  const probeColumns = new Set<string>([
+    ...ENVELOPE_ORDER,
+    ...(q.keys ?? []).map((k) => k.column.split(".")[0]!),
+  ]);
+  const keep = (row: LakeRow): boolean => {
+    const pos = positionOf(row);
+    if (q.range && (pos.ts < q.range.fromMs || pos.ts >= q.range.toMs)) return false;
+    if (q.after && comparePositions(pos, q.after) <= 0) return false;
+    return (
+      keyPaths.length === 0 ||
+      keyPaths.some((k) => k.values.some((v) => valueMatches(getPath(row, k.path), v)))
+    );
+  };
   let rows: { pos: Position; row: LakeRow }[] = [];
   let stoppedEarly = false;
   for (let i = 0; i < candidates.length; i++) {
@@ -185,22 +198,43 @@ export async function readLake(q: LakeQuery, deps: LakeReaderDeps): Promise<Lake
     }
     checkTime();
     const columns = [...wanted].filter((w) => c.columns.has(w));
+    const probe = [...probeColumns].filter((w) => c.columns.has(w));
+    // A row group the statistics cannot settle is read in two steps: the time, id and key
+    // columns first, then the other columns only over the rows that matched.
+    const unsettled =
+      keyPaths.length > 0 ||
+      (q.range !== undefined && (c.bounds.min < q.range.fromMs || c.bounds.max >= q.range.toMs)) ||
+      (q.after !== undefined && c.bounds.min <= q.after.ts);
+    const rest = columns.filter((col) => !probe.includes(col));
+    const twoStep = unsettled && rest.length > 0;
+    const first = twoStep ? probe : columns;
     // Refused before the fetch, not after it: the chunks' size is in the footer.
-    if (counters.bytesScanned + chunkBytes(c.metadata, c.rg, new Set(columns)) > maxScanBytes)
+    if (counters.bytesScanned + chunkBytes(c.metadata, c.rg, new Set(first)) > maxScanBytes)
       throw overLimit();
-    const read = await readRows(c.file, c.metadata, columns, c.start, c.end);
+    const read = await readRows(c.file, c.metadata, first, c.start, c.end);
     counters.rowGroupsRead++;
-    for (const row of read) {
+    // Only rows that can still make the page: the page's limit + 1 first positions so far.
+    const cutoff = rows.length > q.limit ? rows[q.limit]!.pos : undefined;
+    const matched: { i: number; pos: Position }[] = [];
+    read.forEach((row, i) => {
+      if (!keep(row)) return;
       const pos = positionOf(row);
-      if (q.range && (pos.ts < q.range.fromMs || pos.ts >= q.range.toMs)) continue;
-      if (q.after && comparePositions(pos, q.after) <= 0) continue;
-      if (
-        keyPaths.length > 0 &&
-        !keyPaths.some((k) => k.values.some((v) => valueMatches(getPath(row, k.path), v)))
-      )
-        continue;
-      rows.push({ pos, row });
+      if (cutoff === undefined || comparePositions(pos, cutoff) < 0) matched.push({ i, pos });
+    });
+    matched.sort((a, b) => comparePositions(a.pos, b.pos));
+    const hits = matched
+      .slice(0, q.limit + 1)
+      .map((m) => m.i)
+      .sort((a, b) => a - b);
+    if (twoStep && hits.length > 0) {
+      if (counters.bytesScanned + chunkBytes(c.metadata, c.rg, new Set(rest)) > maxScanBytes)
+        throw overLimit();
+      const lo = hits[0]!;
+      const hi = hits[hits.length - 1]!;
+      const others = await readRows(c.file, c.metadata, rest, c.start + lo, c.start + hi + 1);
+      for (const i of hits) Object.assign(read[i]!, others[i - lo]);
     }
+    for (const i of hits) rows.push({ pos: positionOf(read[i]!), row: read[i]! });
     rows.sort((a, b) => comparePositions(a.pos, b.pos));
     if (rows.length > q.limit + 1) rows = rows.slice(0, q.limit + 1);
   }
