@@ -3,18 +3,31 @@
  *   sluice query <stream> --from 1h [--to T] [--where f=v ...] [--fields a,b] [--limit N] [--format table|ndjson|csv]
  *   sluice get <stream> <key>
  *   sluice tail <stream> [--from 1h]
+ *   sluice query --athena "<SQL>" | sluice query <stream> --athena --from 1h ...
  * Against the local stack by default (http://127.0.0.1:8080, key from .sluice/dev-key), a deployed
  * one with --url and --key. Exit codes: 0 ok, 1 refused or unreachable, 2 usage.
  */
 import { parseArgs } from "node:util";
+import { AthenaClient } from "@aws-sdk/client-athena";
+import { loadManifest } from "../functions/core/manifest/index.ts";
+import type { Manifest } from "../functions/core/manifest/types.ts";
 import { sseEvents } from "../functions/core/query/sse-events.ts";
+import { runtimeConfig } from "../functions/core/runtime-config.ts";
+import { customTransformNames } from "../functions/transform/custom.ts";
 import { apiBase, defaultKey } from "./api-client.ts";
+import { AthenaQueryFailed, runAthenaQuery, streamSql } from "./athena-query.ts";
+import { useLocalStackDefaults } from "./local-env.ts";
+
+const LOCAL_ENDPOINT = "http://127.0.0.1:4566";
 
 export const READ_USAGE = `usage:
   sluice query <stream> --from <time> [--to <time>] [--where field=value ...] [--fields a,b]
                         [--limit n] [--format table|ndjson|csv]
   sluice get <stream> <key>        a record by record id, partition key or idempotency key
   sluice tail <stream> [--from <time>]   replay from <time> (default: now), then follow live
+  sluice query --athena "<SQL>" [--database db] [--workgroup wg] [--format ...]
+  sluice query <stream> --athena --from <time> [--to ...] [--where ...] [--fields ...] [--limit n]
+                                   the same question as SQL in Athena, over the stream's table
 
 times are RFC 3339 (2026-05-01T10:00:00Z) or a duration ago (15m, 2h, 1d).
 --where keeps rows whose field equals (=) or differs from (!=) the value; it filters the pages
@@ -23,6 +36,11 @@ the API returns, so it narrows the output, not what is scanned.
 options:
   --url <url>   API (default: $SLUICE_URL or http://127.0.0.1:8080)
   --key <key>   API key (default: $SLUICE_API_KEY, else .sluice/dev-key if present)
+  --athena      run as SQL in Athena: the embedded stack's emulator (at --endpoint, default
+                $AWS_ENDPOINT_URL or http://127.0.0.1:4566), or AWS's when --url is given
+  --workgroup <name>  Athena workgroup (default: primary; deployed: the AthenaWorkgroup output)
+  --database <name>   Glue database for unqualified tables (default: the manifest's)
+  --manifest <file>   for --athena: the stream's table and database (default: sluice.yaml)
 `;
 
 export interface ReadCommandIo {
@@ -45,6 +63,11 @@ const OPTIONS = {
   format: { type: "string", default: "table" },
   url: { type: "string" },
   key: { type: "string" },
+  athena: { type: "boolean" },
+  workgroup: { type: "string" },
+  database: { type: "string" },
+  manifest: { type: "string", default: "sluice.yaml" },
+  endpoint: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -109,6 +132,7 @@ export async function runReadCommand(
   let values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
   let positionals: string[];
   let where: Condition[];
+  let athenaArg: string | undefined;
   try {
     ({ values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS }));
     where = (values.where ?? []).map(parseWhere);
@@ -118,14 +142,20 @@ export async function runReadCommand(
       io.out(READ_USAGE);
       return 0;
     }
+    if (command === "query" && values.athena) {
+      if (positionals.length !== 1) throw new Error('--athena needs "<SQL>" or <stream>');
+      athenaArg = positionals[0]!;
+    }
     const wanted = command === "get" ? 2 : 1;
-    if (positionals.length !== wanted)
+    if (athenaArg === undefined && positionals.length !== wanted)
       throw new Error(command === "get" ? "get needs <stream> <key>" : `${command} needs <stream>`);
-    if (command === "query" && values.from === undefined) throw new Error("query needs --from");
+    if (athenaArg === undefined && command === "query" && values.from === undefined)
+      throw new Error("query needs --from");
   } catch (err) {
     io.err(`${(err as Error).message}\n\n${READ_USAGE}`);
     return 2;
   }
+  if (athenaArg !== undefined) return athena(athenaArg, values, where, io);
   const base = apiBase(values.url);
   const key = values.key ?? defaultKey();
   const headers: Record<string, string> = key ? { authorization: `Bearer ${key}` } : {};
@@ -175,6 +205,98 @@ export async function runReadCommand(
     if ((err as Error).name === "AbortError") return 0;
     throw err;
   }
+}
+
+const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** `--athena`: the positional is a stream name (SQL built from the flags) or the SQL itself. */
+async function athena(
+  what: string,
+  values: { [K in keyof typeof OPTIONS]?: unknown },
+  where: readonly Condition[],
+  io: ReadCommandIo,
+): Promise<number> {
+  const v = values as Record<string, string | undefined>;
+  const deployed = v.url !== undefined;
+  if (!deployed) useLocalStackDefaults();
+  const endpoint = v.endpoint ?? process.env.AWS_ENDPOINT_URL ?? (deployed ? undefined : LOCAL_ENDPOINT);
+  let sql = what;
+  let database = v.database;
+  try {
+    const byStream = STREAM_NAME.test(what);
+    if (byStream && v.from === undefined) throw new Error("query <stream> --athena needs --from");
+    if (byStream || database === undefined) {
+      let manifest: Manifest | undefined;
+      try {
+        manifest = loadManifest(v.manifest ?? "sluice.yaml", {
+          customTransforms: customTransformNames(),
+          onWarning: () => {},
+        });
+      } catch (err) {
+        if (byStream) throw err;
+      }
+      if (byStream) {
+        const built = streamSql(
+          manifest!,
+          {
+            stream: what,
+            from: v.from!,
+            ...(v.to === undefined ? {} : { to: v.to }),
+            ...(v.fields === undefined ? {} : { fields: v.fields }),
+            ...(v.limit === undefined ? {} : { limit: v.limit }),
+            where,
+          },
+          Date.now(),
+        );
+        sql = built.sql;
+        database ??= built.database;
+      } else if (manifest) database = runtimeConfig(manifest, "0", "r").catalog.database;
+    }
+  } catch (err) {
+    io.err(`${(err as Error).message}\n`);
+    return 2;
+  }
+  const client = new AthenaClient({
+    ...(endpoint ? { endpoint } : {}),
+    ...(process.env.AWS_REGION ? { region: process.env.AWS_REGION } : {}),
+  });
+  try {
+    const result = await runAthenaQuery({
+      client,
+      sql,
+      ...(database ? { database } : {}),
+      workgroup: v.workgroup ?? "primary",
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+    io.out(formatAthenaRows(result.columns, result.rows, v.format ?? "table"));
+    return 0;
+  } catch (err) {
+    const e = err as Error & { $metadata?: unknown };
+    if (err instanceof AthenaQueryFailed || e.$metadata !== undefined) {
+      io.err(
+        `${err instanceof AthenaQueryFailed ? "" : `Athena refused the query: ${e.name}: `}${e.message}\n`,
+      );
+      return 1;
+    }
+    if (e.name === "TypeError" || (e as { code?: string }).code === "ECONNREFUSED") {
+      io.err(`${e.message} (is Athena at ${endpoint ?? "AWS"} up?)\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Athena's rows in their column order, even where the first rows lack a column (null cells). */
+function formatAthenaRows(
+  columns: readonly string[],
+  rows: readonly Record<string, string>[],
+  format: string,
+): string {
+  if (rows.length === 0 && format !== "ndjson") return `${columns.join(format === "csv" ? "," : "  ")}\n`;
+  const ordered = rows.map((r) => Object.fromEntries(columns.map((c) => [c, r[c]])));
+  return formatRows(format === "ndjson" ? rows : ordered, format);
 }
 
 /** Prints each record as one JSON line (or a CSV/table row) as it arrives, until interrupted. */

@@ -129,7 +129,10 @@ export function grantCatalogSync(grantee: IGrantable, catalog: CatalogConfig): v
 }
 
 /** The streams of `config` whose payloads ingest encrypts, among `names` when given. */
-export function encryptedStreams(config: RuntimeConfig, names?: readonly string[]): string[] {
+export function encryptedStreams(
+  config: Pick<RuntimeConfig, "streams">,
+  names?: readonly string[],
+): string[] {
   return (names ?? Object.keys(config.streams)).filter((n) => config.streams[n]?.encryption === "payload");
 }
 

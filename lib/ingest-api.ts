@@ -16,6 +16,7 @@ import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
 import type { IKey } from "aws-cdk-lib/aws-kms";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
@@ -28,6 +29,8 @@ import {
   isPublicRoute,
   isQueryRoute,
   isRegistryRoute,
+  QUERY_ROUTES,
+  TAIL_ROUTE,
 } from "../functions/ingest/routes.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import {
@@ -244,8 +247,7 @@ export class IngestApi extends Construct {
     const open = new HttpNoneAuthorizer();
     const publicRoutes: HttpRoute[] = [];
     for (const route of API_ROUTES) {
-      // The query function (functions/query) has no CDK construct yet: its routes are served by
-      // the local runner only, and never sent here to a function that does not serve them.
+      // The read routes go to the query function (`addReadRoutes`).
       if (isQueryRoute(route)) continue;
       // The import routes are added by their own construct (lib/import-jobs.ts).
       if (isImportRoute(route)) continue;
@@ -322,6 +324,18 @@ export class IngestApi extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
       }),
     ];
+  }
+
+  /**
+   * `GET /v1/streams/{stream}/records` to the read API's function. The tail is not routed here:
+   * HTTP APIs buffer the whole response, so it has its own function URL with response streaming.
+   */
+  public addReadRoutes(queryFn: IFunction): void {
+    const integration = new HttpLambdaIntegration("Query", queryFn);
+    for (const route of QUERY_ROUTES.filter((r) => r !== TAIL_ROUTE)) {
+      const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
+      this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
+    }
   }
 
   /** AWS/ApiGateway 4xx, 5xx, Count and Latency of the stage. */

@@ -76,7 +76,11 @@ export interface PipelineProps {
 }
 
 /** The key patterns a pipeline may write: its data prefix for each source stream, and its errors. */
-export function objectKeyPatterns(pipeline: PipelineRuntime): string[] {
+export function objectKeyPatterns(
+  pipeline: Pick<PipelineRuntime, "name" | "sources"> & {
+    readonly sink: Pick<PipelineRuntime["sink"], "prefix">;
+  },
+): string[] {
   const patterns = new Set<string>();
   for (const stream of pipeline.sources) {
     // Up to the first value only known per record (time, fields); `{stream}` and `{pipeline}`

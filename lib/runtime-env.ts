@@ -1,6 +1,6 @@
 /** The environment each function gets, checked against Lambda's limit at synth time. */
 
-import type { RuntimeConfig } from "../functions/core/runtime-config.ts";
+import type { ReadConfig, RuntimeConfig } from "../functions/core/runtime-config.ts";
 import {
   ADDED_ENVIRONMENT,
   environmentBytes,
@@ -14,6 +14,7 @@ export {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES,
   PIPELINE_ENV,
   pipelineConfig,
+  readConfig,
   registryConfig,
 } from "../functions/core/runtime-env.ts";
 
@@ -27,7 +28,7 @@ export class EnvironmentTooLarge extends Error {
  */
 export function functionEnvironment(
   functionName: string,
-  config: RuntimeConfig,
+  config: RuntimeConfig | ReadConfig,
   extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   const env = environmentOf(config, extra);

@@ -2,11 +2,14 @@ import { CfnOutput, Stack, type StackProps } from "aws-cdk-lib";
 import { CfnDatabase } from "aws-cdk-lib/aws-glue";
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { Construct } from "constructs";
+import { queryTargets } from "../functions/core/catalog/athena-queries.ts";
 import { sinkTableSpecs } from "../functions/core/catalog/specs.ts";
 import type { Manifest } from "../functions/core/manifest/types.ts";
 import { resourceNames } from "../functions/core/names.ts";
 import { runtimeConfig, subjectOf } from "../functions/core/runtime-config.ts";
+import { readConfig } from "../functions/core/runtime-env.ts";
 import { retentionRules } from "../functions/core/streams/retention.ts";
+import { AthenaWorkgroup } from "./athena-workgroup.ts";
 import { Dashboard } from "./dashboard.ts";
 import { DataKey } from "./data-key.ts";
 import { EventStream } from "./event-stream.ts";
@@ -17,6 +20,7 @@ import { ImportJobs } from "./import-jobs.ts";
 import { IngestApi } from "./ingest-api.ts";
 import { ParquetSink } from "./parquet-sink.ts";
 import { objectKeyPatterns, Pipeline } from "./pipeline.ts";
+import { QueryApi } from "./query-api.ts";
 import { SchemaRegistration } from "./schema-registration.ts";
 import { Tables } from "./tables.ts";
 
@@ -75,6 +79,12 @@ export class SluiceStack extends Stack {
     const specs = sinkTableSpecs(manifest, (sink) =>
       names.bucket(sink, manifest.sinks.find((s) => s.name === sink)?.bucket),
     );
+    const sinkKeys = new Map(
+      manifest.sinks.map((s) => [
+        s.name,
+        s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
+      ]),
+    );
     const sinks = new Map(
       manifest.sinks.map((s) => {
         const { bucketName, ...catalog } = specs.get(s.name)!;
@@ -82,7 +92,7 @@ export class SluiceStack extends Stack {
           s.name,
           new ParquetSink(this, `Sink-${s.name}`, {
             bucketName,
-            key: s.kmsKeyArn ? Key.fromKeyArn(this, `SinkKey-${s.name}`, s.kmsKeyArn) : key.key,
+            key: sinkKeys.get(s.name)!,
             catalog: { database: catalogDb, ...catalog, iceberg: s.type === "iceberg" },
             retention: retentionRules(manifest, s.name),
           }),
@@ -134,7 +144,7 @@ export class SluiceStack extends Stack {
         functionName: names.commitFunction(s.name),
         config,
         bucket: sinks.get(s.name)!.bucket,
-        key: s.kmsKeyArn ? Key.fromKeyArn(this, `CommitKey-${s.name}`, s.kmsKeyArn) : key.key,
+        key: sinkKeys.get(s.name)!,
         checkpoints: tables.checkpoints,
         schemas: tables.schemas,
         dataKeyPatterns: manifest.pipelines
@@ -160,6 +170,36 @@ export class SluiceStack extends Stack {
       apiKeys: tables.apiKeys,
       buckets: [...sinks.values()].map((s) => s.bucket),
     });
+    // The read path: lake reads through the API and the tail's function URL, SQL through Athena.
+    const reads = readConfig(config);
+    const query = new QueryApi(this, "Query", {
+      queryFunctionName: names.queryFunction,
+      tailFunctionName: names.tailFunction,
+      config: reads,
+      lakes: Object.values(reads.pipelines).map((p) => ({
+        bucket: sinks.get(p.sink.name)!.bucket,
+        key: sinkKeys.get(p.sink.name)!,
+        // With the pipeline's errors/: GET /v1/streams/{stream}/files lists their reasons (no payloads).
+        keyPatterns: objectKeyPatterns(p),
+      })),
+      stream: events.stream,
+      key: key.key,
+      checkpoints: tables.checkpoints,
+      idempotency: tables.idempotency,
+      apiKeys: tables.apiKeys,
+    });
+    ingest.addReadRoutes(query.queryFn);
+    const targets = queryTargets(manifest, config);
+    const athena =
+      targets.length > 0
+        ? new AthenaWorkgroup(this, "Athena", {
+            workgroupName: names.athenaWorkgroup,
+            description: `Sluice ${names.prefix}: SQL over the sinks' tables`,
+            key: key.key,
+            accessLogsBucket: sinks.values().next().value!.accessLogsBucket,
+            targets,
+          })
+        : undefined;
     const monitoring = new Dashboard(this, "Monitoring", {
       app: names.prefix,
       topicName: names.alarmTopic,
@@ -178,6 +218,15 @@ export class SluiceStack extends Stack {
     });
 
     new CfnOutput(this, "IngestUrl", { value: ingest.stage.url, description: "Ingest API base URL" });
+    new CfnOutput(this, "TailUrl", {
+      value: query.tailUrl.url,
+      description: "Live tail base URL (sluice tail --url)",
+    });
+    if (athena)
+      new CfnOutput(this, "AthenaWorkgroup", {
+        value: athena.workgroup.ref,
+        description: "Athena workgroup of the sinks (sluice query --athena)",
+      });
     new CfnOutput(this, "EventStreamName", { value: events.stream.streamName });
     for (const [name, sink] of sinks) {
       new CfnOutput(this, `Bucket-${name}`, { value: sink.bucket.bucketName, description: `Sink ${name}` });

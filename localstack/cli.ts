@@ -110,7 +110,7 @@ async function start(port: number | undefined, dataDir: string, persist: boolean
   process.stdout.write(
     [
       "",
-      `Embedded stack (kinesis, dynamodb, s3, kms, glue) ready at ${stack.endpoint} in ${seconds} s`,
+      `Embedded stack (kinesis, dynamodb, s3, kms, glue, athena) ready at ${stack.endpoint} in ${seconds} s`,
       `Data: ${path.relative(process.cwd(), dataDir) || "."}${persist ? (stack.resumed ? " (persistent, resumed)" : " (persistent, fresh)") : " (not kept)"}`,
       "",
       "export AWS_ENDPOINT_URL=" + stack.endpoint,

@@ -14,7 +14,7 @@ import {
   sendJson,
 } from "./respond.ts";
 
-export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue", "sqs", "cloudwatch"] as const;
+export const SERVICES = ["kinesis", "dynamodb", "s3", "kms", "glue", "sqs", "cloudwatch", "athena"] as const;
 export type ServiceName = (typeof SERVICES)[number];
 export type ServiceStatus = "running" | "starting" | "error";
 
@@ -31,6 +31,7 @@ const TARGET_PREFIXES: readonly (readonly [string, ServiceName])[] = [
   ["AWSGlue.", "glue"],
   ["AmazonSQS.", "sqs"],
   ["GraniteServiceVersion20100801.", "cloudwatch"],
+  ["AmazonAthena.", "athena"],
 ];
 
 /** Signing names that differ from the service's own: CloudWatch signs as `monitoring`. */

@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { startAthenaServer } from "./athena/server.ts";
 import { assertJava, ensureDynamoDbLocal, startDynamoDb } from "./backends/dynamodb.ts";
 import { startKinesis } from "./backends/kinesis.ts";
 import { startS3 } from "./backends/s3.ts";
@@ -117,7 +118,7 @@ async function openEdge(port: number, status: () => Record<ServiceName, ServiceS
 }
 
 /**
- * Starts Kinesis, DynamoDB, S3, KMS, Glue, SQS and CloudWatch (metrics) emulators behind one AWS-compatible edge endpoint, the
+ * Starts Kinesis, DynamoDB, S3, KMS, Glue, SQS, CloudWatch (metrics) and Athena emulators behind one AWS-compatible edge endpoint, the
  * stand-in for LocalStack where Docker is unavailable. The edge port is claimed first, so a taken
  * port fails fast without starting any backend.
  */
@@ -208,6 +209,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions = {}): Pr
     ),
     // Metrics are in memory only, even with persist: dashboards of a dev run, not records.
     startCloudWatchServer().then((cw) => register({ service: "cloudwatch", url: cw.url, stop: cw.stop })),
+    // Stateless: its queries read Glue and S3 through the edge, and results live in memory.
+    startAthenaServer({ endpoint }).then((athena) =>
+      register({ service: "athena", url: athena.url, stop: athena.stop }),
+    ),
   ]);
 
   let stopped: Promise<void> | undefined;

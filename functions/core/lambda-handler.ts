@@ -4,6 +4,7 @@
  * handler. The apps stay plain functions of their event, which the local runner calls without
  * any of this.
  */
+import { PassThrough } from "node:stream";
 import type { Logger as PowertoolsLogger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
@@ -99,4 +100,69 @@ export function lambdaHandler<E, R>(
   // Responses carry record ids and, from the transformer, payloads: none goes to X-Ray.
   if (o.tracer) handler.use(captureLambdaHandler(o.tracer, { captureResponse: false }));
   return handler as LambdaHandler<E, R>;
+}
+
+/** A response written as it goes: the tail's server-sent events. */
+export interface ResponseWriter {
+  start(status: number, headers: Record<string, string>): void;
+  write(chunk: string): Promise<void>;
+  end(): void;
+}
+
+/** An app answering with a streamed response; `signal` aborts when the client has gone. */
+export type StreamingLambdaApp<E> = (
+  event: E,
+  response: ResponseWriter,
+  signal: AbortSignal,
+) => Promise<void>;
+
+interface StreamedResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: PassThrough;
+}
+
+/**
+ * The handler of a function URL with response streaming (InvokeMode RESPONSE_STREAM), through
+ * Middy's `streamifyResponse` (it calls the runtime's `awslambda.streamifyResponse`): the
+ * middlewares run around the start of the response, whose status and headers are known when the
+ * app calls `start`; Middy then pipes the body, which the app keeps writing, to the client.
+ * When the client goes, Middy's pipe destroys the body, which aborts `signal`.
+ */
+export function streamingLambdaHandler<E>(
+  app: StreamingLambdaApp<E>,
+  o: Observability,
+  correlationIdPath?: string,
+): LambdaHandler<E, void> {
+  const handler = middy<E, StreamedResponse, Error, Context>(
+    (event: E) =>
+      new Promise<StreamedResponse>((resolve, reject) => {
+        const body = new PassThrough();
+        const gone = new AbortController();
+        body.on("close", () => gone.abort());
+        let started = false;
+        const response: ResponseWriter = {
+          start: (statusCode, headers) => {
+            started = true;
+            resolve({ statusCode, headers, body });
+          },
+          write: (chunk) =>
+            new Promise<void>((done, fail) => body.write(chunk, (err) => (err ? fail(err) : done()))),
+          end: () => body.end(),
+        };
+        app(event, response, gone.signal).then(
+          () => {
+            if (!started) reject(new Error("the app ended without starting its response"));
+          },
+          (err: unknown) => (started ? body.destroy(err as Error) : reject(err)),
+        );
+      }),
+    { streamifyResponse: true },
+  ).use(
+    injectLambdaContext(o.powertoolsLogger, {
+      resetKeys: true,
+      ...(correlationIdPath === undefined ? {} : { correlationIdPath }),
+    }),
+  );
+  return handler as unknown as LambdaHandler<E, void>;
 }

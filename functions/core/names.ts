@@ -34,6 +34,12 @@ export interface ResourceNames {
   readonly importChunkFunction: string;
   readonly importQueue: string;
   readonly importDeadLetters: string;
+  /** The read API's function (`GET /v1/streams/{stream}/records`). */
+  readonly queryFunction: string;
+  /** The tail's function, behind its function URL. */
+  readonly tailFunction: string;
+  /** The Athena workgroup of the sinks' tables. */
+  readonly athenaWorkgroup: string;
   transformFunction(pipeline: string): string;
   batchFunction(pipeline: string): string;
   /** The Iceberg committer of a sink's table. */
@@ -67,6 +73,9 @@ export function resourceNames(app: string, account: string, region: string, stag
     importChunkFunction: `${base}-import-chunk`,
     importQueue: `${base}-import-chunks`,
     importDeadLetters: `${base}-import-chunks-dlq`,
+    queryFunction: `${base}-query`,
+    tailFunction: `${base}-tail`,
+    athenaWorkgroup: base,
     glueDatabase: glueName(base),
     alarmTopic: `${base}-alarms`,
     dashboard: `${base}-sluice-${region}`,

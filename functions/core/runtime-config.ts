@@ -86,6 +86,36 @@ export interface RuntimeConfig {
   readonly runtimeStreams?: RuntimeStreamsSettings;
 }
 
+/**
+ * What the read path (query function, tail, gRPC QueryService) knows of a pipeline: where its
+ * files are and whose records they hold. The Parquet files carry their own column types, so no
+ * schema travels with it. A full `PipelineRuntime` is one.
+ */
+export interface ReadPipelineRuntime {
+  readonly name: string;
+  readonly sources: readonly string[];
+  readonly transformer?: string;
+  readonly outputSubject?: string;
+  readonly sink: Pick<SinkRuntime, "name" | "bucket" | "prefix">;
+}
+
+/** The runtime config the read path needs: every stream, and only the pipelines whose files it reads. */
+export interface ReadConfig extends Omit<RuntimeConfig, "pipelines" | "catalog"> {
+  readonly pipelines: Readonly<Record<string, ReadPipelineRuntime>>;
+}
+
+/**
+ * The pipeline whose files are a stream's lake: the first reading it without a transform (its
+ * files hold the records as sent), else the first reading it at all.
+ */
+export function lakePipelineOf<P extends ReadPipelineRuntime>(
+  pipelines: Readonly<Record<string, P>>,
+  stream: string,
+): P | undefined {
+  const feeding = Object.values(pipelines).filter((p) => p.sources.includes(stream));
+  return feeding.find((p) => p.transformer === undefined) ?? feeding[0];
+}
+
 export function subjectOf(namespace: string, name: string): string {
   return `${namespace}.${name}`;
 }
@@ -179,7 +209,8 @@ export function runtimeConfig(
 /** Environment variable carrying the serialized config into a function. */
 export const RUNTIME_CONFIG_ENV = "SLUICE_CONFIG";
 
-export function parseRuntimeConfig(raw: string | undefined): RuntimeConfig {
+/** The config, or the slice of it the function was given (`ReadConfig` for the read path). */
+export function parseRuntimeConfig<C extends ReadConfig = RuntimeConfig>(raw: string | undefined): C {
   if (!raw) throw new Error(`${RUNTIME_CONFIG_ENV} is not set`);
-  return JSON.parse(raw) as RuntimeConfig;
+  return JSON.parse(raw) as C;
 }

@@ -7,7 +7,13 @@
  * size grows with one pipeline or with the streams, never with the number of pipelines.
  * Plain data, so `sluice validate` checks the limit with the same slices the CDK app deploys.
  */
-import { RUNTIME_CONFIG_ENV, type RuntimeConfig } from "./runtime-config.ts";
+import {
+  lakePipelineOf,
+  type ReadConfig,
+  type ReadPipelineRuntime,
+  RUNTIME_CONFIG_ENV,
+  type RuntimeConfig,
+} from "./runtime-config.ts";
 
 /** Lambda's limit on the total size of a function's environment variables. */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
@@ -32,6 +38,31 @@ export function adminConfig(config: RuntimeConfig): RuntimeConfig {
 /** Import jobs read the streams (to validate records as ingest does); pipelines and catalog not at all. */
 export function importsConfig(config: RuntimeConfig): RuntimeConfig {
   return { ...config, pipelines: {}, catalog: { database: config.catalog.database, tables: [] } };
+}
+
+/**
+ * The read path's slice: every stream, and of the pipelines only each stream's lake, without its
+ * steps, batching or sink settings (the reader needs the bucket and the prefix template; the
+ * files carry their column types). Grows with the streams, not with the pipelines.
+ */
+export function readConfig(config: RuntimeConfig): ReadConfig {
+  const { catalog: _catalog, pipelines: all, ...rest } = config;
+  const lakes = new Set(
+    Object.keys(config.streams).flatMap((stream) => lakePipelineOf(all, stream)?.name ?? []),
+  );
+  // In the full config's order, so each stream picks the same lake from the slice.
+  const pipelines: Record<string, ReadPipelineRuntime> = {};
+  for (const p of Object.values(all)) {
+    if (!lakes.has(p.name)) continue;
+    pipelines[p.name] = {
+      name: p.name,
+      sources: p.sources,
+      ...(p.transformer === undefined ? {} : { transformer: p.transformer }),
+      ...(p.outputSubject === undefined ? {} : { outputSubject: p.outputSubject }),
+      sink: { name: p.sink.name, bucket: p.sink.bucket, prefix: p.sink.prefix },
+    };
+  }
+  return { ...rest, pipelines };
 }
 
 export function pipelineConfig(config: RuntimeConfig, pipeline: string): RuntimeConfig {
@@ -59,7 +90,7 @@ export function environmentBytes(env: Readonly<Record<string, string>>): number 
 
 /** The variables a function gets: its config slice, its extras, and what SluiceFunction adds. */
 export function environmentOf(
-  config: RuntimeConfig,
+  config: RuntimeConfig | ReadConfig,
   extra: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   return { [RUNTIME_CONFIG_ENV]: JSON.stringify(config), ...extra };

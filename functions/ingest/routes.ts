@@ -41,10 +41,12 @@ export const ADMIN_ROUTES = [
   "GET /v1/streams/{stream}/stats",
 ] as const;
 
+/** The live tail; deployed, a function URL with response streaming serves it, not the HTTP API. */
+export const TAIL_ROUTE = "GET /v1/streams/{stream}/tail";
 /** Served by the query function (functions/query): reads of the lake, and the live tail. */
 export const QUERY_ROUTES = [
   "GET /v1/streams/{stream}/records",
-  "GET /v1/streams/{stream}/tail",
+  TAIL_ROUTE,
   "GET /v1/streams/{stream}/files",
 ] as const;
 

@@ -16,13 +16,14 @@ import { parseRecordsRequest } from "../core/query/request.ts";
 import { ARROW_STREAM, arrowStream, NDJSON, ndjson, wantsArrow } from "../core/query/results.ts";
 import { parseFilesLimit, streamFiles } from "../core/query/stream-files.ts";
 import { DEFAULT_LIMITS, type ReadCounters, type ReadLimits } from "../core/query/types.ts";
-import type { RuntimeConfig } from "../core/runtime-config.ts";
+import type { ReadConfig } from "../core/runtime-config.ts";
 
 /** The clients the query function uses: its bundle leaves out the others. */
 export type QueryClients = Pick<AwsClients, "s3" | "dynamo" | "kinesis" | "kms">;
 
 export interface QueryAppDeps {
-  readonly config: RuntimeConfig;
+  /** The read slice (`readConfig`); a full runtime config also fits. */
+  readonly config: ReadConfig;
   readonly clients: QueryClients;
   readonly logger: Logger;
   /** @default DEFAULT_LIMITS (512 MiB scanned, 25 s) */

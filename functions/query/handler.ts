@@ -8,10 +8,10 @@ import {
   s3Client,
 } from "../core/aws-clients.ts";
 import { lambdaHandler, observability, tracedClients } from "../core/lambda-handler.ts";
-import { parseRuntimeConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
+import { parseRuntimeConfig, type ReadConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createQueryApp } from "./app.ts";
 
-const config = parseRuntimeConfig(process.env[RUNTIME_CONFIG_ENV]);
+const config = parseRuntimeConfig<ReadConfig>(process.env[RUNTIME_CONFIG_ENV]);
 const o = await observability({ service: "sluice-query", app: config.app, env: process.env });
 const base = clientBase(awsSettingsFromEnv(process.env));
 

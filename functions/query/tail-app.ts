@@ -8,18 +8,17 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { DataKeyOpener } from "../core/crypto/key-opener.ts";
 import { SluiceError } from "../core/errors.ts";
+import { noRoute } from "../core/http-app.ts";
+import type { ResponseWriter } from "../core/lambda-handler.ts";
 import type { Logger } from "../core/logger.ts";
 import { knownStream } from "../core/query/records.ts";
 import { parseInstant } from "../core/query/request.ts";
 import { type TailDeps, type TailSink, tailStream } from "../core/query/tail.ts";
+import { TAIL_ROUTE } from "../ingest/routes.ts";
 import { actionFor, type QueryAppDeps, type QueryCore, queryCore } from "./app.ts";
 
 /** A response that is written as it goes: the Node.js ServerResponse and Lambda's stream both fit. */
-export interface StreamingResponse {
-  start(status: number, headers: Record<string, string>): void;
-  write(chunk: string): Promise<void>;
-  end(): void;
-}
+export type StreamingResponse = ResponseWriter;
 
 export type StreamingApp = (
   event: APIGatewayProxyEventV2,
@@ -28,6 +27,25 @@ export type StreamingApp = (
 ) => Promise<void>;
 
 export const SSE = "text/event-stream";
+const TAIL_PATH = /^\/v1\/streams\/([^/]+)\/tail\/?$/;
+
+/**
+ * The event as the API's route would give it. A function URL has no routes: its events carry
+ * only the path (routeKey `$default`, no path parameters), so the stream is taken from it here.
+ * Undefined when the request is not a tail.
+ */
+export function asTailRoute(event: APIGatewayProxyEventV2): APIGatewayProxyEventV2 | undefined {
+  if (event.routeKey === TAIL_ROUTE) return event;
+  const match = TAIL_PATH.exec(event.rawPath ?? "");
+  if (!match || event.requestContext?.http?.method !== "GET") return undefined;
+  let stream: string;
+  try {
+    stream = decodeURIComponent(match[1]!);
+  } catch {
+    return undefined;
+  }
+  return { ...event, routeKey: TAIL_ROUTE, pathParameters: { stream } };
+}
 const KEEPALIVE_MS = 15_000;
 
 export interface TailAppDeps extends QueryAppDeps {
@@ -48,11 +66,14 @@ export function createTailApp(deps: TailAppDeps, core: QueryCore = queryCore(dep
     payloadKeys: new DataKeyOpener(deps.clients.kms, { keyId: deps.config.kmsKeyId, app: deps.config.app }),
     ...(deps.pollMs === undefined ? {} : { pollMs: deps.pollMs }),
   };
-  return async (event, response, signal) => {
-    const log = deps.logger.child({ requestId: event.requestContext?.requestId, route: event.routeKey });
+  return async (received, response, signal) => {
+    const log = deps.logger.child({ requestId: received.requestContext?.requestId, route: TAIL_ROUTE });
+    const routed = asTailRoute(received);
+    const event = routed ?? received;
     const name = event.pathParameters?.stream ?? "";
     let fromMs: number;
     try {
+      if (!routed) throw noRoute(received);
       await core.auth.check(event.headers ?? {}, actionFor(event));
       knownStream(deps.config, name);
       const from = event.queryStringParameters?.from;

@@ -31,6 +31,7 @@ import type { Manifest } from "../../functions/core/manifest/types.ts";
 import { BATCH_SERVICE, INGEST_SERVICE, metricsOptions } from "../../functions/core/metrics.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
+import { readConfig } from "../../functions/core/runtime-env.ts";
 import { createImportsApp } from "../../functions/imports/app.ts";
 import { createChunkApp } from "../../functions/imports/chunk-app.ts";
 import { createIngestApp } from "../../functions/ingest/app.ts";
@@ -172,7 +173,13 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
     clients: { ...clients, cloudWatch },
     logger: o.logger.child({ function: "admin" }),
   });
-  const queryDeps = { config, clients, logger: o.logger.child({ function: "query" }), pollMs: 100 };
+  // The read apps get the slice the deployed query function gets, so tests read with it.
+  const queryDeps = {
+    config: readConfig(config),
+    clients,
+    logger: o.logger.child({ function: "query" }),
+    pollMs: 100,
+  };
   const readCore = queryCore(queryDeps);
   const query = createQueryApp(queryDeps, readCore);
   const tail = createTailApp(queryDeps, readCore);

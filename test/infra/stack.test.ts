@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { deflateRawSync } from "node:zlib";
 import { Match } from "aws-cdk-lib/assertions";
-import { API_ROUTES, isQueryRoute } from "../../functions/ingest/routes.ts";
+import { API_ROUTES, TAIL_ROUTE } from "../../functions/ingest/routes.ts";
 import { LAMBDA_ENVIRONMENT_LIMIT_BYTES } from "../../lib/runtime-env.ts";
 import {
   ACCOUNT,
@@ -123,7 +123,7 @@ describe("SluiceStack from sluice.yaml: data at rest", () => {
 
   test("every bucket refuses requests without TLS and blocks public access", () => {
     const buckets = resourcesOf(s, "AWS::S3::Bucket");
-    assert.equal(buckets.length, 2, "the sink and its access-log bucket");
+    assert.equal(buckets.length, 3, "the sink, its access-log bucket and Athena's results");
     for (const [id, props] of buckets) {
       assert.deepEqual(props.PublicAccessBlockConfiguration, {
         BlockPublicAcls: true,
@@ -242,9 +242,9 @@ describe("SluiceStack from sluice.yaml: the catalog", () => {
 });
 
 describe("SluiceStack from sluice.yaml: the ingest API", () => {
-  test("every ingest route reaches the ingest function, with auth left to the function", () => {
-    // The query routes are not deployed yet (no query function in CDK): see lib/ingest-api.ts.
-    const deployed = API_ROUTES.filter((r) => !isQueryRoute(r));
+  test("every route but the tail is on the API, with auth left to the functions", () => {
+    // HTTP APIs do not stream: the tail has its own function URL (test/infra/read-path.test.ts).
+    const deployed = API_ROUTES.filter((r) => r !== TAIL_ROUTE);
     s.template.resourceCountIs("AWS::ApiGatewayV2::Route", deployed.length);
     for (const routeKey of deployed) {
       s.template.hasResourceProperties("AWS::ApiGatewayV2::Route", {
@@ -307,7 +307,9 @@ describe("SluiceStack from sluice.yaml: the pipeline", () => {
       "sluice-import-chunk",
       "sluice-imports",
       "sluice-ingest",
+      "sluice-query",
       "sluice-registry",
+      "sluice-tail",
     ]);
   });
 });
@@ -354,6 +356,21 @@ describe("SluiceStack from sluice.yaml: functions", () => {
       } else if (fn.FunctionName === "sluice-registry") {
         assert.deepEqual([config.streams, config.pipelines], [{}, {}]);
         assert.equal(config.catalog.tables.length, 1, "the registry keeps the sinks' tables");
+      } else if (fn.FunctionName === "sluice-query" || fn.FunctionName === "sluice-tail") {
+        // The read slice: every stream, each stream's lake with only where its files are.
+        assert.deepEqual(Object.keys(config.streams), ["feedback"]);
+        assert.equal(config.catalog, undefined);
+        assert.deepEqual(config.pipelines, {
+          "feedback-lake": {
+            name: "feedback-lake",
+            sources: ["feedback"],
+            sink: {
+              name: "lake",
+              bucket: `sluice-lake-${ACCOUNT}-${REGION}`,
+              prefix: "{stream}/dt={yyyy}-{MM}-{dd}/hr={HH}/",
+            },
+          },
+        });
       } else
         assert.deepEqual(
           [Object.keys(config.streams), Object.keys(config.pipelines)],
@@ -371,6 +388,9 @@ describe("SluiceStack from sluice.yaml: functions", () => {
       // The CSV and Parquet readers sluice send uses ride along with the ingest core.
       "sluice-import-chunk": 3_000_000,
       "sluice-feedback-lake-batch": 3_000_000,
+      // hyparquet and apache-arrow (Arrow IPC answers) are inside.
+      "sluice-query": 2_000_000,
+      "sluice-tail": 2_000_000,
       "schema registration": 2_000_000,
     };
     for (const [, fn] of resourcesOf(s, "AWS::Lambda::Function")) {
@@ -499,7 +519,7 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
     );
   });
 
-  test("the schema routes go to the registry function, every other route to ingest", () => {
+  test("the schema routes go to the registry function, the records route to the query function, every other route to ingest", () => {
     const integrations = new Map(
       resourcesOf(s, "AWS::ApiGatewayV2::Integration").map(([id, p]) => [
         id,
@@ -514,6 +534,10 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
       const key = route.RouteKey as string;
       if (key.includes("/v1/keys")) continue; // the admin function's: test/infra/admin-keys.test.ts
       if (key.includes("/v1/imports")) continue; // the imports function's: test/infra/imports.test.ts
+      if (key === "GET /v1/streams/{stream}/records") {
+        assert.match(uri, /QueryFunction/, key);
+        continue;
+      }
       assert.match(uri, key.includes("/v1/schemas") ? /Registry/ : /IngestFunction|Ingest[A-Z0-9]/, key);
       assert.ok(!(key.includes("/v1/schemas") && /IngestIngest/.test(uri)), key);
     }

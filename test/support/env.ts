@@ -167,10 +167,19 @@ export function authHeader(runner: { devKey?: string }): Record<string, string> 
  * LocalStack Community does not (it is a Pro service), so tests of the catalog skip there.
  */
 export async function glueUnavailable(): Promise<string | false> {
+  return serviceUnavailable("glue", "Glue");
+}
+
+/** The same for Athena: the embedded stack emulates it (localstack/athena/), LocalStack Community not. */
+export async function athenaUnavailable(): Promise<string | false> {
+  return serviceUnavailable("athena", "Athena");
+}
+
+async function serviceUnavailable(service: string, name: string): Promise<string | false> {
   const health = (await fetch(`${endpoint()}/_localstack/health`).then((r) => r.json())) as {
     services?: Record<string, string>;
   };
-  return /running|available/.test(health.services?.glue ?? "")
+  return /running|available/.test(health.services?.[service] ?? "")
     ? false
-    : "the endpoint has no Glue (real LocalStack Community)";
+    : `the endpoint has no ${name} (real LocalStack Community)`;
 }

@@ -6,6 +6,7 @@
  * synth or CloudFormation would otherwise refuse half way through a deployment.
  */
 import { gatewayVerifiesJwt } from "../auth/gateway-claims.ts";
+import { QUERIES_PER_TARGET, queryTargets } from "../catalog/athena-queries.ts";
 import { sinkTableSpecs } from "../catalog/specs.ts";
 import { dataLocation } from "../catalog/table-input.ts";
 import { resourceNames } from "../names.ts";
@@ -18,6 +19,7 @@ import {
   LAMBDA_ENVIRONMENT_LIMIT_BYTES,
   PIPELINE_ENV,
   pipelineConfig,
+  readConfig,
   registryConfig,
 } from "../runtime-env.ts";
 import type { Segment } from "./positions.ts";
@@ -43,12 +45,15 @@ export const STACK_RESOURCE_LIMIT = 500;
  * Resources the stack synthesizes (test/infra/deploy-limits.test.ts checks this against synth):
  * a fixed part, each sink (bucket, its policy, access-log bucket and policy, Glue table), each
  * pipeline (batcher, role, policy, log group, mapping, queue, metric filters, alarms), its
- * transformer (function, role, policy, log group).
+ * transformer (function, role, policy, log group), the Athena workgroup (with its results bucket
+ * and policy) and its named queries.
  */
 export function estimatedResources(manifest: Manifest): number {
   const transformers = manifest.pipelines.filter((p) => p.steps.length > 0 && p.transformerArn === undefined);
+  const targets = queryTargets(manifest, runtimeConfig(manifest, ACCOUNT, LONGEST_REGION)).length;
   return (
     STACK_BASE_RESOURCES +
+    (targets > 0 ? ATHENA_RESOURCES + QUERIES_PER_TARGET * targets : 0) +
     RESOURCES_PER_SINK * manifest.sinks.length +
     RESOURCES_PER_PIPELINE * manifest.pipelines.length +
     RESOURCES_PER_TRANSFORMER * transformers.length +
@@ -59,11 +64,15 @@ export function estimatedResources(manifest: Manifest): number {
 }
 /**
  * Everything but the sinks and pipelines: tables, stream, key, API, functions, topic, dashboard
- * (3 more with per-stream figures: the stats route and its permission), and the import jobs
- * (20: two functions with roles, policies and log groups, two queues and the
- * queue policies, the event source mapping, two alarms, two routes, their integration and permissions).
+ * (3 more with per-stream figures: the stats route and its permission); the import jobs
+ * (20: two functions with roles, policies and log groups, two queues and the queue policies,
+ * the event source mapping, two alarms, two routes, their integration and permissions); the
+ * query function (role, policy, log group, its API routes, integration and permissions) and the
+ * tail (role, policy, log group, function URL and its two invoke permissions).
  */
-export const STACK_BASE_RESOURCES = 99;
+export const STACK_BASE_RESOURCES = 113;
+/** The Athena workgroup, its results bucket and the bucket's policy. */
+export const ATHENA_RESOURCES = 3;
 export const RESOURCES_PER_SINK = 5;
 export const RESOURCES_PER_PIPELINE = 15;
 /** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
@@ -99,6 +108,7 @@ export function checkDeployLimits(manifest: Manifest, target: DeployTarget, repo
     }
   };
   fn(names.ingestFunction, ["name"]);
+  // The admin, query and tail functions' suffixes are shorter than `-registry`: checked with it.
   fn(names.registryFunction, ["name"]);
   fn(names.importsFunction, ["name"]);
   fn(names.importChunkFunction, ["name"]);
@@ -163,6 +173,15 @@ function checkEnvironments(
       "DEPLOY_LIMIT",
       ["sinks"],
       `${names.registryFunction}: the catalog's configuration takes ${registry} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: split the sinks across apps`,
+    );
+  }
+  // The query function and the tail carry every stream and each stream's lake (readConfig).
+  const reads = over(environmentOf(readConfig(config)));
+  if (reads !== undefined) {
+    report.error(
+      "DEPLOY_LIMIT",
+      ["streams"],
+      `${names.queryFunction}: the read path's configuration (streams and their lakes) takes ${reads} bytes of environment, over Lambda's ${LAMBDA_ENVIRONMENT_LIMIT_BYTES}: split the streams across apps`,
     );
   }
   manifest.pipelines.forEach((p, i) => {

@@ -174,6 +174,17 @@ export async function readLake(q: LakeQuery, deps: LakeReaderDeps): Promise<Lake
     ...(q.fields ?? known),
     ...(q.keys ?? []).map((k) => k.column.split(".")[0]!),
   ]);
+  const keyColumns = (q.keys ?? []).map((k) => k.column.split(".")[0]!);
+  // What the first step of a two-step read decodes: the key columns alone for a plain lookup
+  // (positions are needed only for the few rows that match), with time and id for a range.
+  const positioned = q.range !== undefined || q.after !== undefined || keyColumns.length === 0;
+  const probeColumns = new Set<string>([...(positioned ? ENVELOPE_ORDER : []), ...keyColumns]);
+  const keyMatch = (row: LakeRow): boolean =>
+    keyPaths.length === 0 ||
+    keyPaths.some((k) => k.values.some((v) => valueMatches(getPath(row, k.path), v)));
+  const inRange = (pos: Position): boolean =>
+    !(q.range && (pos.ts < q.range.fromMs || pos.ts >= q.range.toMs)) &&
+    !(q.after && comparePositions(pos, q.after) <= 0);
   let rows: { pos: Position; row: LakeRow }[] = [];
   let stoppedEarly = false;
   for (let i = 0; i < candidates.length; i++) {
@@ -185,22 +196,50 @@ export async function readLake(q: LakeQuery, deps: LakeReaderDeps): Promise<Lake
     }
     checkTime();
     const columns = [...wanted].filter((w) => c.columns.has(w));
+    const probe = [...probeColumns].filter((w) => c.columns.has(w));
+    // A row group the statistics cannot settle is read in two steps: the time, id and key
+    // columns first, then the other columns only over the rows that matched.
+    const unsettled =
+      keyPaths.length > 0 ||
+      (q.range !== undefined && (c.bounds.min < q.range.fromMs || c.bounds.max >= q.range.toMs)) ||
+      (q.after !== undefined && c.bounds.min <= q.after.ts);
+    const rest = columns.filter((col) => !probe.includes(col));
+    const twoStep = unsettled && rest.length > 0;
+    const first = twoStep ? probe : columns;
     // Refused before the fetch, not after it: the chunks' size is in the footer.
-    if (counters.bytesScanned + chunkBytes(c.metadata, c.rg, new Set(columns)) > maxScanBytes)
+    if (counters.bytesScanned + chunkBytes(c.metadata, c.rg, new Set(first)) > maxScanBytes)
       throw overLimit();
-    const read = await readRows(c.file, c.metadata, columns, c.start, c.end);
+    // No key column in this file: none of its rows can match.
+    if (first.length === 0) continue;
+    const read = await readRows(c.file, c.metadata, first, c.start, c.end);
     counters.rowGroupsRead++;
-    for (const row of read) {
-      const pos = positionOf(row);
-      if (q.range && (pos.ts < q.range.fromMs || pos.ts >= q.range.toMs)) continue;
-      if (q.after && comparePositions(pos, q.after) <= 0) continue;
-      if (
-        keyPaths.length > 0 &&
-        !keyPaths.some((k) => k.values.some((v) => valueMatches(getPath(row, k.path), v)))
-      )
-        continue;
-      rows.push({ pos, row });
+    const timed = first.includes("_event_time");
+    // Only rows that can still make the page: the page's limit + 1 first positions so far.
+    const pageCandidates = (indexes: number[]): number[] => {
+      const cutoff = rows.length > q.limit ? rows[q.limit]!.pos : undefined;
+      return indexes
+        .map((i) => ({ i, pos: positionOf(read[i]!) }))
+        .filter((m) => inRange(m.pos) && (cutoff === undefined || comparePositions(m.pos, cutoff) < 0))
+        .sort((a, b) => comparePositions(a.pos, b.pos))
+        .slice(0, q.limit + 1)
+        .map((m) => m.i)
+        .sort((a, b) => a - b);
+    };
+    let hits: number[] = [];
+    read.forEach((row, i) => {
+      if (keyMatch(row)) hits.push(i);
+    });
+    if (timed) hits = pageCandidates(hits);
+    if (twoStep && hits.length > 0) {
+      if (counters.bytesScanned + chunkBytes(c.metadata, c.rg, new Set(rest)) > maxScanBytes)
+        throw overLimit();
+      const lo = hits[0]!;
+      const hi = hits[hits.length - 1]!;
+      const others = await readRows(c.file, c.metadata, rest, c.start + lo, c.start + hi + 1);
+      for (const i of hits) Object.assign(read[i]!, others[i - lo]);
     }
+    if (!timed) hits = pageCandidates(hits);
+    for (const i of hits) rows.push({ pos: positionOf(read[i]!), row: read[i]! });
     rows.sort((a, b) => comparePositions(a.pos, b.pos));
     if (rows.length > q.limit + 1) rows = rows.slice(0, q.limit + 1);
   }

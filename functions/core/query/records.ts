@@ -8,7 +8,12 @@ import type { CheckpointStore } from "../checkpoints.ts";
 import { SluiceError } from "../errors.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
 import { PREFIX_PLACEHOLDER } from "../prefix.ts";
-import type { PipelineRuntime, RuntimeConfig, StreamRuntime } from "../runtime-config.ts";
+import {
+  lakePipelineOf,
+  type ReadConfig,
+  type ReadPipelineRuntime,
+  type StreamRuntime,
+} from "../runtime-config.ts";
 import { encodeCursor } from "./cursor.ts";
 import { type LakePage, readLake } from "./lake-reader.ts";
 import { PrefixTemplateFiles } from "./prefix-files.ts";
@@ -18,7 +23,7 @@ import type { DataFileSource, ReadLimits } from "./types.ts";
 
 export interface StreamLake {
   readonly stream: StreamRuntime;
-  readonly pipeline: PipelineRuntime;
+  readonly pipeline: ReadPipelineRuntime;
   readonly bucket: string;
   readonly source: DataFileSource;
   /** Set when the sink mixes streams in the same files: only this subject's files are the stream's. */
@@ -26,7 +31,7 @@ export interface StreamLake {
 }
 
 export interface RecordsDeps {
-  readonly config: RuntimeConfig;
+  readonly config: ReadConfig;
   readonly s3: S3Client;
   readonly checkpoints: CheckpointStore;
   readonly idempotency: IdempotencyStore;
@@ -34,24 +39,20 @@ export interface RecordsDeps {
   readonly clock?: () => number;
 }
 
-export function knownStream(config: RuntimeConfig, name: string): StreamRuntime {
+export function knownStream(config: ReadConfig, name: string): StreamRuntime {
   const stream = config.streams[name];
   if (!stream)
     throw new SluiceError("UNKNOWN_STREAM", `stream ${JSON.stringify(name)} is not declared`, 404, "/stream");
   return stream;
 }
 
-/**
- * The lake of a stream: the first pipeline reading it without a transform (its files hold the
- * records as sent), else the first reading it at all.
- */
+/** The lake of a stream: its pipeline's files (`lakePipelineOf`). */
 export function streamLake(
   deps: Pick<RecordsDeps, "config" | "s3" | "checkpoints">,
   name: string,
 ): StreamLake {
   const stream = knownStream(deps.config, name);
-  const feeding = Object.values(deps.config.pipelines).filter((p) => p.sources.includes(name));
-  const pipeline = feeding.find((p) => p.transformer === undefined) ?? feeding[0];
+  const pipeline = lakePipelineOf(deps.config.pipelines, name);
   if (!pipeline)
     throw new SluiceError(
       "NOT_FOUND",

@@ -9,7 +9,7 @@ import { gunzipSync } from "node:zlib";
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { SluiceError } from "../errors.ts";
 import { PREFIX_PLACEHOLDER } from "../prefix.ts";
-import type { PipelineRuntime, RuntimeConfig } from "../runtime-config.ts";
+import type { ReadConfig, ReadPipelineRuntime } from "../runtime-config.ts";
 
 export const DEFAULT_FILES_LIMIT = 20;
 export const MAX_FILES_LIMIT = 100;
@@ -104,7 +104,7 @@ const newestFirst = (a: Listed, b: Listed) => b.modifiedMs - a.modifiedMs || (a.
 
 async function errorLines(
   s3: S3Client,
-  p: PipelineRuntime,
+  p: ReadPipelineRuntime,
   stream: string,
   o: Listed,
 ): Promise<ErrorEntry[]> {
@@ -137,7 +137,7 @@ async function errorLines(
 
 export async function streamFiles(
   s3: S3Client,
-  config: RuntimeConfig,
+  config: ReadConfig,
   stream: string,
   limit: number,
 ): Promise<StreamFiles> {
