@@ -10,6 +10,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { glueName } from "../functions/core/catalog/projection.ts";
 import { createLogger, type LogLevel } from "../functions/core/logger.ts";
 import {
   DEFAULT_MANIFEST_PATH,
@@ -133,6 +134,11 @@ async function dev(o: DevOptions): Promise<void> {
       logger,
       ...(reuseDevKey === undefined ? {} : { reuseDevKey }),
       ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
+      // The Iceberg tables' snapshots as they are committed.
+      onSnapshot: (sink, r) =>
+        process.stdout.write(
+          `snapshot ${r.snapshotId} of table ${sink}: ${r.status === "committed" ? "append" : r.status}, ${r.records} records in ${r.files} files\n`,
+        ),
     });
   } catch (err) {
     await stack?.stop();
@@ -188,6 +194,12 @@ async function dev(o: DevOptions): Promise<void> {
       ...buckets.map(
         (b) => `  Parquet lands  s3://${b}/${stack ? `  (on disk: ${path.join(dataDir, "s3", b)}/)` : ""}`,
       ),
+      ...manifest.sinks
+        .filter((k) => k.type === "iceberg" && manifest.pipelines.some((p) => p.sink === k.name))
+        .map(
+          (k) =>
+            `  Iceberg table  ${runner.config.catalog.database}.${glueName(k.name)}  (npx tsx bin/sluice.ts table snapshots|files ${k.name})`,
+        ),
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),
