@@ -48,6 +48,7 @@ commands:
   get          a record by record id, partition key or idempotency key
   tail         replay a stream from a time, then follow it live
   table        an Iceberg sink's snapshots and files, snapshot expiry, orphan removal (sluice table --help)
+  compact      compact an Iceberg sink's closed partitions (sluice compact [sink]; as sluice table compact)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -229,6 +230,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
     process.exit(await runReadCommand(argv[0], argv.slice(1)));
   if (argv[0] === "table") process.exit(await runTableCommand(argv.slice(1)));
+  if (argv[0] === "compact") process.exit(await runTableCommand(["compact", ...argv.slice(1)]));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
