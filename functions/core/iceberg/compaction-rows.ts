@@ -60,21 +60,25 @@ function emit(v: unknown, t: ColumnType, extra: unknown): string {
   }
 }
 
+/**
+ * An object's JSON text. The keys the `_extra` overlay mentions come first, in its order, so the
+ * encoder meets the undeclared fields in the order it first met them and writes the same `_extra`.
+ */
 function emitObject(v: Json, fields: readonly FieldSpec[], extra: unknown): string {
-  const parts: string[] = [];
   const overlay = isObject(extra) ? extra : undefined;
-  const declared = new Set<string>();
-  for (const f of fields) {
-    declared.add(f.name);
-    const value = Object.hasOwn(v, f.name) ? v[f.name] : undefined;
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  const names = [...new Set([...Object.keys(overlay ?? {}), ...fields.map((f) => f.name)])];
+  const parts: string[] = [];
+  for (const name of names) {
+    const f = byName.get(name);
+    if (!f) {
+      parts.push(`${JSON.stringify(name)}:${untyped(overlay![name])}`);
+      continue;
+    }
+    const value = Object.hasOwn(v, name) ? v[name] : undefined;
     // Absent and null read back the same (every column is optional): leave the field out.
     if (value === null || value === undefined) continue;
-    parts.push(`${JSON.stringify(f.name)}:${emit(value, f.type, overlay?.[f.name])}`);
-  }
-  if (overlay) {
-    for (const [k, x] of Object.entries(overlay)) {
-      if (!declared.has(k)) parts.push(`${JSON.stringify(k)}:${untyped(x)}`);
-    }
+    parts.push(`${JSON.stringify(name)}:${emit(value, f.type, overlay?.[name])}`);
   }
   return `{${parts.join(",")}}`;
 }
