@@ -5,6 +5,7 @@
 import { benchColdstart } from "./coldstart.ts";
 import { benchEncode } from "./encode.ts";
 import { benchGrpc } from "./grpc.ts";
+import { benchIceberg } from "./iceberg.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchRead } from "./read.ts";
 
@@ -14,6 +15,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   ingest: benchIngest,
   grpc: benchGrpc,
   read: benchRead,
+  iceberg: benchIceberg,
 };
 
 const [name, ...args] = process.argv.slice(2);
