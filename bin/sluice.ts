@@ -12,6 +12,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { glueName } from "../functions/core/catalog/projection.ts";
 import { createLogger, type LogLevel } from "../functions/core/logger.ts";
 import {
   DEFAULT_MANIFEST_PATH,
@@ -53,6 +54,7 @@ commands:
   get          a record by record id, partition key or idempotency key
   tail         replay a stream from a time, then follow it live
   table        an Iceberg sink's snapshots and files, snapshot expiry, orphan removal (sluice table --help)
+  compact      compact an Iceberg sink's closed partitions (sluice compact [sink]; as sluice table compact)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -139,6 +141,11 @@ async function dev(o: DevOptions): Promise<void> {
       logger,
       ...(reuseDevKey === undefined ? {} : { reuseDevKey }),
       ...(o.idempotencyLockSeconds === undefined ? {} : { idempotencyLockSeconds: o.idempotencyLockSeconds }),
+      // The Iceberg tables' snapshots as they are committed.
+      onSnapshot: (sink, r) =>
+        process.stdout.write(
+          `snapshot ${r.snapshotId} of table ${sink}: ${r.status === "committed" ? "append" : r.status}, ${r.records} records in ${r.files} files\n`,
+        ),
     });
   } catch (err) {
     await stack?.stop();
@@ -195,6 +202,12 @@ async function dev(o: DevOptions): Promise<void> {
       ...buckets.map(
         (b) => `  Parquet lands  s3://${b}/${stack ? `  (on disk: ${path.join(dataDir, "s3", b)}/)` : ""}`,
       ),
+      ...manifest.sinks
+        .filter((k) => k.type === "iceberg" && manifest.pipelines.some((p) => p.sink === k.name))
+        .map(
+          (k) =>
+            `  Iceberg table  ${runner.config.catalog.database}.${glueName(k.name)}  (npx tsx bin/sluice.ts table snapshots|files ${k.name})`,
+        ),
       "Ctrl-C stops everything.",
       "",
     ].join("\n"),
@@ -226,6 +239,7 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
     process.exit(await runReadCommand(argv[0], argv.slice(1)));
   if (argv[0] === "table") process.exit(await runTableCommand(argv.slice(1)));
+  if (argv[0] === "compact") process.exit(await runTableCommand(["compact", ...argv.slice(1)]));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

@@ -5,6 +5,7 @@
  *   sluice table files [sink] [--snapshot ID]   the snapshot's data files (current by default)
  *   sluice table expire [sink] [--older-than-days N] [--retain-last N] [--dry-run]
  *   sluice table orphans [sink] [--grace-hours N] [--dry-run]
+ *   sluice table compact [sink]   (also `sluice compact [sink]`)
  * The sink defaults to the manifest's only Iceberg sink. Exit codes: 0 ok, 1 failure, 2 usage.
  */
 import { parseArgs } from "node:util";
@@ -17,7 +18,7 @@ import { runtimeConfig } from "../functions/core/runtime-config.ts";
 import { customTransformNames } from "../functions/transform/custom.ts";
 import { useLocalStackDefaults } from "./local-env.ts";
 
-export const TABLE_USAGE = `usage: sluice table <snapshots|files|expire|orphans> [sink] [options]
+export const TABLE_USAGE = `usage: sluice table <snapshots|files|expire|orphans|compact> [sink] [options]
 
   snapshots            every snapshot of the sink's Iceberg table (the current one marked *)
   files                the data files of the current snapshot (or --snapshot ID), one per line:
@@ -25,6 +26,8 @@ export const TABLE_USAGE = `usage: sluice table <snapshots|files|expire|orphans>
   expire               drop snapshots older than --older-than-days (default 7) but the newest
                        --retain-last (default 1), then delete what only they reached
   orphans              delete files nothing references, older than --grace-hours (default 24)
+  compact              rewrite the small files of closed partitions into target-size files in one
+                       replace snapshot, dropping records whose id is already there (also: sluice compact)
 
 options:
   --manifest <file>        manifest path (default: sluice.yaml)
@@ -85,7 +88,7 @@ export async function runTableCommand(
     (values.help ? io.out : io.err)(TABLE_USAGE);
     return values.help ? 0 : 2;
   }
-  if (!["snapshots", "files", "expire", "orphans"].includes(command)) {
+  if (!["snapshots", "files", "expire", "orphans", "compact"].includes(command)) {
     io.err(`unknown table command ${command}\n\n${TABLE_USAGE}`);
     return 2;
   }
@@ -127,6 +130,19 @@ export async function runTableCommand(
         const verb = values["dry-run"] ? "would expire" : "expired";
         io.out(`${sink}: ${verb} ${out.expired.length} snapshots, ${out.deleted.length} files`);
         for (const u of out.deleted) io.out(`  ${u}`);
+        return 0;
+      }
+      case "compact": {
+        const c = await maint.compact(sink);
+        if (c.status === "unchanged") io.out(`${sink}: nothing to compact`);
+        else if (c.status === "conflict")
+          io.out(`${sink}: another compaction replaced these files first; nothing done`);
+        else {
+          io.out(
+            `${sink}: compacted ${c.filesReplaced} files into ${c.filesAdded} in ${c.partitions} partitions (snapshot ${c.snapshotId}): ${c.records} records, ${c.droppedDuplicates} duplicates dropped`,
+          );
+          for (const u of c.outputs) io.out(`  ${u}`);
+        }
         return 0;
       }
       default: {

@@ -2,7 +2,8 @@
  * The committer of one Iceberg sink's table: a function on a one-minute schedule with reserved
  * concurrency 1, so commits are few (one per minute at most, whatever the shard count) and never
  * race each other in the normal course; the Glue VersionId swap still protects the table from a
- * second writer (an operator's `sluice compact`, a retried invocation). The batchers never touch
+ * second writer (an operator's `sluice compact`, a retried invocation). Compaction (hourly) and
+ * expiry with orphan removal (daily) run in the same function, so they never overlap a commit. The batchers never touch
  * the table: a commit per batch would turn every shard's batch into a Glue write and a snapshot.
  */
 import { Duration } from "aws-cdk-lib";
@@ -43,9 +44,11 @@ export interface IcebergCommitterProps {
   readonly interval?: Duration;
   /** Key patterns of the table's data files (the pipelines' data prefixes), for orphan removal. */
   readonly dataKeyPatterns: readonly string[];
-  /** Snapshot expiry and orphan removal, daily. @default { expireDays: 7, retainLast: 1, graceHours: 24 } */
+  /** Compaction, snapshot expiry and orphan removal, daily. @default { expireDays: 7, retainLast: 1, graceHours: 24 } */
   readonly maintenance?: MaintenanceEvent["maintain"];
   readonly logRetention?: RetentionDays;
+  /** How often closed partitions are compacted (the sink's `compaction` settings). @default Duration.hours(1) */
+  readonly compactionInterval?: Duration;
 }
 
 /** The committer's slice of the config: the pipelines feeding the sink and the sink's table. */
@@ -66,6 +69,7 @@ export class IcebergCommitter extends Construct {
   public readonly fn: NodejsFunction;
   public readonly rule: Rule;
   public readonly maintenanceRule: Rule;
+  public readonly compactionRule: Rule;
 
   constructor(scope: Construct, id: string, props: IcebergCommitterProps) {
     super(scope, id);
@@ -76,8 +80,10 @@ export class IcebergCommitter extends Construct {
       description: `Commits the files of sink ${props.sink} to its Iceberg table (scheduled)`,
       // One committer per table: a second invocation while one runs is throttled, not raced.
       reservedConcurrentExecutions: 1,
-      timeout: Duration.minutes(2),
-      memorySize: 1024,
+      // Compaction runs here too (so it never overlaps a commit): a 128 MiB output file in memory
+      // beside one input and one output row group, within Lambda's longest timeout.
+      timeout: Duration.minutes(15),
+      memorySize: 2048,
       environment: functionEnvironment(props.functionName, config, { [SINK_ENV]: props.sink }),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
     });
@@ -95,15 +101,18 @@ export class IcebergCommitter extends Construct {
     grantTable(props.schemas, role, "dynamodb:Query");
     grantCatalogSync(role, config.catalog);
     const metadata = props.bucket.arnForObjects(`${ICEBERG_PREFIX}*`);
+    const data = props.dataKeyPatterns.map((p) => props.bucket.arnForObjects(p));
+    // The metadata folder; and the data prefixes, whose small files compaction reads and
+    // rewrites (its outputs go beside them, so the table's files stay under its prefixes).
     Grant.addToPrincipal({
       grantee: role,
       actions: ["s3:GetObject", "s3:PutObject"],
-      resourceArns: [metadata],
+      resourceArns: [metadata, ...data],
     });
     props.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey");
     // Maintenance: expiry deletes metadata no kept snapshot reaches; orphan removal lists the
     // bucket and deletes unreferenced files in the metadata folder and the pipelines' data prefixes.
-    const deletable = [metadata, ...props.dataKeyPatterns.map((p) => props.bucket.arnForObjects(p))];
+    const deletable = [metadata, ...data];
     Grant.addToPrincipal({ grantee: role, actions: ["s3:DeleteObject"], resourceArns: deletable });
     Grant.addToPrincipal({
       grantee: role,
@@ -120,13 +129,19 @@ export class IcebergCommitter extends Construct {
       description: `Iceberg commits of sink ${props.sink}`,
       targets: [new LambdaFunction(f.fn, { retryAttempts: 0 })],
     });
-    const maintain: MaintenanceEvent = {
-      maintain: props.maintenance ?? { expireDays: 7, retainLast: 1, graceHours: 24 },
-    };
+    const settings = props.maintenance ?? { expireDays: 7, retainLast: 1, graceHours: 24 };
+    const maintain: MaintenanceEvent = { maintain: settings };
     this.maintenanceRule = new Rule(this, "Maintenance", {
       schedule: Schedule.rate(Duration.days(1)),
-      description: `Iceberg snapshot expiry and orphan removal of sink ${props.sink}`,
+      description: `Iceberg compaction, snapshot expiry and orphan removal of sink ${props.sink}`,
       targets: [new LambdaFunction(f.fn, { retryAttempts: 2, event: RuleTargetInput.fromObject(maintain) })],
+    });
+    // Hour partitions close every hour: compact them then, leaving expiry to the daily run.
+    const compact: MaintenanceEvent = { maintain: { ...settings, compact: true, expire: false } };
+    this.compactionRule = new Rule(this, "Compaction", {
+      schedule: Schedule.rate(props.compactionInterval ?? Duration.hours(1)),
+      description: `Iceberg compaction of the closed partitions of sink ${props.sink}`,
+      targets: [new LambdaFunction(f.fn, { retryAttempts: 2, event: RuleTargetInput.fromObject(compact) })],
     });
   }
 }

@@ -27,8 +27,8 @@ const commit = createCommitApp({
 
 const maintenance = createMaintenance({ config, clients: { dynamo, s3 }, glue });
 
-// The commit schedule sends the scheduled event; the daily maintenance rule sends { maintain }.
-// Both run here, so reserved concurrency 1 keeps them from overlapping on the table.
+// The commit schedule sends the scheduled event; the hourly compaction and daily maintenance rules
+// send { maintain }. All run here, so reserved concurrency 1 keeps them from overlapping on the table.
 export const handler = lambdaHandler(
   async (event: Partial<MaintenanceEvent>) =>
     event.maintain

@@ -24,6 +24,10 @@ export const FAILPOINTS = [
   "commit.before-swap",
   /** Iceberg committer: the table swapped, its pending-file items not yet removed. */
   "commit.after-swap",
+  /** Iceberg compaction: the compacted files written, the replace snapshot not yet swapped in. */
+  "compact.before-commit",
+  /** Iceberg compaction: the replace snapshot swapped in, the maintenance cleanup not yet run. */
+  "compact.after-commit",
 ] as const;
 
 export type FailpointName = (typeof FAILPOINTS)[number];

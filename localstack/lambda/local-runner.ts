@@ -71,6 +71,8 @@ export interface LocalRunnerOptions {
    * 0 leaves it to `commit()`. @default 1000
    */
   readonly commitIntervalMs?: number;
+  /** Called after each commit that added a snapshot (`npm start` prints them). */
+  readonly onSnapshot?: (sink: string, result: CommitResult) => void;
   /** Per-call transformer timeout in the batchers. @default 60000 */
   readonly transformTimeoutMs?: number;
   /** Cache time of a subject's latest schema in the ingest function. @default 30000 */
@@ -280,7 +282,14 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   });
   let committing: Promise<Record<string, CommitResult>> = Promise.resolve({});
   const commit = () => {
-    committing = committing.catch(() => ({})).then(() => committer());
+    committing = committing
+      .catch(() => ({}))
+      .then(() => committer())
+      .then((results) => {
+        for (const [sink, r] of Object.entries(results))
+          if (r.snapshotId !== undefined) o.onSnapshot?.(sink, r);
+        return results;
+      });
     return committing;
   };
   const hasIceberg = icebergSinks(config).length > 0;

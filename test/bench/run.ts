@@ -5,6 +5,7 @@
 import { benchColdstart } from "./coldstart.ts";
 import { benchEncode } from "./encode.ts";
 import { benchGrpc } from "./grpc.ts";
+import { benchIceberg } from "./iceberg.ts";
 import { benchIngest } from "./ingest.ts";
 import { benchRead } from "./read.ts";
 import { benchSend } from "./send.ts";
@@ -16,6 +17,7 @@ const benches: Record<string, (args: string[]) => Promise<void>> = {
   grpc: benchGrpc,
   read: benchRead,
   send: benchSend,
+  iceberg: benchIceberg,
 };
 
 const [name, ...args] = process.argv.slice(2);

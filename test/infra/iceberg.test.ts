@@ -16,10 +16,18 @@ function asIceberg(m: Manifest): Manifest {
   return { ...m, sinks: m.sinks.map((k) => ({ ...k, type: "iceberg", partition: ["hour(ts)"] })) };
 }
 
+/** The quick start's sink as a plain Parquet sink (sluice.yaml's is an Iceberg sink). */
+function asParquet(m: Manifest): Manifest {
+  return {
+    ...m,
+    sinks: m.sinks.map(({ partition: _p, sortOrder: _s, ...k }) => ({ ...k, type: "parquet" as const })),
+  };
+}
+
 before(() => {
   const m = manifestFixture("sluice.yaml");
   s = synthesize(asIceberg(m));
-  plain = synthesize(m, { nag: false });
+  plain = synthesize(asParquet(m), { nag: false });
 });
 
 const resourceText = (st: { Resource?: unknown }) => JSON.stringify(st.Resource);
@@ -42,7 +50,7 @@ describe("iceberg sink in CDK", () => {
     assert.ok(input.StorageDescriptor.Columns.some((c) => c.Name === "_id"));
   });
 
-  test("one committer per table: reserved concurrency 1, on a one-minute schedule", () => {
+  test("one committer per table: reserved concurrency 1, on a one-minute schedule; compaction hourly, expiry daily", () => {
     const fns = resourcesOf(s, "AWS::Lambda::Function").filter(([, p]) =>
       String(p.FunctionName).endsWith("-lake-commit"),
     );
@@ -58,11 +66,19 @@ describe("iceberg sink in CDK", () => {
       ["lake"],
     );
     const rules = resourcesOf(s, "AWS::Events::Rule");
-    assert.deepEqual(rules.map(([, r]) => r.ScheduleExpression).sort(), ["rate(1 day)", "rate(1 minute)"]);
+    assert.deepEqual(rules.map(([, r]) => r.ScheduleExpression).sort(), [
+      "rate(1 day)",
+      "rate(1 hour)",
+      "rate(1 minute)",
+    ]);
     for (const [, r] of rules) assert.match(JSON.stringify(r.Targets), new RegExp(id));
     const daily = rules.find(([, r]) => r.ScheduleExpression === "rate(1 day)")![1];
     const input = JSON.parse(String((daily.Targets as { Input: string }[])[0]!.Input));
     assert.deepEqual(input, { maintain: { expireDays: 7, retainLast: 1, graceHours: 24 } });
+    const hourly = rules.find(([, r]) => r.ScheduleExpression === "rate(1 hour)")![1];
+    assert.deepEqual(JSON.parse(String((hourly.Targets as { Input: string }[])[0]!.Input)), {
+      maintain: { expireDays: 7, retainLast: 1, graceHours: 24, compact: true, expire: false },
+    });
     assert.equal(resourcesOf(plain, "AWS::Events::Rule").length, 0, "no committer for a parquet sink");
   });
 
@@ -77,6 +93,9 @@ describe("iceberg sink in CDK", () => {
     const readWrite = s3.find((st) => asList(st.Action).includes("s3:PutObject"))!;
     assert.deepEqual(asList(readWrite.Action).sort(), ["s3:GetObject", "s3:PutObject"]);
     assert.match(resourceText(readWrite), /\/_iceberg\/\*"/);
+    // Compaction reads the data prefix's small files and writes its outputs beside them.
+    assert.match(resourceText(readWrite), /\/feedback\/dt=\*"/);
+    assert.doesNotMatch(resourceText(readWrite), /errors/);
     // Maintenance deletes in the metadata folder and the pipeline's data prefix, never errors/.
     const del = s3.find((st) => asList(st.Action).includes("s3:DeleteObject"))!;
     assert.deepEqual(asList(del.Action), ["s3:DeleteObject"]);

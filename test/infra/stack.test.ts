@@ -23,6 +23,8 @@ import {
 } from "./synth.ts";
 
 let s: Synthesized;
+/** The quick start with a plain Parquet sink: the catalog of prefix-partitioned files. */
+let parquet: Synthesized;
 const getAtt = (logicalId: string) => ({ "Fn::GetAtt": [logicalId, "Arn"] });
 const idOf = (type: string, match: (p: Record<string, unknown>) => boolean = () => true) => {
   const found = resourcesOf(s, type).filter(([, p]) => match(p));
@@ -33,6 +35,7 @@ const keyId = () => idOf("AWS::KMS::Key");
 
 before(() => {
   s = synthesize("sluice.yaml", { bundle: true });
+  parquet = synthesize("test/fixtures/manifests/parquet-sink.yaml", { nag: false });
 });
 
 describe("SluiceStack from sluice.yaml: data at rest", () => {
@@ -181,9 +184,31 @@ describe("SluiceStack from sluice.yaml: data at rest", () => {
 });
 
 describe("SluiceStack from sluice.yaml: the catalog", () => {
-  test("a Glue table over the sink with the columns the batcher writes", () => {
+  test("the quick-start lake is an Iceberg table in the Glue catalog, with the registered columns", () => {
     s.template.hasResourceProperties("AWS::Glue::Database", { DatabaseInput: { Name: "sluice" } });
-    const [, table] = resourcesOf(s, "AWS::Glue::Table")[0]!;
+    const tables = resourcesOf(s, "AWS::Glue::Table");
+    assert.equal(tables.length, 1);
+    const input = tables[0]![1].TableInput as {
+      Name: string;
+      Parameters: Record<string, string>;
+      StorageDescriptor: { Columns: { Name: string }[]; Location: unknown };
+    };
+    assert.equal(input.Name, "lake");
+    assert.equal(input.Parameters.table_type, "ICEBERG");
+    assert.equal(JSON.stringify(input.StorageDescriptor.Location).includes("/_iceberg/lake"), true);
+    assert.deepEqual(input.StorageDescriptor.Columns.map((c) => c.Name).slice(0, 4), [
+      "_id",
+      "_event_time",
+      "_receive_time",
+      "_schema_version",
+    ]);
+  });
+});
+
+describe("SluiceStack with a plain Parquet sink (parquet-sink.yaml): the catalog", () => {
+  test("a Glue table over the sink with the columns the batcher writes", () => {
+    parquet.template.hasResourceProperties("AWS::Glue::Database", { DatabaseInput: { Name: "sluice" } });
+    const [, table] = resourcesOf(parquet, "AWS::Glue::Table")[0]!;
     const input = table.TableInput as {
       StorageDescriptor: {
         Columns: { Name: string; Type: string }[];
@@ -220,7 +245,7 @@ describe("SluiceStack from sluice.yaml: the catalog", () => {
   });
 
   test("partitions are projected from the prefix template, so new data is queryable at once", () => {
-    const [, table] = resourcesOf(s, "AWS::Glue::Table")[0]!;
+    const [, table] = resourcesOf(parquet, "AWS::Glue::Table")[0]!;
     const params = (table.TableInput as { Parameters: Record<string, string> }).Parameters;
     assert.deepEqual(params, {
       classification: "parquet",
@@ -307,6 +332,7 @@ describe("SluiceStack from sluice.yaml: the pipeline", () => {
       "sluice-import-chunk",
       "sluice-imports",
       "sluice-ingest",
+      "sluice-lake-commit",
       "sluice-query",
       "sluice-registry",
       "sluice-tail",
@@ -388,6 +414,7 @@ describe("SluiceStack from sluice.yaml: functions", () => {
       // The CSV and Parquet readers sluice send uses ride along with the ingest core.
       "sluice-import-chunk": 3_000_000,
       "sluice-feedback-lake-batch": 3_000_000,
+      "sluice-lake-commit": 3_000_000,
       // hyparquet and apache-arrow (Arrow IPC answers) are inside.
       "sluice-query": 2_000_000,
       "sluice-tail": 2_000_000,
@@ -431,14 +458,14 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
     }
   });
 
-  test("wildcards appear only in S3 object ARNs under the pipeline's own prefixes and the imports' (test/infra/imports.test.ts)", () => {
+  test("wildcards appear only in S3 object ARNs under the pipeline's own prefixes, the table's metadata folder and the imports' (test/infra/imports.test.ts)", () => {
     for (const { statement } of identityStatements(s)) {
       if (isMetricsRead(statement)) continue;
       for (const resource of asList(statement.Resource)) {
         const text = JSON.stringify(resource);
         if (!text.includes("*")) continue;
         assert.ok(
-          /"\/(feedback\/dt=|errors\/feedback-lake\/|imports\/|errors\/imports\/)\*"/.test(text),
+          /"\/(feedback\/dt=|errors\/feedback-lake\/|_iceberg\/|imports\/|errors\/imports\/)\*"/.test(text),
           text,
         );
       }

@@ -218,14 +218,20 @@ describe("iceberg table maintenance", { skip: noGlue && "the endpoint has no Glu
     assert.equal((await maint.snapshots("lake")).length, 2, "a dry run changes nothing");
   });
 
-  test("the daily maintenance event: expiry then orphans; the table still reads every record once", async () => {
+  test("the daily maintenance event: compaction, expiry then orphans; the table still reads every record once", async () => {
     const out = await maintainTable(
       maint,
       "lake",
       { expireDays: 0, retainLast: 1, graceHours: 0 },
       silentLogger,
     );
-    assert.deepEqual(out, { expired: 1, deleted: 1, orphans: 0 });
+    // Hours 00 and 01 of a past day are closed: each one's three small files become one.
+    assert.deepEqual(out, {
+      compacted: { filesReplaced: 6, filesAdded: 2, droppedDuplicates: 0 },
+      expired: 2,
+      deleted: 11,
+      orphans: 0,
+    });
     assert.equal((await maint.snapshots("lake")).length, 1);
     const rows = await icebirdRows(runner.clients.s3, await current());
     assert.deepEqual(new Set(rows.map((r) => r._id as string)), accepted);

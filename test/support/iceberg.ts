@@ -88,3 +88,27 @@ export async function duckdbCount(s3: S3Client, bucket: string, paths: readonly 
   );
   return { rows: Number(r!.rows), ids: Number(r!.ids) };
 }
+
+/** Every manifest entry of the current snapshot, deleted ones too, as icebird reads them. */
+export async function manifestEntries(s3: S3Client, metadata: TableMetadata) {
+  return withS3Fetch(s3, async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: icebird's types are its own
+    const manifests = await icebergManifests(metadata as any);
+    return manifests.flatMap((m) =>
+      m.entries.map((e) => ({
+        status: Number(e.status),
+        path: e.data_file.file_path as string,
+        snapshotId: e.snapshot_id === undefined ? undefined : Number(e.snapshot_id),
+        sequenceNumber: Number(e.sequence_number),
+        fileSequenceNumber: Number(e.file_sequence_number),
+      })),
+    );
+  });
+}
+
+/** Downloads the objects of `paths` (s3:// URLs in `bucket`) and returns their local paths. */
+export async function localCopies(s3: S3Client, bucket: string, paths: readonly string[]): Promise<string[]> {
+  const keys = paths.map((p) => p.slice(`s3://${bucket}/`.length));
+  const dir = await download(s3, bucket, keys);
+  return keys.map((k) => `${dir}/${k.replaceAll("/", "__")}`);
+}

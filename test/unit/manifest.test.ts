@@ -105,8 +105,9 @@ describe("loadManifest: valid manifests", () => {
     assert.equal("transformerArn" in (pipeline ?? {}), false);
     assert.deepEqual(manifest.sinks[0], {
       name: "lake",
-      type: "parquet",
+      type: "iceberg",
       prefix: "{stream}/dt={yyyy}-{MM}-{dd}/hr={HH}/",
+      partition: ["hour(ts)"],
       compression: "zstd",
       rowGroupSize: 100000,
       roll: { maxRecords: 100000, maxBytes: 67108864 },

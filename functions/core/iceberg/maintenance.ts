@@ -1,6 +1,6 @@
 /**
  * Table maintenance over plain metadata: listing snapshots and their files, snapshot expiry and
- * orphan file removal. Expiry swaps the Glue table like a commit (VersionId; a lost race starts
+ * orphan file removal (compaction is in compaction.ts). Expiry swaps the Glue table like a commit (VersionId; a lost race starts
  * again) and only then deletes what no kept snapshot reaches, so a file is never both referenced
  * and deleted. Orphans are files under the table's data and metadata folders that nothing
  * references (not the current metadata, its log, any snapshot, nor a pending batch) and that are
@@ -11,6 +11,7 @@ import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { type BackoffPolicy, isTransient, withRetries } from "../backoff.ts";
 import { deleteObjects } from "../delivery/object-writer.ts";
 import { metadataFileUrl } from "./committer.ts";
+import { compactedPrefix } from "./compaction-plan.ts";
 import type { Snapshot, TableMetadata } from "./metadata.ts";
 import type { PendingFiles } from "./pending-files.ts";
 import { readManifest, readManifestList } from "./snapshot-files.ts";
@@ -169,10 +170,11 @@ async function deleteUrls(s3: S3Client, store: TableStore, retry: BackoffPolicy,
   );
 }
 
-function isDataFile(key: string, pipelines: readonly string[]): boolean {
+/** A data file of the table's pipelines (`{pipeline}-...`) or of its compaction (`compact-{sink}-...`). */
+function isDataFile(key: string, pipelines: readonly string[], sink: string): boolean {
   if (!key.endsWith(".parquet") || key.startsWith("errors/") || key.startsWith("_iceberg/")) return false;
   const name = key.slice(key.lastIndexOf("/") + 1);
-  return pipelines.some((p) => name.startsWith(`${p}-`));
+  return name.startsWith(compactedPrefix(sink)) || pipelines.some((p) => name.startsWith(`${p}-`));
 }
 
 export interface OrphanOptions {
@@ -226,7 +228,7 @@ export async function removeOrphans(
       );
       for (const obj of page.Contents ?? []) {
         const key = obj.Key!;
-        if (data && !isDataFile(key, o.pipelines)) continue;
+        if (data && !isDataFile(key, o.pipelines, sink)) continue;
         if ((obj.LastModified?.getTime() ?? 0) >= cutoff) continue;
         if (!referenced.has(`s3://${bucket}/${key}`)) orphans.push(`s3://${bucket}/${key}`);
       }

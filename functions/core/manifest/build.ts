@@ -103,6 +103,7 @@ export function buildManifest(
     type: sink.type,
     ...(sink.partition === undefined ? {} : { partition: [...sink.partition] }),
     ...(sink.sortOrder === undefined ? {} : { sortOrder: [...sink.sortOrder] }),
+    ...(sink.compaction === undefined ? {} : { compaction: { ...sink.compaction } }),
     ...(sink.bucket === undefined ? {} : { bucket: sink.bucket }),
     prefix: sink.prefix,
     compression: sink.compression ?? "zstd",

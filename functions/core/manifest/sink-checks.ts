@@ -1,7 +1,7 @@
 /**
  * Iceberg sink checks the schema cannot express: a table's partition spec must be constant
  * within every file the prefix cuts, its sort fields must be declared by the schemas it holds,
- * and partition/sortOrder mean nothing on a plain Parquet sink.
+ * and partition/sortOrder/compaction mean nothing on a plain Parquet sink.
  */
 import { parsePartitionTerm, partitionCoverageProblem } from "../iceberg/partition-spec.ts";
 import { list, type Segment } from "./positions.ts";
@@ -19,7 +19,7 @@ export function checkSinkTable(
 ): void {
   const prefix = typeof sink.prefix === "string" ? sink.prefix : "";
   if (sink.type !== "iceberg") {
-    for (const key of ["partition", "sortOrder"] as const) {
+    for (const key of ["partition", "sortOrder", "compaction"] as const) {
       if (sink[key] !== undefined)
         report.warn("IGNORED_SETTING", [...path, key], 'only applies when type is "iceberg"', "key");
     }

@@ -214,6 +214,13 @@ export interface SinkDef {
   readonly partition?: readonly string[];
   /** Iceberg sort order: field paths, each optionally followed by ` desc` (iceberg sinks only). */
   readonly sortOrder?: readonly string[];
+  /** Iceberg compaction of closed partitions' small files (iceberg sinks only). */
+  readonly compaction?: {
+    /** @default 134217728 (128 MiB) */
+    readonly targetFileBytes?: number;
+    /** How long after a partition's hour or day ended it counts as closed. @default 60 */
+    readonly graceMinutes?: number;
+  };
   /** Bucket name; derived from app, sink, account and region when absent. */
   readonly bucket?: string;
   /** Key prefix template, e.g. `{stream}/dt={yyyy}-{MM}-{dd}/hr={HH}/`. */
