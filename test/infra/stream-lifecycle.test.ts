@@ -53,10 +53,30 @@ describe("stream retention and lifecycle state in CDK", () => {
     const actions = statementsOf(s, "sluice-ingest")
       .filter((st) => JSON.stringify(st.Resource).includes("Control"))
       .flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
-    assert.deepEqual([...new Set(actions)].sort(), ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"]);
+    assert.deepEqual([...new Set(actions)].sort(), [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+    ]);
   });
 
   test("cdk-nag finds nothing", () => {
     assert.deepEqual(s.violations, []);
+  });
+});
+
+describe("run-time streams in CDK", () => {
+  test("the runtimeStreams pipeline's mapping takes its sources and every stream the manifest does not declare", () => {
+    const rts = synthesize(loadManifest("test/fixtures/manifests/runtime-streams.yaml"));
+    rts.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FilterCriteria: {
+        Filters: [{ Pattern: '{"data":{"stream":["feedback",{"anything-but":["feedback"]}]}}' }],
+      },
+    });
+    // The quick start has no run-time streams: its Iceberg table holds the declared schema only.
+    s.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      FilterCriteria: { Filters: [{ Pattern: '{"data":{"stream":["feedback"]}}' }] },
+    });
   });
 });

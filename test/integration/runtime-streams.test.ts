@@ -22,7 +22,7 @@ import { startTestRunner } from "../support/runner.ts";
 let runner: LocalRunner;
 let proxy: GrpcProxy;
 before(async () => {
-  runner = await startTestRunner("rts");
+  runner = await startTestRunner("rts", { manifestPath: "test/fixtures/manifests/runtime-streams.yaml" });
   proxy = await startGrpcProxy({ target: runner.url, port: 0, logger: silentLogger });
 });
 after(async () => {

@@ -551,6 +551,12 @@ describe("loadManifest: references and files", () => {
     );
     assert.equal(mixed.code, "INVALID_VALUE");
     assert.match(mixed.message, /prefix has no \{stream\}/);
+    const iceberg = only(
+      issuesOf([...edit({ 15: "    type: iceberg" }), "runtimeStreams:", "  pipeline: lake"]),
+      "runtimeStreams.pipeline",
+    );
+    assert.equal(iceberg.code, "INVALID_VALUE");
+    assert.match(iceberg.message, /Iceberg sink "lake".*need a parquet sink/);
     const shape = only(
       issuesOf([...base, "runtimeStreams:", "  pipeline: lake", "  shards: 2"]),
       "runtimeStreams.shards",

@@ -104,6 +104,15 @@ function checkRuntimeStreams(data: Record<string, unknown>, report: Reporter): v
     return;
   }
   const sink = list(data.sinks).find((s) => isRecord(s) && s.name === pipeline.sink);
+  // An Iceberg table has the declared streams' schema: another stream's files would corrupt it.
+  if (isRecord(sink) && sink.type === "iceberg") {
+    report.error(
+      "INVALID_VALUE",
+      ["runtimeStreams", "pipeline"],
+      `pipeline ${JSON.stringify(settings.pipeline)} writes to Iceberg sink ${JSON.stringify(sink.name)}, whose table holds the declared streams' schema: run-time streams need a parquet sink`,
+    );
+    return;
+  }
   if (isRecord(sink) && typeof sink.prefix === "string" && !sink.prefix.includes("{stream}")) {
     report.error(
       "INVALID_VALUE",
