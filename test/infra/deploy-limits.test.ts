@@ -215,3 +215,17 @@ describe("what validate accepts deploys", () => {
     assert.deepEqual(unacceptable(cfnLint(accepted.map((s) => s.templatePath))), []);
   });
 });
+
+describe("the resource estimate", () => {
+  test("counts what synth makes for the quick start (an Iceberg sink and its committer) and a plain Parquet lake", () => {
+    for (const file of [
+      "sluice.yaml",
+      "test/fixtures/manifests/parquet-sink.yaml",
+      "test/fixtures/manifests/three-pipelines.yaml",
+    ]) {
+      const manifest = loadManifest(file);
+      const count = Object.keys(synthesize(manifest, { nag: false }).json.Resources).length;
+      assert.equal(count, estimatedResources(manifest), file);
+    }
+  });
+});

@@ -45,7 +45,7 @@ export const STACK_RESOURCE_LIMIT = 500;
  * Resources the stack synthesizes (test/infra/deploy-limits.test.ts checks this against synth):
  * a fixed part, each sink (bucket, its policy, access-log bucket and policy, Glue table), each
  * pipeline (batcher, role, policy, log group, mapping, queue, metric filters, alarms), its
- * transformer (function, role, policy, log group), the Athena workgroup (with its results bucket
+ * transformer (function, role, policy, log group), each Iceberg sink's committer, the Athena workgroup (with its results bucket
  * and policy) and its named queries.
  */
 export function estimatedResources(manifest: Manifest): number {
@@ -55,6 +55,7 @@ export function estimatedResources(manifest: Manifest): number {
     STACK_BASE_RESOURCES +
     (targets > 0 ? ATHENA_RESOURCES + QUERIES_PER_TARGET * targets : 0) +
     RESOURCES_PER_SINK * manifest.sinks.length +
+    RESOURCES_PER_ICEBERG_SINK * manifest.sinks.filter((s) => s.type === "iceberg").length +
     RESOURCES_PER_PIPELINE * manifest.pipelines.length +
     RESOURCES_PER_TRANSFORMER * transformers.length +
     (manifest.alarms?.email.length ?? 0) +
@@ -67,13 +68,16 @@ export function estimatedResources(manifest: Manifest): number {
  * (3 more with per-stream figures: the stats route and its permission); the import jobs
  * (20: two functions with roles, policies and log groups, two queues and the queue policies,
  * the event source mapping, two alarms, two routes, their integration and permissions); the
- * query function (role, policy, log group, its API routes, integration and permissions) and the
+ * query function (role, policy, log group, its records and files routes, integration and
+ * permissions) and the
  * tail (role, policy, log group, function URL and its two invoke permissions).
  */
-export const STACK_BASE_RESOURCES = 113;
+export const STACK_BASE_RESOURCES = 117;
 /** The Athena workgroup, its results bucket and the bucket's policy. */
 export const ATHENA_RESOURCES = 3;
 export const RESOURCES_PER_SINK = 5;
+/** An Iceberg sink's committer: function, role, policy, log group, three schedules and their permissions. */
+export const RESOURCES_PER_ICEBERG_SINK = 10;
 export const RESOURCES_PER_PIPELINE = 15;
 /** An email or HTTPS subscription is one; a Slack channel a Chatbot configuration and its role. */
 export const RESOURCES_PER_SLACK_CHANNEL = 2;
