@@ -334,7 +334,12 @@ export class IngestApi extends Construct {
     const integration = new HttpLambdaIntegration("Query", queryFn);
     for (const route of QUERY_ROUTES.filter((r) => r !== TAIL_ROUTE)) {
       const [method, path] = route.split(" ") as [keyof typeof HttpMethod, string];
-      this.api.addRoutes({ path, methods: [HttpMethod[method]], integration });
+      this.api.addRoutes({
+        path,
+        methods: [HttpMethod[method]],
+        integration,
+        ...(this.jwtAuthorizer === undefined ? {} : { authorizer: this.jwtAuthorizer }),
+      });
     }
   }
 

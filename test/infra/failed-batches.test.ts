@@ -40,7 +40,8 @@ describe("failed batches kept in a bucket", () => {
     assert.deepEqual(mapping.DestinationConfig, {
       OnFailure: { Destination: { "Fn::GetAtt": [bucketId, "Arn"] } },
     });
-    assert.equal(resourcesOf(s, "AWS::SQS::Queue").length, 0);
+    // The import chunks' queues (named) are the only queues: no pipeline dead-letter queue.
+    assert.equal(resourcesOf(s, "AWS::SQS::Queue").filter(([, p]) => p.QueueName === undefined).length, 0);
     assert.deepEqual(s.template.findOutputs("FailedBatchesBucket").FailedBatchesBucket?.Value, {
       Ref: bucketId,
     });

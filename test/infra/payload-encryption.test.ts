@@ -54,9 +54,13 @@ function roleOf(x: Synthesized, functionName: string): string {
 }
 
 describe("payload encryption: IAM", () => {
-  test("the key policy names ingest's and the import chunks' roles for GenerateDataKey on the encrypted streams, and the lake batcher's for Decrypt on its own", () => {
+  test("the key policy names ingest's and the import chunks' roles for GenerateDataKey on the encrypted streams, the lake batcher's for Decrypt on its own, the tail's for Decrypt on every stream it follows", () => {
     const payload = keyPolicy(s).filter(conditioned);
-    assert.equal(payload.length, 3, JSON.stringify(payload));
+    assert.equal(payload.length, 4, JSON.stringify(payload));
+    const tailRole = { AWS: { "Fn::GetAtt": [roleOf(s, "penc-tail"), "Arn"] } };
+    const tail = payload.find((st) => JSON.stringify(st.Principal) === JSON.stringify(tailRole))!;
+    assert.deepEqual(asList(tail.Action), ["kms:Decrypt"]);
+    assert.deepEqual(streamsOf(tail), ["audit", "feedback", "notes"]);
     const ingestRole = { AWS: { "Fn::GetAtt": [roleOf(s, "penc-ingest"), "Arn"] } };
     const chunkRole = { AWS: { "Fn::GetAtt": [roleOf(s, "penc-import-chunk"), "Arn"] } };
     const [generate, decrypt] = [
@@ -65,7 +69,11 @@ describe("payload encryption: IAM", () => {
           asList(st.Action).includes("kms:GenerateDataKey") &&
           JSON.stringify(st.Principal) === JSON.stringify(ingestRole),
       )!,
-      payload.find((st) => asList(st.Action).includes("kms:Decrypt"))!,
+      payload.find(
+        (st) =>
+          asList(st.Action).includes("kms:Decrypt") &&
+          JSON.stringify(st.Principal) !== JSON.stringify(tailRole),
+      )!,
     ];
     // Import jobs put records as ingest does: the same data keys, and no more.
     const imports = payload.find((st) => JSON.stringify(st.Principal) === JSON.stringify(chunkRole))!;

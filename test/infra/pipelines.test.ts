@@ -53,7 +53,7 @@ before(() => {
     ),
   );
   // As many as one stack holds: CloudFormation's 500 resources, about 19 per pipeline.
-  const copies = Array.from({ length: 20 }, (_, i) => ({
+  const copies = Array.from({ length: 19 }, (_, i) => ({
     ...base.pipelines[i % 3]!,
     name: `pipeline-number-${i}`,
   }));
@@ -82,7 +82,9 @@ describe("three pipelines", () => {
       "three-ingest",
       "three-orders-lake-batch",
       "three-orders-lake-transform",
+      "three-query",
       "three-registry",
+      "three-tail",
     ]);
     const mappings = new Map(
       // The Kinesis mappings (the import chunks' reads SQS).
@@ -218,8 +220,15 @@ describe("removing a pipeline", () => {
   test("removes exactly its resources and leaves every other logical id and resource as it was", () => {
     const before = new Set(Object.keys(three.json.Resources));
     const after = new Set(Object.keys(two.json.Resources));
-    for (const id of after) assert.ok(before.has(id), `${id} is new`);
-    const removed = [...before].filter((id) => !after.has(id));
+    // Athena's named queries follow which sink is each stream's lake, which removing a pipeline
+    // may change (test/infra/read-path.test.ts). Nothing else is new.
+    for (const id of after) {
+      if (two.json.Resources[id]?.Type === "AWS::Athena::NamedQuery") continue;
+      assert.ok(before.has(id), `${id} is new`);
+    }
+    const removed = [...before].filter(
+      (id) => !after.has(id) && three.json.Resources[id]?.Type !== "AWS::Athena::NamedQuery",
+    );
     assert.ok(removed.length > 10);
     for (const id of removed) {
       assert.match(three.paths.get(id) ?? id, /^Test\/Pipeline-orders-lake\//, `${id} removed`);
@@ -259,10 +268,10 @@ describe("configuration size", () => {
       0,
     );
 
-  test("with 20 pipelines every function's environment still fits, and ingest's does not grow", () => {
+  test("with 19 pipelines every function's environment still fits, and ingest's does not grow", () => {
     const fns = functionsOf(many);
-    // ingest, registry, admin, imports and the import chunks, and per pipeline a batcher and a transformer.
-    assert.equal(fns.size, 5 + 20 * 2);
+    // ingest, registry, admin, imports, the import chunks, query and tail, and per pipeline a batcher and a transformer.
+    assert.equal(fns.size, 7 + 19 * 2);
     for (const [name, { props }] of fns) {
       assert.ok(envBytes(props) <= LAMBDA_ENVIRONMENT_LIMIT_BYTES, `${name}: ${envBytes(props)} bytes`);
     }
