@@ -543,7 +543,7 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
     );
   });
 
-  test("the schema routes go to the registry function, the records route to the query function, every other route to ingest", () => {
+  test("the schema routes go to the registry function, the records and files routes to the query function, every other route to ingest", () => {
     const integrations = new Map(
       resourcesOf(s, "AWS::ApiGatewayV2::Integration").map(([id, p]) => [
         id,
@@ -558,7 +558,7 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
       const key = route.RouteKey as string;
       if (key.includes("/v1/keys")) continue; // the admin function's: test/infra/admin-keys.test.ts
       if (key.includes("/v1/imports")) continue; // the imports function's: test/infra/imports.test.ts
-      if (key === "GET /v1/streams/{stream}/records") {
+      if (key === "GET /v1/streams/{stream}/records" || key === "GET /v1/streams/{stream}/files") {
         assert.match(uri, /QueryFunction/, key);
         continue;
       }
@@ -572,7 +572,13 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
     const text = permissionLines(statements).join("\n");
     assert.ok(!/kinesis:PutRecords|TablesIdempotency|TablesApiKeys|lambda:InvokeFunction/.test(text), text);
     assert.deepEqual(actionsOn(statements, /\/feedback\/dt=\*"/), ["s3:DeleteObject", "s3:PutObject"]);
-    assert.deepEqual(actionsOn(statements, /TablesCheckpoints/), ["dynamodb:GetItem", "dynamodb:UpdateItem"]);
+    // PutItem: the Iceberg sink's pending files, in the checkpoint's transaction, on its sink's
+    // partition key only (test/infra/iceberg.test.ts).
+    assert.deepEqual(actionsOn(statements, /TablesCheckpoints/), [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+    ]);
     assert.deepEqual(actionsOn(statements, /TablesSchemas/), ["dynamodb:GetItem", "dynamodb:Query"]);
     assert.deepEqual(actionsOn(statements, /PipelinefeedbacklakeDeadLetters/), ["sqs:SendMessage"]);
     assert.deepEqual(actionsOn(statements, new RegExp(`"${idOf("AWS::Kinesis::Stream")}"`)), [

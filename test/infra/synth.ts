@@ -185,9 +185,26 @@ function isTracingGrant(statement: Statement): boolean {
   return actions.length === XRAY_ACTIONS.length && actions.every((a, i) => a === XRAY_ACTIONS[i]);
 }
 
+/**
+ * @aws-cdk/aws-iam:minimizePolicies merges statements over the same resources: on "*", the
+ * tracing grant with another action that has no resource-level permissions (GetMetricData).
+ * Split back, so each grant is checked as what it is; the permissions are the same.
+ */
+function unmerged(statement: Statement): Statement[] {
+  const actions = asList(statement.Action).map(String);
+  const xray = actions.filter((a) => (XRAY_ACTIONS as readonly string[]).includes(a));
+  if (statement.Resource !== "*" || xray.length !== XRAY_ACTIONS.length || xray.length === actions.length)
+    return [statement];
+  const rest = actions.filter((a) => !xray.includes(a));
+  return [
+    { ...statement, Action: xray },
+    { ...statement, Action: rest.length === 1 ? rest[0]! : rest },
+  ];
+}
+
 function allStatements(s: Synthesized): { policy: string; roles: unknown[]; statement: Statement }[] {
   return resourcesOf(s, "AWS::IAM::Policy").flatMap(([id, p]) =>
-    (p.PolicyDocument as { Statement: Statement[] }).Statement.map((statement) => ({
+    (p.PolicyDocument as { Statement: Statement[] }).Statement.flatMap(unmerged).map((statement) => ({
       policy: id,
       roles: asList(p.Roles as unknown[]),
       statement,
