@@ -72,9 +72,10 @@ describe("the console in headless Chromium", () => {
     await page.locator('#tail-state[data-live="true"]').waitFor({ timeout: 30_000 });
     const ids = await send(N);
     for (const id of ids) await page.locator(`#tail-list li[data-id="${id}"]`).waitFor({ timeout: 30_000 });
+    // A function, not a string: the console's CSP (script-src 'self') forbids eval.
     await page.waitForFunction(
-      `Number(document.querySelector("#chart")?.getAttribute("data-accepted") ?? 0) >= ${N}`,
-      undefined,
+      (n) => Number(document.querySelector("#chart")?.getAttribute("data-accepted") ?? 0) >= n,
+      N,
       { timeout: 30_000 },
     );
     const bars = await page
