@@ -55,13 +55,32 @@ if ((suites.includes("integration") || suites.includes("faults")) && !process.en
   process.stdout.write(`# embedded stack at ${stack.endpoint} (started in ${Date.now() - started} ms)\n`);
 }
 
-const code = await new Promise<number>((resolve) => {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=1", ...files],
-    { stdio: "inherit", env },
-  );
-  child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
-});
+// Unit and infra files need no stack and are CPU-bound (synths, cfn-lint): two at once on the
+// machine's two cores. Files that drive the emulators run one at a time, as their timings assume.
+const runFiles = (batch: readonly string[], concurrency: number): Promise<number> =>
+  batch.length === 0
+    ? Promise.resolve(0)
+    : new Promise<number>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "--test",
+            "--test-reporter=spec",
+            `--test-concurrency=${concurrency}`,
+            ...batch,
+          ],
+          { stdio: "inherit", env },
+        );
+        child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+      });
+const needsStack = (f: string) => f.includes("test/integration/") || f.includes("test/faults/");
+const first = await runFiles(
+  files.filter((f) => !needsStack(f)),
+  2,
+);
+const second = await runFiles(files.filter(needsStack), 1);
+const code = first !== 0 ? first : second;
 await stack?.stop();
 process.exit(code);
