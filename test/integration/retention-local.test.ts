@@ -71,7 +71,10 @@ test("the rules the local runner applies read back as the manifest declares them
   // Stored beside the bucket, not in it: the only objects are the Iceberg table's first metadata.
   const listed = await s3().send(new ListObjectsV2Command({ Bucket: bucket() }));
   const keys = (listed.Contents ?? []).map((o) => o.Key!);
-  assert.ok(keys.every((k) => k.startsWith("_iceberg/")), keys.join(", "));
+  assert.ok(
+    keys.every((k) => k.startsWith("_iceberg/")),
+    keys.join(", "),
+  );
 });
 
 test("a bucket without rules answers 404 NoSuchLifecycleConfiguration; put, get and delete round-trip", async () => {
