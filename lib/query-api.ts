@@ -8,7 +8,7 @@
  * the Glue catalog, so neither function may read it. The tail also reads the event stream and
  * decrypts the data keys of the encrypted streams.
  */
-import { Duration } from "aws-cdk-lib";
+import { Duration, Stack } from "aws-cdk-lib";
 import type { ITable } from "aws-cdk-lib/aws-dynamodb";
 import { Grant, type IRole, PolicyStatement } from "aws-cdk-lib/aws-iam";
 import type { IStream } from "aws-cdk-lib/aws-kinesis";
@@ -20,6 +20,7 @@ import { Construct } from "constructs";
 import type { ReadConfig } from "../functions/core/runtime-config.ts";
 import { SluiceFunction } from "./function-defaults.ts";
 import { encryptedStreams, grantTable, grantTailPayloadKeyDecryption } from "./grants.ts";
+import { ICEBERG_PREFIX } from "./iceberg-committer.ts";
 import { acknowledgeWildcardResources } from "./nag.ts";
 import { functionEnvironment } from "./runtime-env.ts";
 
@@ -30,6 +31,8 @@ export interface LakeObjects {
   readonly key: IKey;
   /** Object key patterns of its data files (`feedback/*`), from `objectKeyPatterns`. */
   readonly keyPatterns: readonly string[];
+  /** An Iceberg sink's Glue table, whose snapshot a query reads (`ReadPipelineRuntime.sink.table`). */
+  readonly table?: { readonly database: string; readonly table: string };
 }
 
 export interface QueryApiProps {
@@ -77,6 +80,7 @@ export class QueryApi extends Construct {
     });
     this.tailFn = tail.fn;
     for (const role of [query.role, tail.role]) this.grantLakeReads(role, props);
+    this.grantTableReads(query.role, props);
     props.stream.grant(tail.role, "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords");
     props.stream.encryptionKey?.grant(tail.role, "kms:Decrypt");
     grantTailPayloadKeyDecryption(props.key, tail.role, props.config.app, encryptedStreams(props.config));
@@ -88,6 +92,34 @@ export class QueryApi extends Construct {
       authType: FunctionUrlAuthType.NONE,
       invokeMode: InvokeMode.RESPONSE_STREAM,
     });
+  }
+
+  /** A query of an Iceberg lake reads its table: the Glue entry and the metadata files, read-only. */
+  private grantTableReads(role: IRole, props: QueryApiProps): void {
+    const stack = Stack.of(this);
+    for (const lake of props.lakes) {
+      if (lake.table === undefined) continue;
+      Grant.addToPrincipal({
+        grantee: role,
+        actions: ["glue:GetTable"],
+        resourceArns: [
+          stack.formatArn({ service: "glue", resource: "catalog" }),
+          stack.formatArn({ service: "glue", resource: "database", resourceName: lake.table.database }),
+          stack.formatArn({
+            service: "glue",
+            resource: "table",
+            resourceName: `${lake.table.database}/${lake.table.table}`,
+          }),
+        ],
+      });
+      const metadata = lake.bucket.arnForObjects(`${ICEBERG_PREFIX}${lake.table.table}/*`);
+      Grant.addToPrincipal({ grantee: role, actions: ["s3:GetObject"], resourceArns: [metadata] });
+      acknowledgeWildcardResources(
+        role,
+        [metadata],
+        "Reads the Iceberg table's metadata files (metadata JSON, manifest lists, manifests), whose names are per commit; GetObject only.",
+      );
+    }
   }
 
   private grantLakeReads(role: IRole, props: QueryApiProps): void {

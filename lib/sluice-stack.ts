@@ -181,6 +181,7 @@ export class SluiceStack extends Stack {
         key: sinkKeys.get(p.sink.name)!,
         // With the pipeline's errors/: GET /v1/streams/{stream}/files lists their reasons (no payloads).
         keyPatterns: objectKeyPatterns(p),
+        ...(p.sink.table === undefined ? {} : { table: p.sink.table }),
       })),
       stream: events.stream,
       key: key.key,

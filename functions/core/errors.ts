@@ -48,6 +48,8 @@ export type ErrorCode =
   | "INVALID_QUERY"
   /** A read's cursor is not one this API issued, or belongs to another query. */
   | "INVALID_CURSOR"
+  /** A read's cursor names an Iceberg snapshot that expiry has since removed (410). */
+  | "CURSOR_EXPIRED"
   /** A read would pass the scanned-bytes or time limit (413, naming the limit). */
   | "QUERY_TOO_LARGE"
   /** An import request's body is malformed: its field at fault in the path (400). */

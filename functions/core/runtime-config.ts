@@ -96,7 +96,10 @@ export interface ReadPipelineRuntime {
   readonly sources: readonly string[];
   readonly transformer?: string;
   readonly outputSubject?: string;
-  readonly sink: Pick<SinkRuntime, "name" | "bucket" | "prefix">;
+  readonly sink: Pick<SinkRuntime, "name" | "bucket" | "prefix"> & {
+    /** An Iceberg sink's Glue table: queries read its snapshot's files. */
+    readonly table?: { readonly database: string; readonly table: string };
+  };
 }
 
 /** The runtime config the read path needs: every stream, and only the pipelines whose files it reads. */

@@ -7,6 +7,7 @@
  * size grows with one pipeline or with the streams, never with the number of pipelines.
  * Plain data, so `sluice validate` checks the limit with the same slices the CDK app deploys.
  */
+import { glueName } from "./catalog/projection.ts";
 import {
   lakePipelineOf,
   type ReadConfig,
@@ -46,7 +47,7 @@ export function importsConfig(config: RuntimeConfig): RuntimeConfig {
  * files carry their column types). Grows with the streams, not with the pipelines.
  */
 export function readConfig(config: RuntimeConfig): ReadConfig {
-  const { catalog: _catalog, pipelines: all, ...rest } = config;
+  const { catalog, pipelines: all, ...rest } = config;
   const lakes = new Set(
     Object.keys(config.streams).flatMap((stream) => lakePipelineOf(all, stream)?.name ?? []),
   );
@@ -59,7 +60,14 @@ export function readConfig(config: RuntimeConfig): ReadConfig {
       sources: p.sources,
       ...(p.transformer === undefined ? {} : { transformer: p.transformer }),
       ...(p.outputSubject === undefined ? {} : { outputSubject: p.outputSubject }),
-      sink: { name: p.sink.name, bucket: p.sink.bucket, prefix: p.sink.prefix },
+      sink: {
+        name: p.sink.name,
+        bucket: p.sink.bucket,
+        prefix: p.sink.prefix,
+        ...(p.sink.type === "iceberg"
+          ? { table: { database: catalog.database, table: glueName(p.sink.name) } }
+          : {}),
+      },
     };
   }
   return { ...rest, pipelines };

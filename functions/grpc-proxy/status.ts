@@ -57,6 +57,8 @@ const BY_CODE: Readonly<Record<string, status>> = {
   IN_PROGRESS: status.ABORTED,
   // A paused stream takes nothing until resumed: retrying as is will not help.
   STREAM_PAUSED: status.FAILED_PRECONDITION,
+  // A cursor whose table snapshot expired: start the query again.
+  CURSOR_EXPIRED: status.FAILED_PRECONDITION,
   INVALID_STREAM_STATE: status.FAILED_PRECONDITION,
   UNAVAILABLE: status.UNAVAILABLE,
   SCHEMA_NOT_FOUND: status.UNAVAILABLE,

@@ -3,6 +3,7 @@
  * own function: reading Parquet weighs nothing on ingest's bundle or grants, and the tail needs
  * response streaming, which a Lambda function URL gives and API Gateway does not.
  */
+import type { GlueClient } from "@aws-sdk/client-glue";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { type Action, type Auth, createAuth } from "../core/auth/index.ts";
 import type { AwsClients } from "../core/aws-clients.ts";
@@ -25,6 +26,8 @@ export interface QueryAppDeps {
   /** The read slice (`readConfig`); a full runtime config also fits. */
   readonly config: ReadConfig;
   readonly clients: QueryClients;
+  /** The catalog, for streams whose lake is an Iceberg table. */
+  readonly glue?: GlueClient;
   readonly logger: Logger;
   /** @default DEFAULT_LIMITS (512 MiB scanned, 25 s) */
   readonly limits?: ReadLimits;
@@ -59,6 +62,7 @@ export function queryCore(deps: QueryAppDeps): QueryCore {
       checkpoints: new CheckpointStore(clients.dynamo, config.tables.checkpoints),
       idempotency: new IdempotencyStore(clients.dynamo, config.tables.idempotency),
       limits: deps.limits ?? DEFAULT_LIMITS,
+      ...(deps.glue ? { glue: deps.glue } : {}),
     },
     auth: createAuth(config.auth, { dynamo: clients.dynamo, apiKeysTable: config.tables.apiKeys }),
   };

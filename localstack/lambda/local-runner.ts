@@ -179,6 +179,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
   const queryDeps = {
     config: readConfig(config),
     clients,
+    glue,
     logger: o.logger.child({ function: "query" }),
     pollMs: 100,
   };

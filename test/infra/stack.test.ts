@@ -391,6 +391,8 @@ describe("SluiceStack from sluice.yaml: functions", () => {
               name: "lake",
               bucket: `sluice-lake-${ACCOUNT}-${REGION}`,
               prefix: "{stream}/dt={yyyy}-{MM}-{dd}/hr={HH}/",
+              // An Iceberg sink: queries read its table's snapshot.
+              table: { database: "sluice", table: "lake" },
             },
           },
         });
@@ -462,7 +464,9 @@ describe("SluiceStack from sluice.yaml: least privilege", () => {
         const text = JSON.stringify(resource);
         if (!text.includes("*")) continue;
         assert.ok(
-          /"\/(feedback\/dt=|errors\/feedback-lake\/|_iceberg\/|imports\/|errors\/imports\/)\*"/.test(text),
+          /"\/(feedback\/dt=|errors\/feedback-lake\/|_iceberg\/|_iceberg\/lake\/|imports\/|errors\/imports\/)\*"/.test(
+            text,
+          ),
           text,
         );
       }

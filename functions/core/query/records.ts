@@ -3,9 +3,12 @@
  * column, record id, or an idempotency key through the claim that kept its record id), and the
  * page with its cursor.
  */
+import type { GlueClient } from "@aws-sdk/client-glue";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { DEFAULT_BACKOFF } from "../backoff.ts";
 import type { CheckpointStore } from "../checkpoints.ts";
 import { SluiceError } from "../errors.ts";
+import { TableStore } from "../iceberg/table-store.ts";
 import type { IdempotencyStore } from "../idempotency.ts";
 import { PREFIX_PLACEHOLDER } from "../prefix.ts";
 import {
@@ -15,10 +18,12 @@ import {
   type StreamRuntime,
 } from "../runtime-config.ts";
 import { encodeCursor } from "./cursor.ts";
+import { IcebergTableFiles } from "./iceberg-files.ts";
 import { type LakePage, readLake } from "./lake-reader.ts";
 import { PrefixTemplateFiles } from "./prefix-files.ts";
 import type { RecordsRequest } from "./request.ts";
 import type { KeyMatch } from "./row-groups.ts";
+import { streamPrefix } from "./stream-files.ts";
 import type { DataFileSource, ReadLimits } from "./types.ts";
 
 export interface StreamLake {
@@ -36,6 +41,8 @@ export interface RecordsDeps {
   readonly checkpoints: CheckpointStore;
   readonly idempotency: IdempotencyStore;
   readonly limits: ReadLimits;
+  /** Reads Iceberg sinks' table metadata; without it their prefixes are listed. */
+  readonly glue?: GlueClient;
   readonly clock?: () => number;
 }
 
@@ -94,6 +101,31 @@ async function keyMatches(deps: RecordsDeps, lake: StreamLake, key: string): Pro
   return matches;
 }
 
+/**
+ * A query of an Iceberg sink reads the table's snapshot instead of the prefix: after a
+ * compaction and an expiry only the snapshot knows the files. (The tail keeps the prefix: its
+ * switch to Kinesis needs the shards' checkpoints, which the batcher's own files follow.)
+ */
+function queryLake(deps: RecordsDeps, lake: StreamLake): StreamLake {
+  const table = lake.pipeline.sink.table;
+  if (table === undefined || deps.glue === undefined) return lake;
+  const store = new TableStore(
+    deps.glue,
+    deps.s3,
+    { ...table, bucket: lake.bucket, kmsKeyId: deps.config.kmsKeyId },
+    DEFAULT_BACKOFF,
+  );
+  return {
+    ...lake,
+    source: new IcebergTableFiles({
+      store,
+      bucket: lake.bucket,
+      keyPrefix: streamPrefix(lake.pipeline.sink.prefix, lake.stream.name, lake.pipeline.name),
+      eventTimeFields: ["_event_time", ...(lake.stream.eventTimeField ? [lake.stream.eventTimeField] : [])],
+    }),
+  };
+}
+
 export interface RecordsPage extends LakePage {
   readonly cursor?: string;
 }
@@ -103,7 +135,7 @@ export async function readRecords(
   name: string,
   req: RecordsRequest,
 ): Promise<RecordsPage> {
-  const lake = streamLake(deps, name);
+  const lake = queryLake(deps, streamLake(deps, name));
   const keys = req.key === undefined ? undefined : await keyMatches(deps, lake, req.key);
   const limits = {
     ...deps.limits,
