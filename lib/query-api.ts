@@ -80,7 +80,7 @@ export class QueryApi extends Construct {
     });
     this.tailFn = tail.fn;
     for (const role of [query.role, tail.role]) this.grantLakeReads(role, props);
-    this.grantTableReads(query.role, props);
+    for (const role of [query.role, tail.role]) this.grantTableReads(role, props);
     props.stream.grant(tail.role, "kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords");
     props.stream.encryptionKey?.grant(tail.role, "kms:Decrypt");
     grantTailPayloadKeyDecryption(props.key, tail.role, props.config.app, encryptedStreams(props.config));
@@ -94,7 +94,7 @@ export class QueryApi extends Construct {
     });
   }
 
-  /** A query of an Iceberg lake reads its table: the Glue entry and the metadata files, read-only. */
+  /** A read of an Iceberg lake (query or tail) takes its table's snapshot: the Glue entry and the metadata files, read-only. */
   private grantTableReads(role: IRole, props: QueryApiProps): void {
     const stack = Stack.of(this);
     for (const lake of props.lakes) {

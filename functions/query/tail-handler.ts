@@ -12,13 +12,17 @@ import {
   kmsClient,
   s3Client,
 } from "../core/aws-clients.ts";
+import { createGlueClient } from "../core/catalog/glue-client.ts";
 import { observability, streamingLambdaHandler, tracedClients } from "../core/lambda-handler.ts";
 import { parseRuntimeConfig, type ReadConfig, RUNTIME_CONFIG_ENV } from "../core/runtime-config.ts";
 import { createTailApp } from "./tail-app.ts";
 
 const config = parseRuntimeConfig<ReadConfig>(process.env[RUNTIME_CONFIG_ENV]);
 const o = await observability({ service: "sluice-tail", app: config.app, env: process.env });
-const base = clientBase(awsSettingsFromEnv(process.env));
+const settings = awsSettingsFromEnv(process.env);
+const base = clientBase(settings);
+// Only a lake that is an Iceberg table needs the catalog (its snapshot's files and progress).
+const icebergLakes = Object.values(config.pipelines).some((p) => p.sink.table !== undefined);
 
 export const handler = streamingLambdaHandler(
   createTailApp({
@@ -30,6 +34,7 @@ export const handler = streamingLambdaHandler(
       kms: kmsClient(base),
     }),
     logger: o.logger,
+    ...(icebergLakes ? { glue: createGlueClient(settings) } : {}),
   }),
   o,
   "requestContext.requestId",

@@ -16,6 +16,7 @@ import { DROPPED_DUPLICATES } from "../../functions/core/iceberg/compaction.ts";
 import { fileStats } from "../../functions/core/iceberg/file-stats.ts";
 import type { TableMetadata } from "../../functions/core/iceberg/metadata.ts";
 import { pendingItem } from "../../functions/core/iceberg/pending-files.ts";
+import { sseEvents } from "../../functions/core/query/sse-events.ts";
 import type { LocalRunner } from "../../localstack/lambda/local-runner.ts";
 import {
   authHeader,
@@ -318,5 +319,56 @@ describe("iceberg compaction", { skip: noGlue && "the endpoint has no Glue" }, (
       Number(hour.headers.get("sluice-files-listed")) < all,
       `${hour.headers.get("sluice-files-listed")} of ${all}`,
     );
+  });
+
+  test("the tail replays the table's snapshot after compaction and expiry, then follows Kinesis from the table's progress", async () => {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 60_000);
+    const res = await fetch(`${runner.url}/v1/streams/feedback/tail?from=2026-03-01T00:00:00Z`, {
+      headers: authHeader(runner),
+      signal: ac.signal,
+    });
+    assert.equal(res.status, 200);
+    const replayed: string[] = [];
+    const live: string[] = [];
+    const fresh = new Set<string>();
+    try {
+      for await (const e of sseEvents(res.body!)) {
+        if (e.event === "live") {
+          // Sent once the replay is over: on Kinesis only, after the shards' committed progress.
+          const sent = await fetch(`${runner.url}/v1/streams/feedback/records`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...authHeader(runner) },
+            body: JSON.stringify({
+              records: [0, 1, 2].map((i) => ({
+                data: {
+                  customerId: `live-${i}`,
+                  content: "x",
+                  category: "other",
+                  isNegative: false,
+                  ts: "2026-03-01T12:30:00Z",
+                },
+              })),
+            }),
+          });
+          assert.equal(sent.status, 200);
+          for (const r of ((await sent.json()) as { results: { recordId: string }[] }).results)
+            fresh.add(r.recordId);
+          continue;
+        }
+        if (e.event !== "record") continue;
+        const id = (JSON.parse(e.data) as { _id: string })._id;
+        (fresh.size === 0 ? replayed : live).push(id);
+        if (fresh.size > 0 && [...fresh].every((f) => live.includes(f))) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      ac.abort();
+    }
+    assert.equal(replayed.length, accepted.size, "every committed record replayed once");
+    assert.deepEqual(new Set(replayed), accepted);
+    assert.deepEqual(new Set(live), fresh, "then the live ones, once each, nothing replayed again");
+    assert.equal(live.length, fresh.size);
+    for (const id of fresh) accepted.add(id);
   });
 });

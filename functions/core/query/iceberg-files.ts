@@ -2,11 +2,13 @@
  * The data files of a stream whose lake is an Iceberg table, from the table's snapshot (its
  * manifests, not a listing): a compaction's output is read and the files it replaced are not,
  * whether or not an expiry has deleted them yet. A query's cursor keeps the snapshot id of its
- * first page, so later pages read the same files however many commits land meanwhile.
+ * first page, so later pages read the same files however many commits land meanwhile. The
+ * snapshot also carries, per shard, the last sequence number the table holds of the lake's
+ * pipeline (its summary's progress): the tail follows Kinesis from there, with no gap.
  */
 import { SluiceError } from "../errors.ts";
 import { tableFiles } from "../iceberg/maintenance.ts";
-import { currentSchema } from "../iceberg/metadata.ts";
+import { committedProgress, currentSchema } from "../iceberg/metadata.ts";
 import { keyOfUrl, type TableStore } from "../iceberg/table-store.ts";
 import type { DataFile, DataFileSource, LakeSnapshot, TimeRange } from "./types.ts";
 
@@ -16,6 +18,8 @@ const SNAPSHOT = "iceberg";
 
 export interface IcebergFilesOptions {
   readonly store: TableStore;
+  /** The lake's pipeline, whose shards' progress the snapshot carries. */
+  readonly pipeline: string;
   readonly bucket: string;
   /** The fixed head of the stream's keys (the sink template up to its first per-record value). */
   readonly keyPrefix: string;
@@ -28,7 +32,14 @@ export class IcebergTableFiles implements DataFileSource {
 
   async snapshot(): Promise<LakeSnapshot> {
     const { metadata } = await this.o.store.load();
-    return { [SNAPSHOT]: String(metadata?.["current-snapshot-id"] ?? -1) };
+    const shards: Record<string, string> = {};
+    if (metadata) {
+      for (const [key, seq] of committedProgress(metadata)) {
+        const [pipeline, shard] = [key.slice(0, key.lastIndexOf("/")), key.slice(key.lastIndexOf("/") + 1)];
+        if (pipeline === this.o.pipeline) shards[shard] = seq;
+      }
+    }
+    return { ...shards, [SNAPSHOT]: String(metadata?.["current-snapshot-id"] ?? -1) };
   }
 
   async files(range: TimeRange | undefined, snapshot: LakeSnapshot): Promise<DataFile[]> {

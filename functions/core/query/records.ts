@@ -102,11 +102,11 @@ async function keyMatches(deps: RecordsDeps, lake: StreamLake, key: string): Pro
 }
 
 /**
- * A query of an Iceberg sink reads the table's snapshot instead of the prefix: after a
- * compaction and an expiry only the snapshot knows the files. (The tail keeps the prefix: its
- * switch to Kinesis needs the shards' checkpoints, which the batcher's own files follow.)
+ * A read of an Iceberg sink (query or tail) takes the table's snapshot instead of the prefix:
+ * after a compaction and an expiry only the snapshot knows the files, and its summary says how
+ * far each shard is in the table, where the tail's Kinesis reads start.
  */
-function queryLake(deps: RecordsDeps, lake: StreamLake): StreamLake {
+export function readableLake(deps: RecordsDeps, lake: StreamLake): StreamLake {
   const table = lake.pipeline.sink.table;
   if (table === undefined || deps.glue === undefined) return lake;
   const store = new TableStore(
@@ -119,6 +119,7 @@ function queryLake(deps: RecordsDeps, lake: StreamLake): StreamLake {
     ...lake,
     source: new IcebergTableFiles({
       store,
+      pipeline: lake.pipeline.name,
       bucket: lake.bucket,
       keyPrefix: streamPrefix(lake.pipeline.sink.prefix, lake.stream.name, lake.pipeline.name),
       eventTimeFields: ["_event_time", ...(lake.stream.eventTimeField ? [lake.stream.eventTimeField] : [])],
@@ -135,7 +136,7 @@ export async function readRecords(
   name: string,
   req: RecordsRequest,
 ): Promise<RecordsPage> {
-  const lake = queryLake(deps, streamLake(deps, name));
+  const lake = readableLake(deps, streamLake(deps, name));
   const keys = req.key === undefined ? undefined : await keyMatches(deps, lake, req.key);
   const limits = {
     ...deps.limits,

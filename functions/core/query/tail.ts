@@ -18,7 +18,7 @@ import { decodeRecords } from "../delivery/decode.ts";
 import { decryptItems } from "../delivery/decrypt.ts";
 import type { DeliveryItem } from "../delivery/types.ts";
 import { readLake } from "./lake-reader.ts";
-import { type RecordsDeps, streamLake } from "./records.ts";
+import { type RecordsDeps, readableLake, streamLake } from "./records.ts";
 import { jsonRow } from "./results.ts";
 import type { LakeSnapshot, Position } from "./types.ts";
 
@@ -72,7 +72,7 @@ export async function tailStream(
   sink: TailSink,
   signal: AbortSignal,
 ): Promise<void> {
-  const lake = streamLake(deps, name);
+  const lake = readableLake(deps, streamLake(deps, name));
   const retry = deps.retry ?? DEFAULT_BACKOFF;
   const sent = new Set<string>();
   const remember = (id: string) => {
