@@ -55,6 +55,7 @@ commands:
   tail         replay a stream from a time, then follow it live
   table        an Iceberg sink's snapshots and files, snapshot expiry, orphan removal (sluice table --help)
   compact      compact an Iceberg sink's closed partitions (sluice compact [sink]; as sluice table compact)
+  expire       expire an Iceberg sink's old snapshots, then delete what none kept reaches (as sluice table expire)
 
 options:
   --manifest <file>   manifest path (default: ${DEFAULT_MANIFEST_PATH})
@@ -239,7 +240,8 @@ async function main(argv: string[]): Promise<void> {
   if (argv[0] === "query" || argv[0] === "get" || argv[0] === "tail")
     process.exit(await runReadCommand(argv[0], argv.slice(1)));
   if (argv[0] === "table") process.exit(await runTableCommand(argv.slice(1)));
-  if (argv[0] === "compact") process.exit(await runTableCommand(["compact", ...argv.slice(1)]));
+  if (argv[0] === "compact" || argv[0] === "expire")
+    process.exit(await runTableCommand([argv[0], ...argv.slice(1)]));
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({

@@ -3,7 +3,7 @@
  * committer's schedule runs expiry and orphan removal).
  *   sluice table snapshots [sink]          every snapshot: id, time, operation, totals
  *   sluice table files [sink] [--snapshot ID]   the snapshot's data files (current by default)
- *   sluice table expire [sink] [--older-than-days N] [--retain-last N] [--dry-run]
+ *   sluice table expire [sink] [--older-than-days N] [--retain-last N] [--dry-run]   (also `sluice expire`)
  *   sluice table orphans [sink] [--grace-hours N] [--dry-run]
  *   sluice table compact [sink]   (also `sluice compact [sink]`)
  * The sink defaults to the manifest's only Iceberg sink. Exit codes: 0 ok, 1 failure, 2 usage.
