@@ -6,15 +6,10 @@
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { CfnNamedQuery, CfnWorkGroup } from "aws-cdk-lib/aws-athena";
 import type { IKey } from "aws-cdk-lib/aws-kms";
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  type IBucket,
-  ObjectOwnership,
-} from "aws-cdk-lib/aws-s3";
+import { Bucket, type IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import { namedQueries, type QueryTarget } from "../functions/core/catalog/athena-queries.ts";
+import { dataBucketProps } from "./data-bucket.ts";
 
 export interface AthenaWorkgroupProps {
   readonly workgroupName: string;
@@ -38,14 +33,7 @@ export class AthenaWorkgroup extends Construct {
   constructor(scope: Construct, id: string, props: AthenaWorkgroupProps) {
     super(scope, id);
     this.resultsBucket = new Bucket(this, "Results", {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      serverAccessLogsBucket: props.accessLogsBucket,
-      serverAccessLogsPrefix: "athena-results/",
+      ...dataBucketProps(props.key, props.accessLogsBucket, "athena-results/"),
       lifecycleRules: [{ id: "expire-results", expiration: Duration.days(props.resultRetentionDays ?? 7) }],
       // Retained like the lake: CloudFormation cannot delete a bucket that still holds results.
       removalPolicy: RemovalPolicy.RETAIN,

@@ -12,15 +12,9 @@ import { Duration, RemovalPolicy } from "aws-cdk-lib";
 import { Grant, type IGrantable } from "aws-cdk-lib/aws-iam";
 import type { IKey } from "aws-cdk-lib/aws-kms";
 import type { IEventSourceDlq } from "aws-cdk-lib/aws-lambda";
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  BucketGrants,
-  type IBucket,
-  ObjectOwnership,
-} from "aws-cdk-lib/aws-s3";
+import { Bucket, BucketGrants, type IBucket } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
+import { dataBucketProps } from "./data-bucket.ts";
 import { acknowledgeWildcardResources } from "./nag.ts";
 
 /** Where Lambda writes a mapping's failed invocations in the destination bucket. */
@@ -43,15 +37,8 @@ export class FailedBatches extends Construct {
   constructor(scope: Construct, id: string, props: FailedBatchesProps) {
     super(scope, id);
     this.bucket = new Bucket(this, "Bucket", {
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...dataBucketProps(props.key, props.accessLogsBucket, "failed-batches/"),
       versioned: true,
-      serverAccessLogsBucket: props.accessLogsBucket,
-      serverAccessLogsPrefix: "failed-batches/",
       lifecycleRules: [
         { id: "expire-failed-batches", expiration: Duration.days(props.retentionDays ?? 90) },
         { id: "expire-previous-versions", noncurrentVersionExpiration: Duration.days(30) },

@@ -9,6 +9,7 @@ import {
 } from "aws-cdk-lib/aws-s3";
 import { Construct } from "constructs";
 import type { RetentionRule } from "../functions/core/streams/retention.ts";
+import { dataBucketProps } from "./data-bucket.ts";
 import { LakeTable, type LakeTableProps } from "./lake-table.ts";
 
 export interface ParquetSinkProps {
@@ -66,18 +67,11 @@ export class ParquetSink extends Construct {
     this.accessLogsBucket = accessLogs;
     this.bucket = new Bucket(this, "Bucket", {
       bucketName: props.bucketName,
-      encryption: BucketEncryption.KMS,
-      encryptionKey: props.key,
-      bucketKeyEnabled: true,
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
+      ...dataBucketProps(props.key, accessLogs, `${props.bucketName}/`),
       // Versioned: a batcher's DeleteObject (how a retried batch removes a failed attempt's
       // objects) only adds a delete marker, and it has no s3:DeleteObjectVersion, so no function
       // can erase the lake; previous versions expire after noncurrentVersionRetentionDays.
       versioned: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: `${props.bucketName}/`,
       lifecycleRules: [
         {
           id: "expire-errors",

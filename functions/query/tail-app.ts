@@ -10,7 +10,6 @@ import { DataKeyOpener } from "../core/crypto/key-opener.ts";
 import { SluiceError } from "../core/errors.ts";
 import { noRoute } from "../core/http-app.ts";
 import type { ResponseWriter } from "../core/lambda-handler.ts";
-import type { Logger } from "../core/logger.ts";
 import { knownStream } from "../core/query/records.ts";
 import { parseInstant } from "../core/query/request.ts";
 import { type TailDeps, type TailSink, tailStream } from "../core/query/tail.ts";

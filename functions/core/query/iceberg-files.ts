@@ -28,10 +28,18 @@ export interface IcebergFilesOptions {
 }
 
 export class IcebergTableFiles implements DataFileSource {
+  // One per read: its snapshot() and files() share one Glue GetTable and metadata GET.
+  private loaded?: ReturnType<TableStore["load"]>;
+
   constructor(private readonly o: IcebergFilesOptions) {}
 
+  private load(): ReturnType<TableStore["load"]> {
+    this.loaded ??= this.o.store.load();
+    return this.loaded;
+  }
+
   async snapshot(): Promise<LakeSnapshot> {
-    const { metadata } = await this.o.store.load();
+    const { metadata } = await this.load();
     const shards: Record<string, string> = {};
     if (metadata) {
       for (const [key, seq] of committedProgress(metadata)) {
@@ -45,7 +53,7 @@ export class IcebergTableFiles implements DataFileSource {
   async files(range: TimeRange | undefined, snapshot: LakeSnapshot): Promise<DataFile[]> {
     const id = Number(snapshot[SNAPSHOT] ?? -1);
     if (id === -1) return [];
-    const { metadata } = await this.o.store.load();
+    const { metadata } = await this.load();
     if (!metadata?.snapshots.some((s) => s["snapshot-id"] === id)) {
       throw new SluiceError(
         "CURSOR_EXPIRED",
