@@ -8,6 +8,7 @@ import S3rver from "s3rver";
 import AWSAccount from "s3rver/lib/models/account.js";
 import { backendFailed } from "../errors.ts";
 import { type BucketFiles, lifecycleMiddleware } from "../s3/lifecycle.ts";
+import { listObjectsV2Middleware } from "../s3/list-objects-v2.ts";
 
 export interface S3Backend {
   readonly url: string;
@@ -118,9 +119,10 @@ export async function startS3(directory: string, options: S3Options = {}): Promi
   });
   const store = (server as unknown as { store: FilesystemStore & BucketFiles }).store;
   if (options.keep) writeObjectsWhole(store, tmpDir);
-  // Ahead of s3rver's router (its last middleware), which answers lifecycle calls 501.
+  // Ahead of s3rver's router (its last middleware), which answers lifecycle calls 501 and cannot
+  // page ListObjectsV2 on Node's OpenSSL 3.
   const middleware = (server as unknown as { middleware: unknown[] }).middleware;
-  middleware.splice(middleware.length - 1, 0, lifecycleMiddleware(store, tmpDir));
+  middleware.splice(middleware.length - 1, 0, lifecycleMiddleware(store, tmpDir), listObjectsV2Middleware());
   try {
     const address = await server.run();
     return { url: `http://127.0.0.1:${address.port}`, stop: () => server.close() };

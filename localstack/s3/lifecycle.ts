@@ -8,37 +8,16 @@
 import { randomUUID } from "node:crypto";
 import { readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { type Context, type Next, xmlError } from "./koa.ts";
 
 /** The part of s3rver's FilesystemStore this uses. */
 export interface BucketFiles {
   getBucketPath(bucket: string): string;
 }
 
-/** The part of a Koa context this reads and writes. */
-interface Context {
-  readonly method: string;
-  readonly path: string;
-  readonly query: Record<string, unknown>;
-  readonly req: NodeJS.ReadableStream;
-  status: number;
-  body: unknown;
-  type: string;
-  set(name: string, value: string): void;
-}
-
-type Next = () => Promise<unknown>;
-
 const FILE = "._S3rver_lifecycle.xml";
 /** S3's limit on rules in one configuration. */
 const MAX_RULES = 1000;
-
-function xmlError(ctx: Context, status: number, code: string, message: string, bucket: string): void {
-  ctx.status = status;
-  ctx.type = "application/xml";
-  ctx.body =
-    `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message>` +
-    `<BucketName>${bucket}</BucketName><RequestId>${randomUUID()}</RequestId></Error>`;
-}
 
 async function readBody(req: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

@@ -42,7 +42,14 @@ import {
   KMSClient,
   NotFoundException,
 } from "@aws-sdk/client-kms";
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandInput,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
 import { NodeHttp2Handler } from "@smithy/node-http-handler";
 import { AwsChunkedDecoder } from "../../localstack/aws-chunked.ts";
 import { type EmbeddedStack, StackStartError, startEmbeddedStack } from "../../localstack/stack.ts";
@@ -222,6 +229,45 @@ describe("S3", () => {
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
     assert.equal(bytes.length, body.length);
     assert.ok(bytes.equals(body), "object bytes differ");
+  });
+
+  test("ListObjectsV2 pages past max-keys with continuation tokens, with and without a delimiter", async () => {
+    const Bucket = unique("it-bucket");
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    const keys = ["a/1", "a/2", "b/1", "b/2", "b/3", "c", "d/1", "e"];
+    await Promise.all(keys.map((Key) => s3.send(new PutObjectCommand({ Bucket, Key, Body: Key }))));
+    const pages = async (input: Omit<ListObjectsV2CommandInput, "Bucket">) => {
+      const seen: string[][] = [];
+      let token: string | undefined;
+      do {
+        const out = await s3.send(new ListObjectsV2Command({ Bucket, ...input, ContinuationToken: token }));
+        const page = [
+          ...(out.Contents ?? []).map((o) => o.Key!),
+          ...(out.CommonPrefixes ?? []).map((p) => p.Prefix!),
+        ];
+        assert.equal(out.KeyCount, page.length);
+        assert.equal(out.Contents?.[0]?.Owner, undefined, "Owner only with FetchOwner");
+        seen.push(page.sort());
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+        if (out.IsTruncated) assert.ok(token, "a truncated page has a token");
+      } while (token);
+      return seen;
+    };
+    assert.deepEqual(await pages({ MaxKeys: 3 }), [
+      ["a/1", "a/2", "b/1"],
+      ["b/2", "b/3", "c"],
+      ["d/1", "e"],
+    ]);
+    assert.deepEqual(await pages({ MaxKeys: 2, Prefix: "b/" }), [["b/1", "b/2"], ["b/3"]]);
+    assert.deepEqual((await pages({ MaxKeys: 1000, StartAfter: "b/2" })).flat(), ["b/3", "c", "d/1", "e"]);
+    // Common prefixes count towards MaxKeys, as keys do.
+    assert.deepEqual(await pages({ MaxKeys: 2, Delimiter: "/" }), [["a/", "b/"], ["c", "d/"], ["e"]]);
+    const owned = await s3.send(new ListObjectsV2Command({ Bucket, MaxKeys: 1, FetchOwner: true }));
+    assert.ok(owned.Contents?.[0]?.Owner?.ID, "FetchOwner returns the owner");
+    await assert.rejects(
+      s3.send(new ListObjectsV2Command({ Bucket, ContinuationToken: "bm90LWEtdG9rZW4=" })),
+      (e: Error) => e.name === "InvalidArgument",
+    );
   });
 
   test("a streamed upload with default checksums (aws-chunked framing) is stored without the framing", async () => {
