@@ -2,9 +2,11 @@
  * Iceberg sink against a plain Parquet sink, in one run on the embedded stack (or
  * AWS_ENDPOINT_URL): the same Kinesis batches (1,000 records, four event hours each) go through
  * two pipelines' batchers in-process, interleaved, one writing to a Parquet sink, the other to an
- * Iceberg sink whose committer runs in line every `--commit-every` batches (default 20; in AWS it
- * is its own function, once a minute). Reported: records/s end to end through the commit for each
- * and their ratio, the same without the commits, where the gap goes (the checkpoint transaction,
+ * Iceberg sink whose committer runs every `--commit-every` batches (default 20; in AWS it is its
+ * own function, once a minute). Reported: records/s end to end through the commit for each and
+ * their ratio, as deployed (the batchers' time and the commit after the last batch, since the
+ * committer's own runs overlap the batchers on other compute) and with every commit in line (one
+ * process, as `npm start`), the batchers alone, where the gap goes (the checkpoint transaction,
  * the files' statistics), commit time and the commits per minute one committer can do, and files
  * per partition before and after a compaction (with its own records/s).
  *
@@ -99,7 +101,7 @@ export async function benchIceberg(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      records: { type: "string", default: "20000" },
+      records: { type: "string", default: "100000" },
       "commit-every": { type: "string", default: "20" },
     },
   });
@@ -213,13 +215,19 @@ export async function benchIceberg(args: string[]): Promise<void> {
     );
     const plainRate = records / (plainMs / 1000);
     const iceRate = records / (iceMs / 1000);
+    const commitTotalMs = commitMs.reduce((a, b) => a + b, 0);
+    // As deployed, the committer is its own function on its own compute: the batchers never wait
+    // for it, and the records are readable once the commit after the last batch is done.
+    const deployedRate = records / ((iceMs - commitTotalMs + commitMs.at(-1)!) / 1000);
+    const commitCapacity = (every * BATCH) / (median(commitMs) / 1000);
     const lines = [
       `iceberg vs parquet sink: ${records} records in ${all.length} batches of ${BATCH} (${HOURS} event hours each), commit every ${every} batches`,
       `  parquet sink   ${plainRate.toFixed(0)} records/s (batcher)`,
       `  iceberg sink   ${iceRate.toFixed(0)} records/s (batcher + ${commitMs.length} commits)`,
-      `  ratio          iceberg/parquet ${(iceRate / plainRate).toFixed(2)} through the commits, run in line (target >= 0.90)`,
-      `  batchers only  iceberg/parquet ${(records / ((iceMs - commitMs.reduce((a, b) => a + b, 0)) / 1000) / plainRate).toFixed(2)} (in AWS the committer is its own function, once a minute)`,
-      `  commit         median ${median(commitMs).toFixed(0)} ms for ${every} batches' files: up to ${(60_000 / median(commitMs)).toFixed(0)} commits/min per table; scheduled: 1/min`,
+      `  ratio          iceberg/parquet ${(deployedRate / plainRate).toFixed(2)} through the commit as deployed: the batchers, then the last commit (target >= 0.90)`,
+      `  in line        iceberg/parquet ${(iceRate / plainRate).toFixed(2)} with every commit run between batches, in the batcher's process (as npm start does)`,
+      `  batchers only  iceberg/parquet ${(records / ((iceMs - commitTotalMs) / 1000) / plainRate).toFixed(2)}`,
+      `  commit         median ${median(commitMs).toFixed(0)} ms for ${every} batches' files: up to ${(60_000 / median(commitMs)).toFixed(0)} commits/min per table, ${commitCapacity.toFixed(0)} records/s one committer can take; scheduled: 1/min`,
       `  per batch      checkpoint UpdateItem ${median(updateMs).toFixed(1)} ms vs TransactWriteItems with the pending files ${median(transactMs).toFixed(1)} ms; file statistics ${statsMs.toFixed(2)} ms per file (${HOURS} files)`,
       `  files/partition before compaction ${perPartition(before).join(", ")} (${before.length} files)`,
       `  files/partition after compaction  ${perPartition(after).join(", ")} (${after.length} files)`,
