@@ -29,6 +29,8 @@ function fill(tbody, rows, empty) {
     ...(rows.length > 0 ? rows : [[empty]]).map((cells) => {
       const tr = document.createElement("tr");
       tr.append(...cells.map((c) => (c instanceof Node ? c : cell(String(c)))));
+      // "none" across the whole row, under every heading.
+      if (rows.length === 0) tr.firstElementChild.colSpan = tbody.closest("table").tHead?.rows[0]?.cells.length ?? 1;
       return tr;
     }),
   );
@@ -140,7 +142,7 @@ async function showFiles() {
     $("#files tbody"),
     f.files.map((x) => {
       // The file name says the shard and first sequence number; the whole key is its title.
-      const name = cell(x.key.slice(x.key.lastIndexOf("/") + 1));
+      const name = cell(x.key.slice(x.key.lastIndexOf("/") + 1), "key");
       name.title = x.key;
       return [clock(x.modified), x.pipeline, name, cell(bytes(x.size), "num")];
     }),

@@ -20,6 +20,9 @@
  *
  * DeliveryLag also by `service` alone (the app's, over every pipeline: its one alarm).
  *
+ * The import chunk worker counts the records it puts on a stream as ingest does (the same names
+ * and dimensions, its own `service`), so a stream's figures add the two.
+ *
  * Per stream (the `GET /v1/streams/{stream}/stats` figures): ingest's RecordsRejected with `Stream`
  * and `Code`; the batcher's RecordsDelivered, FilesWritten and DeliveryLag (event time to file)
  * with `Pipeline` and `Stream`. A different dimension set is a different CloudWatch metric, so
@@ -41,6 +44,8 @@ export interface MetricsLog {
 /** The `service` dimension of ingest's and the batcher's metrics (the stats queries name them). */
 export const INGEST_SERVICE = "sluice-ingest";
 export const BATCH_SERVICE = "sluice-batch";
+/** The import chunk worker's: it counts its records under ingest's names and dimensions. */
+export const IMPORT_SERVICE = "sluice-import-chunk";
 
 /** `Sluice/<app>`, or `Sluice` without an app. */
 export function metricsNamespace(app: string | undefined): string {

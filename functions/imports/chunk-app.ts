@@ -11,7 +11,10 @@ import { IdempotencyStore } from "../core/idempotency.ts";
 import { parseChunk } from "../core/imports/chunk-queue.ts";
 import type { ImportJobs } from "../core/imports/jobs.ts";
 import { runChunk } from "../core/imports/run-chunk.ts";
+import { countAcceptedBytes } from "../core/ingest/accepted-bytes.ts";
+import type { RecordResult } from "../core/ingest/ingest.ts";
 import type { Logger } from "../core/logger.ts";
+import { countIngest, type MetricsSink, tallyResults } from "../core/metrics.ts";
 import type { RuntimeConfig } from "../core/runtime-config.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
 import { intakeRefusal, StreamStates } from "../core/streams/lifecycle.ts";
@@ -22,6 +25,8 @@ export interface ChunkAppDeps {
   readonly clients: Pick<AwsClients, "dynamo" | "s3" | "kinesisPut" | "kms">;
   readonly jobs: ImportJobs;
   readonly logger: Logger;
+  /** Counts each chunk's records as ingest counts a request's (service `sluice-import-chunk`). */
+  readonly metrics?: MetricsSink;
 }
 
 export type ChunkApp = (event: SQSEvent) => Promise<SQSBatchResponse>;
@@ -57,8 +62,13 @@ export function createChunkApp(deps: ChunkAppDeps): ChunkApp {
         continue;
       }
       const log = deps.logger.child({ job: chunk.job, chunk: chunk.index });
+      const settled: RecordResult[] = [];
+      const puts = countAcceptedBytes(clients.kinesisPut);
       try {
-        const outcome = await runChunk(chunkDeps, chunk);
+        const outcome = await runChunk(
+          { ...chunkDeps, ingest: { ...ingest, kinesis: puts.kinesis }, settled: (r) => settled.push(...r) },
+          chunk,
+        );
         const { recordsRead, accepted, duplicate, rejected, counted } = outcome;
         log.info("import chunk done", {
           recordsRead,
@@ -74,6 +84,10 @@ export function createChunkApp(deps: ChunkAppDeps): ChunkApp {
           message: (err as Error).message.slice(0, 200),
         });
         batchItemFailures.push({ itemIdentifier: message.messageId });
+      } finally {
+        // What was accepted before a failure is counted now; its delivery again finds duplicates.
+        if (deps.metrics && settled.length > 0)
+          countIngest(deps.metrics, chunk.stream, tallyResults(settled), puts.bytes());
       }
     }
     return { batchItemFailures };

@@ -10,6 +10,7 @@ import { DataKeyCache } from "../core/crypto/key-cache.ts";
 import { ReadinessCache, readiness } from "../core/health.ts";
 import { bodyOf, type HttpApp, header, httpApp, json, noRoute } from "../core/http-app.ts";
 import { IdempotencyStore } from "../core/idempotency.ts";
+import { countAcceptedBytes } from "../core/ingest/accepted-bytes.ts";
 import { currentSchema, ingestRecords, type RecordResult } from "../core/ingest/ingest.ts";
 import { DEFAULT_LIMITS, type IngestLimits, parseIngestBody } from "../core/ingest/request.ts";
 import type { Logger } from "../core/logger.ts";
@@ -18,7 +19,6 @@ import type { RuntimeConfig } from "../core/runtime-config.ts";
 import { SchemaRegistry } from "../core/schema-registry.ts";
 import { intakeRefusal, StreamStates } from "../core/streams/lifecycle.ts";
 import { ValidatorCache } from "../core/validators.ts";
-import { countAcceptedBytes } from "./accepted-bytes.ts";
 import openapi from "./openapi.json" with { type: "json" };
 import { streamNamed, streamRoute, streamRouteAction } from "./stream-routes.ts";
 

@@ -28,7 +28,12 @@ import { ImportJobs } from "../../functions/core/imports/jobs.ts";
 import { lambdaInvoker } from "../../functions/core/lambda-invoker.ts";
 import type { Logger } from "../../functions/core/logger.ts";
 import type { Manifest } from "../../functions/core/manifest/types.ts";
-import { BATCH_SERVICE, INGEST_SERVICE, metricsOptions } from "../../functions/core/metrics.ts";
+import {
+  BATCH_SERVICE,
+  IMPORT_SERVICE,
+  INGEST_SERVICE,
+  metricsOptions,
+} from "../../functions/core/metrics.ts";
 import { LOCAL_ACCOUNT, resourceNames } from "../../functions/core/names.ts";
 import { type RuntimeConfig, runtimeConfig } from "../../functions/core/runtime-config.ts";
 import { readConfig } from "../../functions/core/runtime-env.ts";
@@ -270,6 +275,7 @@ export async function startLocalRunner(o: LocalRunnerOptions): Promise<LocalRunn
             clients,
             jobs,
             logger: o.logger.child({ function: "import-chunk" }),
+            metrics: metricsFor(IMPORT_SERVICE),
           }),
           logger: o.logger.child({ esm: "import-chunks" }),
         });

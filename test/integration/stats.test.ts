@@ -24,6 +24,8 @@ after(async () => {
 });
 
 const GOOD = 7;
+/** Records the import job in `before` accepts. */
+const IMPORTED = 2;
 const eventTime = () => new Date(Date.now() - 60_000).toISOString();
 const record = (i: number) => ({
   customerId: `c-${i}`,
@@ -67,6 +69,28 @@ describe("GET /v1/streams/{stream}/stats", () => {
       [once.json.results[0]?.status, again.json.results[0]?.status],
       ["accepted", "duplicate"],
     );
+    // An import job of 2 good lines, 1 schema violation and 1 line that is not JSON: its records
+    // count with the API's.
+    const Bucket = runner.config.pipelines["feedback-lake"]!.sink.bucket;
+    const lines = [record(300), record(301), { ...record(302), category: "nonsense" }].map((r) =>
+      JSON.stringify(r),
+    );
+    await runner.clients.s3.send(
+      new PutObjectCommand({ Bucket, Key: "imports/stats.ndjson", Body: `${lines.join("\n")}\n{not json\n` }),
+    );
+    const started = await fetch(`${runner.url}/v1/imports`, {
+      method: "POST",
+      headers: { ...authHeader(runner), "content-type": "application/json" },
+      body: JSON.stringify({ stream: "feedback", source: `s3://${Bucket}/imports/stats.ndjson` }),
+    });
+    assert.equal(started.status, 202);
+    const { id } = (await started.json()) as { id: string };
+    const job = await waitFor("the import to finish", async () => {
+      const res = await fetch(`${runner.url}/v1/imports/${id}`, { headers: authHeader(runner) });
+      const j = (await res.json()) as { state: string; counts: { accepted: number; rejected: number } };
+      return j.state === "succeeded" || j.state === "failed" ? j : undefined;
+    });
+    assert.deepEqual([job.state, job.counts.accepted, job.counts.rejected], ["succeeded", IMPORTED, 2]);
     await runner.drained(30_000);
   });
 
@@ -76,7 +100,11 @@ describe("GET /v1/streams/{stream}/stats", () => {
       async () => {
         await runner.metricsFlushed();
         const r = await stats("?minutes=10");
-        return r.status === 200 && r.json.totals.delivered >= GOOD + 1 ? r.json : undefined;
+        return r.status === 200 &&
+          r.json.totals.delivered >= GOOD + 1 + IMPORTED &&
+          r.json.totals.accepted >= GOOD + 1 + IMPORTED
+          ? r.json
+          : undefined;
       },
       30_000,
     );
@@ -85,14 +113,17 @@ describe("GET /v1/streams/{stream}/stats", () => {
     assert.equal(s.series.length, 10);
     assert.deepEqual(
       [s.totals.accepted, s.totals.duplicates, s.totals.rejected, s.totals.delivered],
-      [GOOD + 1, 1, 3, GOOD + 1],
+      [GOOD + 1 + IMPORTED, 1, 3 + 2, GOOD + 1 + IMPORTED],
     );
-    assert.deepEqual(s.rejectedByCode, { SCHEMA_VIOLATION: 2, INVALID_EVENT_TIME: 1 });
+    assert.deepEqual(s.rejectedByCode, { SCHEMA_VIOLATION: 2 + 1, INVALID_EVENT_TIME: 1, INVALID_JSON: 1 });
     // The envelopes Kinesis took: more than the payloads' JSON.
-    assert.ok(s.totals.bytes > JSON.stringify(record(0)).length * (GOOD + 1), String(s.totals.bytes));
+    assert.ok(
+      s.totals.bytes > JSON.stringify(record(0)).length * (GOOD + 1 + IMPORTED),
+      String(s.totals.bytes),
+    );
     const pipeline = s.pipelines["feedback-lake"];
     assert.ok(pipeline, JSON.stringify(s.pipelines));
-    assert.equal(pipeline.delivered, GOOD + 1);
+    assert.equal(pipeline.delivered, GOOD + 1 + IMPORTED);
     assert.ok(pipeline.files >= 1 && s.totals.files === pipeline.files);
     // Event times were a minute old when sent: the lag from event time to file is at least that.
     assert.ok((pipeline.lagMaxMs ?? 0) >= 60_000, String(pipeline.lagMaxMs));
@@ -103,7 +134,7 @@ describe("GET /v1/streams/{stream}/stats", () => {
     );
     assert.equal(
       s.series.reduce((n, m) => n + m.rejected, 0),
-      3,
+      3 + 2,
     );
   });
 
@@ -152,10 +183,12 @@ describe("GET /v1/streams/{stream}/stats", () => {
     assert.equal(code, 0, io.err);
     const lines = io.out.split("\n");
     const totals = lines[lines.findIndex((l) => l.startsWith("ACCEPTED")) + 1]!.split(/\s{2,}/);
-    assert.deepEqual([totals[0], totals[1], totals[2], totals[4]], [`${GOOD + 1}`, "1", "3", `${GOOD + 1}`]);
-    assert.match(io.out, /^SCHEMA_VIOLATION\s+2$/m);
+    const taken = `${GOOD + 1 + IMPORTED}`;
+    assert.deepEqual([totals[0], totals[1], totals[2], totals[4]], [taken, "1", "5", taken]);
+    assert.match(io.out, /^SCHEMA_VIOLATION\s+3$/m);
     assert.match(io.out, /^INVALID_EVENT_TIME\s+1$/m);
-    assert.match(io.out, new RegExp(`^feedback-lake\\s+${GOOD + 1}\\s+\\d+\\s+\\d`, "m"));
+    assert.match(io.out, /^INVALID_JSON\s+1$/m);
+    assert.match(io.out, new RegExp(`^feedback-lake\\s+${taken}\\s+\\d+\\s+\\d`, "m"));
 
     const refused = { out: "", err: "" };
     const bad = await runStatsCommand(["nope", "--url", runner.url, "--key", runner.devKey ?? ""], {

@@ -44,6 +44,12 @@ export interface ChunkDeps {
   readonly batchBytes?: number;
   /** Retries of records refused for passing reasons. @default 5 attempts, 100 ms to 2 s */
   readonly retry?: BackoffPolicy;
+  /**
+   * Each record's final answer as it is settled (for the stream's metrics, as ingest counts a
+   * request's): accepted, duplicate, or rejected for good, including records that could not be
+   * read. A record refused for a passing reason is told once settled, never per attempt.
+   */
+  readonly settled?: (results: readonly RecordResult[]) => void;
 }
 
 export interface ChunkOutcome extends ImportCounts {
@@ -129,6 +135,10 @@ export async function runChunk(deps: ChunkDeps, chunk: ChunkSpec): Promise<Chunk
   const maxBytes = deps.batchBytes ?? 4 * 1024 * 1024;
   let batch: { record: SourceRecord; item: string }[] = [];
   let batchBytes = 0;
+  const refuse = (record: SourceRecord, error: ErrorDetail) => {
+    rejected.push({ record, error });
+    deps.settled?.([{ recordId: null, status: "rejected", error }]);
+  };
   const flush = async () => {
     if (batch.length === 0) return;
     const results = await ingestWithRetries(deps, stream, batch, chunk);
@@ -144,25 +154,19 @@ export async function runChunk(deps: ChunkDeps, chunk: ChunkSpec): Promise<Chunk
     for await (const record of records) {
       counts.recordsRead++;
       if (record.problem || record.text === undefined) {
-        rejected.push({
-          record,
-          error: {
-            code: record.problem?.code ?? "UNREADABLE_RECORD",
-            message: record.problem?.message ?? "unreadable",
-            path: "",
-          },
+        refuse(record, {
+          code: record.problem?.code ?? "UNREADABLE_RECORD",
+          message: record.problem?.message ?? "unreadable",
+          path: "",
         });
         continue;
       }
       const bytes = Buffer.byteLength(record.text);
       if (bytes > DEFAULT_LIMITS.maxRecordBytes) {
-        rejected.push({
-          record,
-          error: {
-            code: "RECORD_TOO_LARGE",
-            message: `record is ${bytes} bytes; the limit is ${DEFAULT_LIMITS.maxRecordBytes}`,
-            path: "/data",
-          },
+        refuse(record, {
+          code: "RECORD_TOO_LARGE",
+          message: `record is ${bytes} bytes; the limit is ${DEFAULT_LIMITS.maxRecordBytes}`,
+          path: "/data",
         });
         continue;
       }
@@ -195,6 +199,8 @@ async function ingestWithRetries(
   let open = batch.map((_, i) => i);
   for (let attempt = 0; open.length > 0; attempt++) {
     if (attempt >= policy.attempts) {
+      const waiting = new Set(open);
+      deps.settled?.(results.filter((_, i) => !waiting.has(i)));
       throw new ChunkRetry(
         `chunk ${chunk.index} of ${chunk.job}: ${open.length} records still refused (${results[open[0]!]?.error?.code}); SQS delivers it again`,
       );
@@ -211,6 +217,7 @@ async function ingestWithRetries(
     });
     open = again;
   }
+  deps.settled?.(results);
   return results;
 }
 

@@ -1,7 +1,7 @@
 /**
- * A stream's figures over the last minutes, from the metrics ingest and the batcher emit in EMF
- * (functions/core/metrics.ts), read back with one GetMetricData: totals and a per-minute series.
- * Ingest's counts are read by their exact dimensions; rejections by code and the pipelines'
+ * A stream's figures over the last minutes, from the metrics ingest, import jobs and the batcher
+ * emit in EMF (functions/core/metrics.ts), read back with one GetMetricData: totals and a
+ * per-minute series. Ingest's and imports' counts are read by their exact dimensions and added; rejections by code and the pipelines'
  * deliveries with SEARCH (one series per code or pipeline, named by a dynamic label), because the
  * codes met and the pipelines reading a stream are not known here. A stream read by two
  * pipelines is delivered twice: `delivered` is the sum over `pipelines`, each listed with its own.
@@ -13,7 +13,7 @@ import {
   type MetricDataResult,
 } from "@aws-sdk/client-cloudwatch";
 import { SluiceError } from "../errors.ts";
-import { BATCH_SERVICE, INGEST_SERVICE, metricsNamespace } from "../metrics.ts";
+import { BATCH_SERVICE, IMPORT_SERVICE, INGEST_SERVICE, metricsNamespace } from "../metrics.ts";
 
 export const DEFAULT_MINUTES = 60;
 /** One day of minutes: 1440 points per series, well inside GetMetricData's 100,800. */
@@ -66,16 +66,22 @@ export function parseMinutes(raw: string | undefined): number {
 const dimensionLabel = (name: string) => "${PROP('Dim." + name + "')}";
 const quoted = (s: string) => `"${s.replace(/["\\]/g, "\\$&")}"`;
 
+/** Who puts records on a stream (the API and import jobs), and the suffix of their query ids. */
+const INTAKE = [
+  [INGEST_SERVICE, ""],
+  [IMPORT_SERVICE, "_import"],
+] as const;
+
 function queries(app: string, stream: string): MetricDataQuery[] {
   const Namespace = metricsNamespace(app);
-  const ingest = (Id: string, MetricName: string): MetricDataQuery => ({
+  const ingest = (Id: string, MetricName: string, service: string): MetricDataQuery => ({
     Id,
     MetricStat: {
       Metric: {
         Namespace,
         MetricName,
         Dimensions: [
-          { Name: "service", Value: INGEST_SERVICE },
+          { Name: "service", Value: service },
           { Name: "Stream", Value: stream },
         ],
       },
@@ -94,12 +100,15 @@ function queries(app: string, stream: string): MetricDataQuery[] {
     Expression: `SEARCH('{${quoted(Namespace)},${quoted(by)},"Stream","service"} Stream=${quoted(stream)} service=${quoted(service)} MetricName=${quoted(MetricName)}', '${stat}', 60)`,
     Label: dimensionLabel(by),
   });
+  const intake = INTAKE.flatMap(([service, suffix]) => [
+    ingest(`accepted${suffix}`, "RecordsAccepted", service),
+    ingest(`duplicates${suffix}`, "RecordsDuplicate", service),
+    ingest(`rejected${suffix}`, "RecordsRejected", service),
+    ingest(`bytes${suffix}`, "BytesAccepted", service),
+    search(`byCode${suffix}`, "Code", service, "RecordsRejected", "Sum"),
+  ]);
   return [
-    ingest("accepted", "RecordsAccepted"),
-    ingest("duplicates", "RecordsDuplicate"),
-    ingest("rejected", "RecordsRejected"),
-    ingest("bytes", "BytesAccepted"),
-    search("byCode", "Code", INGEST_SERVICE, "RecordsRejected", "Sum"),
+    ...intake,
     search("delivered", "Pipeline", BATCH_SERVICE, "RecordsDelivered", "Sum"),
     search("files", "Pipeline", BATCH_SERVICE, "FilesWritten", "Sum"),
     search("lag", "Pipeline", BATCH_SERVICE, "DeliveryLag", "Maximum"),
@@ -154,7 +163,8 @@ export async function streamStats(
     [...series]
       .filter(([k]) => k.startsWith(`${id}\u0000`))
       .map(([k, p]) => [k.slice(id.length + 1), p] as const);
-  const minute = (id: string, t: number) => sum(byId(id).map(([, p]) => p.get(t) ?? 0));
+  const intake = (id: string) => INTAKE.flatMap(([, suffix]) => byId(`${id}${suffix}`));
+  const minute = (id: string, t: number) => sum(intake(id).map(([, p]) => p.get(t) ?? 0));
 
   const pipelines: Record<string, PipelineFigures> = {};
   for (const id of ["delivered", "files", "lag"] as const) {
@@ -168,9 +178,9 @@ export async function streamStats(
     }
   }
   const rejectedByCode: Record<string, number> = {};
-  for (const [code, points] of byId("byCode")) {
+  for (const [code, points] of intake("byCode")) {
     const n = sum([...points.values()]);
-    if (n > 0) rejectedByCode[code] = n;
+    if (n > 0) rejectedByCode[code] = (rejectedByCode[code] ?? 0) + n;
   }
 
   const minutesSeries: MinuteFigures[] = [];
