@@ -30,7 +30,8 @@ function fill(tbody, rows, empty) {
       const tr = document.createElement("tr");
       tr.append(...cells.map((c) => (c instanceof Node ? c : cell(String(c)))));
       // "none" across the whole row, under every heading.
-      if (rows.length === 0) tr.firstElementChild.colSpan = tbody.closest("table").tHead?.rows[0]?.cells.length ?? 1;
+      if (rows.length === 0)
+        tr.firstElementChild.colSpan = tbody.closest("table").tHead?.rows[0]?.cells.length ?? 1;
       return tr;
     }),
   );
