@@ -64,18 +64,29 @@ describe("SluiceStack from sluice.yaml: stream statistics", () => {
     const plain = metrics
       .filter((m) => typeof m[0] === "string")
       .map((m) => m.filter((x) => typeof x === "string").join(" "));
-    assert.deepEqual(plain.sort(), [
-      "Sluice/sluice BytesAccepted Stream feedback service sluice-ingest",
-      "Sluice/sluice DeliveryLag Pipeline feedback-lake Stream feedback service sluice-batch",
-      "Sluice/sluice FilesWritten Pipeline feedback-lake Stream feedback service sluice-batch",
-      "Sluice/sluice RecordsAccepted Stream feedback service sluice-ingest",
-      "Sluice/sluice RecordsDelivered Pipeline feedback-lake Stream feedback service sluice-batch",
-      "Sluice/sluice RecordsDuplicate Stream feedback service sluice-ingest",
-      "Sluice/sluice RecordsRejected Stream feedback service sluice-ingest",
-    ]);
-    const searches = metrics.map((m) => (m[0] as { expression?: string }).expression).filter(Boolean);
-    assert.deepEqual(searches, [
-      `SEARCH('{"Sluice/sluice","Code","Stream","service"} Stream="feedback" service="sluice-ingest" MetricName="RecordsRejected"', 'Sum', 60)`,
+    // The API's and the import jobs' counts, each pair added by an expression (as the stats route adds them).
+    const intake = ["BytesAccepted", "RecordsAccepted", "RecordsDuplicate", "RecordsRejected"].flatMap(
+      (name) => [
+        `Sluice/sluice ${name} Stream feedback service sluice-import-chunk`,
+        `Sluice/sluice ${name} Stream feedback service sluice-ingest`,
+      ],
+    );
+    assert.deepEqual(
+      plain.sort(),
+      [
+        ...intake,
+        "Sluice/sluice DeliveryLag Pipeline feedback-lake Stream feedback service sluice-batch",
+        "Sluice/sluice FilesWritten Pipeline feedback-lake Stream feedback service sluice-batch",
+        "Sluice/sluice RecordsDelivered Pipeline feedback-lake Stream feedback service sluice-batch",
+      ].sort(),
+    );
+    const expressions = metrics.map((m) => (m[0] as { expression?: string }).expression).filter(Boolean);
+    assert.deepEqual(expressions.sort(), [
+      "FILL(bytesAcceptedApi, 0) + FILL(bytesAcceptedImports, 0)",
+      "FILL(recordsAcceptedApi, 0) + FILL(recordsAcceptedImports, 0)",
+      "FILL(recordsDuplicateApi, 0) + FILL(recordsDuplicateImports, 0)",
+      "FILL(recordsRejectedApi, 0) + FILL(recordsRejectedImports, 0)",
+      `SEARCH('{"Sluice/sluice","Code","Stream","service"} Stream="feedback" MetricName="RecordsRejected"', 'Sum', 60)`,
     ]);
   });
 
