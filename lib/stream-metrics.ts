@@ -1,7 +1,7 @@
 /**
- * The per-stream metrics ingest, import jobs and the batcher emit in EMF (functions/core/metrics.ts), as CDK
- * metrics for the dashboard: the same names and dimension sets `GET /v1/streams/{stream}/stats`
- * reads, so the dashboard and the API show the same figures.
+ * The per-stream metrics ingest, import jobs and the batcher emit in EMF
+ * (functions/core/metrics.ts), as CDK metrics for the dashboard: the same names and dimension sets
+ * `GET /v1/streams/{stream}/stats` reads, so the dashboard and the API show the same figures.
  */
 import { Duration } from "aws-cdk-lib";
 import { MathExpression, Metric } from "aws-cdk-lib/aws-cloudwatch";

@@ -1,9 +1,10 @@
 /**
  * A stream's figures over the last minutes, from the metrics ingest, import jobs and the batcher
  * emit in EMF (functions/core/metrics.ts), read back with one GetMetricData: totals and a
- * per-minute series. Ingest's and imports' counts are read by their exact dimensions and added; rejections by code and the pipelines'
- * deliveries with SEARCH (one series per code or pipeline, named by a dynamic label), because the
- * codes met and the pipelines reading a stream are not known here. A stream read by two
+ * per-minute series. Ingest's and imports' counts are read by their exact dimensions and added;
+ * rejections by code and the pipelines' deliveries with SEARCH (one series per code or pipeline,
+ * named by a dynamic label), because the codes met and the pipelines reading a stream are not
+ * known here. A stream read by two
  * pipelines is delivered twice: `delivered` is the sum over `pipelines`, each listed with its own.
  */
 import {
@@ -164,7 +165,8 @@ export async function streamStats(
       .filter(([k]) => k.startsWith(`${id}\u0000`))
       .map(([k, p]) => [k.slice(id.length + 1), p] as const);
   const intake = (id: string) => INTAKE.flatMap(([, suffix]) => byId(`${id}${suffix}`));
-  const minute = (id: string, t: number) => sum(intake(id).map(([, p]) => p.get(t) ?? 0));
+  const at = (series: readonly (readonly [string, Map<number, number>])[], t: number) =>
+    sum(series.map(([, p]) => p.get(t) ?? 0));
 
   const pipelines: Record<string, PipelineFigures> = {};
   for (const id of ["delivered", "files", "lag"] as const) {
@@ -187,11 +189,11 @@ export async function streamStats(
   for (let t = start; t < end; t += 60_000) {
     minutesSeries.push({
       time: new Date(t).toISOString(),
-      accepted: minute("accepted", t),
-      duplicates: minute("duplicates", t),
-      rejected: minute("rejected", t),
-      bytes: minute("bytes", t),
-      delivered: minute("delivered", t),
+      accepted: at(intake("accepted"), t),
+      duplicates: at(intake("duplicates"), t),
+      rejected: at(intake("rejected"), t),
+      bytes: at(intake("bytes"), t),
+      delivered: at(byId("delivered"), t),
     });
   }
   const lags = Object.values(pipelines).flatMap((p) => (p.lagMaxMs === null ? [] : [p.lagMaxMs]));
